@@ -1,1 +1,35 @@
-fn main() {}
+//! The `nook` command: parse flags, run one verb, print any error once, exit 0 or 1.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nook::logging::{Level, Logger};
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    if cli.version {
+        print!("{}", commands::version());
+        return ExitCode::SUCCESS;
+    }
+    let mut logger = match Logger::open(cli.log.as_deref(), cli.log_format.into(), cli.debug) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("open log file: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match commands::run(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let msg = format!("{err:#}");
+            if logger.has_file() {
+                logger.log(Level::Error, &msg);
+            }
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -18,11 +18,15 @@ pub enum RootfsError {
 }
 
 pub fn prepare(_spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
-    Err(RootfsError::Unimplemented { path: rootfs.to_path_buf() })
+    Err(RootfsError::Unimplemented {
+        path: rootfs.to_path_buf(),
+    })
 }
 
 pub fn enter(rootfs: &Path, _no_pivot: bool) -> Result<(), RootfsError> {
-    Err(RootfsError::Unimplemented { path: rootfs.to_path_buf() })
+    Err(RootfsError::Unimplemented {
+        path: rootfs.to_path_buf(),
+    })
 }
 
 pub fn finalize(_spec: &Spec) -> Result<(), RootfsError> {

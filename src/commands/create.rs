@@ -1,0 +1,29 @@
+use std::path::Path;
+
+use anyhow::Result;
+use nook::container::{self, CreateOptions};
+
+use crate::cli::CreateArgs;
+
+pub fn options(args: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        pid_file: args.pid_file.clone(),
+        console_socket: args.console_socket.clone(),
+        no_pivot: args.no_pivot,
+        preserve_fds: args.preserve_fds as i32 + listen_fds(),
+    }
+}
+
+/// Socket activation: fds passed with LISTEN_FDS are preserved too, as runc does.
+fn listen_fds() -> i32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(0)
+}
+
+pub fn run(root: &Path, args: &CreateArgs) -> Result<u8> {
+    container::create(root, &args.id, &args.bundle, &options(args)).map_err(super::chain)?;
+    Ok(0)
+}

@@ -1,0 +1,54 @@
+//! One file per verb. Each turns parsed flags into library calls and returns the exit code;
+//! errors travel up to main, which prints them once.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod pause;
+mod ps;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use anyhow::{bail, Result};
+
+use crate::cli::{Cli, Command};
+
+pub fn version() -> String {
+    format!(
+        "nook version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("NOOK_COMMIT"),
+        nook::state::OCI_VERSION
+    )
+}
+
+pub fn run(cli: &Cli) -> Result<u8> {
+    if cli.systemd_cgroup {
+        bail!("--systemd-cgroup: systemd cgroup management is not supported by nook yet; use cgroupfs");
+    }
+    let Some(command) = &cli.command else {
+        bail!("no command given; see `nook --help`");
+    };
+    let root = cli.root.as_path();
+    match command {
+        Command::Create(args) => create::run(root, args),
+        Command::Start(args) => start::run(root, &args.id),
+        Command::State(args) => state::run(root, &args.id),
+        Command::Kill(args) => kill::run(root, args),
+        Command::Delete(args) => delete::run(root, args),
+        Command::Run(args) => run::run(root, args),
+        Command::List(args) => list::run(root, args),
+        Command::Spec(args) => spec::run(args),
+        Command::Pause(args) => pause::pause(root, &args.id),
+        Command::Resume(args) => pause::resume(root, &args.id),
+        Command::Ps(args) => ps::run(root, args),
+    }
+}
+
+/// The library error with all its causes, as one line.
+fn chain(err: nook::container::ContainerError) -> anyhow::Error {
+    anyhow::anyhow!(nook::error_chain(&err))
+}

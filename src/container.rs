@@ -1,0 +1,381 @@
+//! The container lifecycle: create, start, state, kill, delete.
+//!
+//! ```text
+//!   (none) --create--> created --start--> running --(init exits)--> stopped --delete--> (none)
+//!                         |                  |  ^
+//!                         |               pause  resume
+//!                         |                  v  |
+//!                         |                 paused
+//!                         +-----------------delete (kills the waiting init)------------> (none)
+//! ```
+//! Status is never stored: it is read off the live system each time (is the recorded init still
+//! the same process, is start.sock still there, is the cgroup frozen).
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill as send_signal, Signal};
+use nix::unistd::Pid;
+
+use crate::cgroups::{Cgroup, CgroupError};
+use crate::process::launch::{self, LaunchArgs, LaunchError};
+use crate::spec::{self, SpecError};
+use crate::state::{self, ContainerDir, Record, StateError, Status};
+use crate::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+    #[error("process.terminal: a terminal needs --console-socket (console sockets are not supported yet)")]
+    Terminal,
+    #[error("record init start time: {0}")]
+    StartTime(#[source] procfs::ProcError),
+    #[error("write pid file {path}: {source}")]
+    PidFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start a container in status {0}")]
+    CannotStart(Status),
+    #[error("start container: connect {path}: {source}")]
+    StartConnect {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("start container: {0}")]
+    StartIo(#[source] std::io::Error),
+    #[error("start container: {0}")]
+    ExecFailed(String),
+    #[error("container not running")]
+    NotRunning,
+    #[error("container not paused")]
+    NotPaused,
+    #[error("cannot delete container {id} that is not stopped: {status}")]
+    CannotDelete { id: String, status: Status },
+    #[error("no such process")]
+    NoSuchProcess,
+    #[error("signal {signal} to pid {pid}: {source}")]
+    Signal {
+        signal: Signal,
+        pid: i32,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("container {id}: init {pid} did not exit after SIGKILL")]
+    StillAlive { id: String, pid: i32 },
+}
+
+type Result<T, E = ContainerError> = std::result::Result<T, E>;
+
+/// What `create` was asked to do besides the bundle.
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+}
+
+/// A container whose directory, cgroup and init exist; undone on drop unless kept.
+struct Undo<'a> {
+    dir: Option<ContainerDir>,
+    cgroup: Option<&'a Cgroup>,
+}
+
+impl Undo<'_> {
+    fn keep(mut self) -> ContainerDir {
+        self.cgroup = None;
+        self.dir.take().expect("kept once")
+    }
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if let Some(cg) = self.cgroup {
+            let _ = cg.destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// `create`: set the container up and leave its init blocked before execve.
+/// Returns the init's pid; on failure nothing is left behind.
+pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Pid> {
+    let bundle = spec::load(bundle)?;
+    let process = bundle.spec.process().as_ref().expect("validated");
+    if process.terminal() == Some(true) || opts.console_socket.is_some() {
+        return Err(ContainerError::Terminal);
+    }
+    let linux = bundle.spec.linux().as_ref().expect("validated");
+    let cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), id)?;
+    let dir = ContainerDir::create(root, id)?;
+    let mut record = Record {
+        id: id.to_string(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        owner: String::new(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        cgroup_path: cgroup.path().to_path_buf(),
+        ..Default::default()
+    };
+    // First write before anything else exists, so `delete --force` can find the cgroup even
+    // if this process is killed at any later point.
+    dir.save(&record)?;
+    let undo = Undo {
+        dir: Some(dir),
+        cgroup: Some(&cgroup),
+    };
+    cgroup.create()?;
+    if let Some(resources) = linux.resources() {
+        cgroup.apply(resources)?;
+    }
+    let dir = undo.dir.as_ref().expect("set");
+    let pending = launch::spawn(LaunchArgs {
+        spec: &bundle.spec,
+        rootfs: &bundle.rootfs,
+        start_socket: &dir.start_socket(),
+        cgroup: &cgroup,
+        no_pivot: opts.no_pivot,
+        preserve_fds: opts.preserve_fds,
+    })?;
+    record.pid = pending.pid.as_raw();
+    record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
+    dir.save(&record)?;
+    if let Some(path) = &opts.pid_file {
+        write_pid_file(path, pending.pid)?;
+    }
+    let pid = pending.commit().map_err(LaunchError::from)?;
+    undo.keep();
+    Ok(pid)
+}
+
+/// Write the pid file atomically: callers poll for it and must never read half a number.
+fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
+    let err = |source| ContainerError::PidFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.nook-tmp"));
+    std::fs::write(&tmp, pid.as_raw().to_string()).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// The live status of a recorded container.
+pub fn status(dir: &ContainerDir, record: &Record) -> Status {
+    if record.pid == 0 {
+        return if dir.busy() {
+            Status::Creating
+        } else {
+            Status::Stopped
+        };
+    }
+    if !state::process_alive(record.pid, record.pid_start) {
+        return Status::Stopped;
+    }
+    if dir.start_socket().exists() {
+        return Status::Created;
+    }
+    let frozen = Cgroup::resolve(Some(&record.cgroup_path), &record.id)
+        .and_then(|cg| cg.is_frozen())
+        .unwrap_or(false);
+    if frozen {
+        Status::Paused
+    } else {
+        Status::Running
+    }
+}
+
+/// `state`: the record and its live status, without taking the lock.
+pub fn load(root: &Path, id: &str) -> Result<(Record, Status)> {
+    let dir = ContainerDir::peek(root, id)?;
+    let record = dir.load()?;
+    let status = status(&dir, &record);
+    Ok((record, status))
+}
+
+/// `start`: release the init blocked in create; returns once it has called execve.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let record = dir.load()?;
+    let status = status(&dir, &record);
+    if !status.can_start() {
+        return Err(ContainerError::CannotStart(status));
+    }
+    let path = dir.start_socket();
+    let mut conn = UnixStream::connect(&path).map_err(|source| ContainerError::StartConnect {
+        path: path.clone(),
+        source,
+    })?;
+    // Gone before the init runs, so nobody sees `created` for a running container.
+    let _ = std::fs::remove_file(&path);
+    conn.write_all(&[1]).map_err(ContainerError::StartIo)?;
+    // The init's end closes on execve (close-on-exec) or carries the reason it failed.
+    let mut reason = String::new();
+    conn.read_to_string(&mut reason)
+        .map_err(ContainerError::StartIo)?;
+    if reason.is_empty() {
+        Ok(())
+    } else {
+        Err(ContainerError::ExecFailed(reason.trim().to_string()))
+    }
+}
+
+/// `kill`: signal the init, or with `all` every process in the container's cgroup.
+pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let record = dir.load()?;
+    let status = status(&dir, &record);
+    if !status.can_signal() {
+        return Err(ContainerError::NotRunning);
+    }
+    if all {
+        let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+        cgroup.signal_all(signal)?;
+    }
+    signal_init(&record, signal)
+}
+
+fn signal_init(record: &Record, signal: Signal) -> Result<()> {
+    match send_signal(Pid::from_raw(record.pid), signal) {
+        Ok(()) => Ok(()),
+        Err(nix::Error::ESRCH) => Err(ContainerError::NoSuchProcess),
+        Err(source) => Err(ContainerError::Signal {
+            signal,
+            pid: record.pid,
+            source,
+        }),
+    }
+}
+
+/// `delete`: remove a stopped (or never started) container; with `force`, kill it first.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let dir = match ContainerDir::open(root, id) {
+        Err(StateError::NotExist(_)) if force => return Ok(()),
+        other => other?,
+    };
+    let record = dir.load()?;
+    let status = status(&dir, &record);
+    if !force && !status.can_delete() {
+        return Err(ContainerError::CannotDelete {
+            id: id.to_string(),
+            status,
+        });
+    }
+    let cgroup = if record.cgroup_path.as_os_str().is_empty() {
+        None
+    } else {
+        Some(Cgroup::resolve(Some(&record.cgroup_path), id)?)
+    };
+    if status != Status::Stopped && status != Status::Creating {
+        if let Some(cg) = &cgroup {
+            if status == Status::Paused {
+                cg.thaw()?;
+            }
+        }
+        stop_init(id, &record)?;
+    }
+    if let Some(cg) = &cgroup {
+        cg.destroy()?;
+    }
+    dir.remove()?;
+    Ok(())
+}
+
+/// SIGKILL the init and wait (bounded) until it is gone, through a pidfd so a recycled pid
+/// cannot fool us.
+fn stop_init(id: &str, record: &Record) -> Result<()> {
+    let pid = Pid::from_raw(record.pid);
+    let Ok(pidfd) = sys::pidfd_open(pid) else {
+        return Ok(()); // already gone
+    };
+    if !state::process_alive(record.pid, record.pid_start) {
+        return Ok(());
+    }
+    match send_signal(pid, Signal::SIGKILL) {
+        Ok(()) | Err(nix::Error::ESRCH) => {}
+        Err(source) => {
+            return Err(ContainerError::Signal {
+                signal: Signal::SIGKILL,
+                pid: record.pid,
+                source,
+            })
+        }
+    }
+    let mut fds = [PollFd::new(
+        std::os::fd::AsFd::as_fd(&pidfd),
+        PollFlags::POLLIN,
+    )];
+    let timeout = PollTimeout::try_from(Duration::from_secs(10)).expect("fits");
+    match poll(&mut fds, timeout) {
+        Ok(n) if n > 0 => Ok(()),
+        _ => Err(ContainerError::StillAlive {
+            id: id.to_string(),
+            pid: record.pid,
+        }),
+    }
+}
+
+/// Every container under the root with its live status.
+pub fn list(root: &Path) -> Result<Vec<(Record, Status)>> {
+    let mut out = Vec::new();
+    for id in state::list_ids(root)? {
+        match load(root, &id) {
+            Ok(entry) => out.push(entry),
+            Err(ContainerError::State(StateError::NotExist(_))) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// `pause`: freeze every process of a running container.
+pub fn pause(root: &Path, id: &str) -> Result<()> {
+    let (_dir, _record, cgroup) = open_live(root, id, Status::Running)?;
+    cgroup.freeze()?;
+    Ok(())
+}
+
+/// `resume`: thaw a paused container.
+pub fn resume(root: &Path, id: &str) -> Result<()> {
+    let (_dir, _record, cgroup) = open_live(root, id, Status::Paused)?;
+    cgroup.thaw()?;
+    Ok(())
+}
+
+/// The host pids of every process in the container.
+pub fn pids(root: &Path, id: &str) -> Result<Vec<Pid>> {
+    let dir = ContainerDir::peek(root, id)?;
+    let record = dir.load()?;
+    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    Ok(cgroup.pids()?)
+}
+
+fn open_live(root: &Path, id: &str, want: Status) -> Result<(ContainerDir, Record, Cgroup)> {
+    let dir = ContainerDir::open(root, id)?;
+    let record = dir.load()?;
+    let status = status(&dir, &record);
+    if status != want {
+        return Err(match want {
+            Status::Paused => ContainerError::NotPaused,
+            _ => ContainerError::NotRunning,
+        });
+    }
+    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    Ok((dir, record, cgroup))
+}

@@ -1,0 +1,107 @@
+//! Log lines for `--log FILE --log-format text|json`, in the shape go-runc and containerd read:
+//! `{"level":"error","msg":"...","time":"RFC3339"}`, one per line.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+pub struct Logger {
+    file: Option<File>,
+    format: Format,
+    min: Level,
+}
+
+impl Logger {
+    /// Log to `path` (appending) or, without one, to stderr.
+    pub fn open(path: Option<&Path>, format: Format, debug: bool) -> std::io::Result<Self> {
+        let file = match path {
+            Some(p) => Some(OpenOptions::new().create(true).append(true).open(p)?),
+            None => None,
+        };
+        let min = if debug { Level::Debug } else { Level::Info };
+        Ok(Logger { file, format, min })
+    }
+
+    pub fn has_file(&self) -> bool {
+        self.file.is_some()
+    }
+
+    pub fn log(&mut self, level: Level, msg: &str) {
+        if level < self.min {
+            return;
+        }
+        let line = render(self.format, level, msg, &now());
+        // A log we cannot write must not turn a success into a failure.
+        let _ = match &mut self.file {
+            Some(f) => f.write_all(line.as_bytes()),
+            None => std::io::stderr().write_all(line.as_bytes()),
+        };
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+pub fn render(format: Format, level: Level, msg: &str, time: &str) -> String {
+    match format {
+        Format::Json => {
+            let v = serde_json::json!({"level": level.as_str(), "msg": msg, "time": time});
+            format!("{v}\n")
+        }
+        Format::Text => format!("time=\"{time}\" level={} msg={msg:?}\n", level.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_line_is_what_go_runc_reads() {
+        let line = render(
+            Format::Json,
+            Level::Error,
+            "container \"x\" does not exist",
+            "T",
+        );
+        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(v["level"], "error");
+        assert_eq!(v["msg"], "container \"x\" does not exist");
+        assert_eq!(v["time"], "T");
+        assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+    }
+
+    #[test]
+    fn text_line() {
+        assert_eq!(
+            render(Format::Text, Level::Warn, "hi", "T"),
+            "time=\"T\" level=warning msg=\"hi\"\n"
+        );
+    }
+}

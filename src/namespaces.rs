@@ -1,0 +1,178 @@
+//! Which namespaces are created where, and which are joined where.
+//!
+//! The order is forced by the kernel:
+//! - pid and time namespaces apply to the *children* of the caller, so joining them by path (and
+//!   creating a time namespace, whose offsets must be written before anyone is inside) is done by
+//!   the runtime just before it forks the init;
+//! - new namespaces are created by clone3 itself, so they all belong to the container's new user
+//!   namespace when there is one;
+//! - the cgroup namespace is unshared by the init only after the parent placed it in its cgroup,
+//!   so the namespace root is the container's cgroup;
+//! - when an existing user namespace is joined, it must be joined first and everything new is
+//!   created after, by unshare in the init.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+
+pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
+    match typ {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc_clone_newtime()),
+    }
+}
+
+const fn libc_clone_newtime() -> i32 {
+    0x0000_0080
+}
+
+/// A namespace to enter by path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Join {
+    pub typ: LinuxNamespaceType,
+    pub path: PathBuf,
+}
+
+/// The namespace work split between the runtime and the init.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Joined by the runtime before forking (pid, time: they apply to children only).
+    pub parent_joins: Vec<Join>,
+    /// The runtime unshares a new time namespace and writes its offsets before forking.
+    pub new_time: bool,
+    /// Created by clone3.
+    pub clone_flags: CloneFlags,
+    /// Joined by the init, user namespace first.
+    pub child_joins: Vec<Join>,
+    /// Created by the init with unshare, after the joins and after the cgroup is joined.
+    pub child_unshare: CloneFlags,
+    /// A new user namespace whose id maps the runtime writes.
+    pub new_user: bool,
+}
+
+pub fn plan(namespaces: &[LinuxNamespace]) -> Plan {
+    let mut plan = Plan {
+        parent_joins: Vec::new(),
+        new_time: false,
+        clone_flags: CloneFlags::empty(),
+        child_joins: Vec::new(),
+        child_unshare: CloneFlags::empty(),
+        new_user: false,
+    };
+    let by_type: HashMap<LinuxNamespaceType, Option<PathBuf>> = namespaces
+        .iter()
+        .map(|n| (n.typ(), n.path().clone()))
+        .collect();
+    let user_joined = matches!(by_type.get(&LinuxNamespaceType::User), Some(Some(_)));
+    // Joins in the child: user first, then the rest in a fixed order, mount last so that paths
+    // to the other namespace files still resolve in the runtime's mount namespace.
+    let order = [
+        LinuxNamespaceType::User,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Network,
+        LinuxNamespaceType::Cgroup,
+        LinuxNamespaceType::Mount,
+    ];
+    for typ in order {
+        match by_type.get(&typ) {
+            Some(Some(path)) => plan.child_joins.push(Join {
+                typ,
+                path: path.clone(),
+            }),
+            Some(None) if typ == LinuxNamespaceType::Cgroup || user_joined => {
+                plan.child_unshare |= clone_flag(typ)
+            }
+            Some(None) => plan.clone_flags |= clone_flag(typ),
+            None => {}
+        }
+    }
+    for typ in [LinuxNamespaceType::Pid, LinuxNamespaceType::Time] {
+        match by_type.get(&typ) {
+            Some(Some(path)) => plan.parent_joins.push(Join {
+                typ,
+                path: path.clone(),
+            }),
+            Some(None) if typ == LinuxNamespaceType::Time => plan.new_time = true,
+            Some(None) => plan.clone_flags |= clone_flag(typ),
+            None => {}
+        }
+    }
+    plan.new_user = matches!(by_type.get(&LinuxNamespaceType::User), Some(None));
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
+        let mut n = LinuxNamespace::default();
+        n.set_typ(typ);
+        n.set_path(path.map(PathBuf::from));
+        n
+    }
+
+    #[test]
+    fn new_namespaces_come_from_clone_except_cgroup() {
+        use LinuxNamespaceType::*;
+        let p = plan(&[
+            ns(Pid, None),
+            ns(Network, None),
+            ns(Mount, None),
+            ns(Cgroup, None),
+            ns(User, None),
+        ]);
+        assert_eq!(
+            p.clone_flags,
+            CloneFlags::CLONE_NEWPID
+                | CloneFlags::CLONE_NEWNET
+                | CloneFlags::CLONE_NEWNS
+                | CloneFlags::CLONE_NEWUSER
+        );
+        assert_eq!(p.child_unshare, CloneFlags::CLONE_NEWCGROUP);
+        assert!(p.new_user);
+        assert!(p.child_joins.is_empty() && p.parent_joins.is_empty());
+    }
+
+    #[test]
+    fn pid_and_time_paths_are_joined_by_the_parent() {
+        use LinuxNamespaceType::*;
+        let p = plan(&[
+            ns(Pid, Some("/proc/1/ns/pid")),
+            ns(Time, Some("/proc/1/ns/time")),
+            ns(Mount, None),
+        ]);
+        assert_eq!(p.parent_joins.len(), 2);
+        assert_eq!(p.clone_flags, CloneFlags::CLONE_NEWNS);
+        let p = plan(&[ns(Time, None), ns(Mount, None)]);
+        assert!(p.new_time);
+    }
+
+    #[test]
+    fn joined_user_namespace_goes_first_and_the_rest_is_unshared_after() {
+        use LinuxNamespaceType::*;
+        let p = plan(&[
+            ns(Network, Some("/run/netns/x")),
+            ns(Mount, None),
+            ns(User, Some("/proc/9/ns/user")),
+            ns(Uts, None),
+        ]);
+        assert_eq!(p.child_joins[0].typ, User);
+        assert_eq!(p.child_joins[1].typ, Network);
+        assert_eq!(p.clone_flags, CloneFlags::empty());
+        assert_eq!(
+            p.child_unshare,
+            CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS
+        );
+        assert!(!p.new_user);
+    }
+}

@@ -1,0 +1,239 @@
+//! The sync protocol between the runtime (parent) and the container init (child).
+//!
+//! ```text
+//!   parent (nook create)                      child (container init)
+//!   --------------------                      ----------------------
+//!   clone3(namespaces, into cgroup) ───────►  waits
+//!   write uid/gid maps, join v1 cgroups
+//!   Go ────────────────────────────────────►  join namespaces, rootfs, pivot_root,
+//!                                             process attributes, user, capabilities
+//!                                      ◄────  Ready            (or Failed{reason})
+//!   write state.json, pid file
+//!   Commit ────────────────────────────────►  drop pdeathsig; block on start.sock
+//!                                             until `nook start`, then execve
+//! ```
+//!
+//! A closed socket at any step means the other side died: the child exits, the parent cleans up.
+//! Each end is its own type, so a process can only send the messages its role sends.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{recvmsg, sendmsg, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("create sync socketpair: {0}")]
+    Socketpair(#[source] nix::Error),
+    #[error("send {message}: {source}")]
+    Send {
+        message: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("receive (waiting for {expected}): {source}")]
+    Receive {
+        expected: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("the other side exited while we waited for {expected}")]
+    Closed { expected: &'static str },
+    #[error("protocol error: expected {expected}, received {received}")]
+    Unexpected {
+        expected: &'static str,
+        received: &'static str,
+    },
+    #[error("{0}")]
+    ChildFailed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Tag {
+    Go = 1,
+    Ready = 2,
+    Commit = 3,
+    Failed = 4,
+}
+
+impl Tag {
+    fn name(self) -> &'static str {
+        match self {
+            Tag::Go => "Go",
+            Tag::Ready => "Ready",
+            Tag::Commit => "Commit",
+            Tag::Failed => "Failed",
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Tag> {
+        [Tag::Go, Tag::Ready, Tag::Commit, Tag::Failed]
+            .into_iter()
+            .find(|t| *t as u8 == b)
+    }
+}
+
+/// Largest message: a failure reason. Longer reasons are cut.
+const MAX_MESSAGE: usize = 4096;
+
+struct End(OwnedFd);
+
+impl End {
+    fn send(&self, tag: Tag, payload: &[u8]) -> Result<(), ChannelError> {
+        let payload = &payload[..payload.len().min(MAX_MESSAGE - 1)];
+        let head = [tag as u8];
+        let iov = [IoSlice::new(&head), IoSlice::new(payload)];
+        sendmsg::<()>(self.0.as_raw_fd(), &iov, &[], MsgFlags::MSG_NOSIGNAL, None)
+            .map(drop)
+            .map_err(|source| ChannelError::Send {
+                message: tag.name(),
+                source,
+            })
+    }
+
+    fn recv(&self, expected: Tag) -> Result<(Tag, Vec<u8>), ChannelError> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let n = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.0.as_raw_fd(),
+                &mut iov,
+                None,
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(msg) => break msg.bytes,
+                Err(nix::Error::EINTR) => continue,
+                Err(source) => {
+                    return Err(ChannelError::Receive {
+                        expected: expected.name(),
+                        source,
+                    })
+                }
+            }
+        };
+        if n == 0 {
+            return Err(ChannelError::Closed {
+                expected: expected.name(),
+            });
+        }
+        let tag = Tag::from_byte(buf[0]).ok_or(ChannelError::Unexpected {
+            expected: expected.name(),
+            received: "an unknown message",
+        })?;
+        buf.truncate(n);
+        buf.remove(0);
+        Ok((tag, buf))
+    }
+
+    fn expect(&self, expected: Tag) -> Result<Vec<u8>, ChannelError> {
+        match self.recv(expected)? {
+            (tag, payload) if tag == expected => Ok(payload),
+            (Tag::Failed, reason) => Err(ChannelError::ChildFailed(
+                String::from_utf8_lossy(&reason).into_owned(),
+            )),
+            (tag, _) => Err(ChannelError::Unexpected {
+                expected: expected.name(),
+                received: tag.name(),
+            }),
+        }
+    }
+}
+
+/// The runtime's end.
+pub struct ParentEnd(End);
+/// The container init's end.
+pub struct InitEnd(End);
+
+/// A connected pair; both ends are close-on-exec, so neither reaches the container's program.
+pub fn pair() -> Result<(ParentEnd, InitEnd), ChannelError> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(ChannelError::Socketpair)?;
+    Ok((ParentEnd(End(a)), InitEnd(End(b))))
+}
+
+impl ParentEnd {
+    /// Namespaces are mapped and the cgroup joined: the init may set itself up.
+    pub fn go(&self) -> Result<(), ChannelError> {
+        self.0.send(Tag::Go, &[])
+    }
+
+    /// Wait until the init is set up, or carry back why it failed.
+    pub fn wait_ready(&self) -> Result<(), ChannelError> {
+        self.0.expect(Tag::Ready).map(drop)
+    }
+
+    /// State is saved: the init may stop depending on us and wait for `start`.
+    pub fn commit(&self) -> Result<(), ChannelError> {
+        self.0.send(Tag::Commit, &[])
+    }
+}
+
+impl InitEnd {
+    pub fn wait_go(&self) -> Result<(), ChannelError> {
+        self.0.expect(Tag::Go).map(drop)
+    }
+
+    pub fn ready(&self) -> Result<(), ChannelError> {
+        self.0.send(Tag::Ready, &[])
+    }
+
+    pub fn wait_commit(&self) -> Result<(), ChannelError> {
+        self.0.expect(Tag::Commit).map(drop)
+    }
+
+    /// Report the reason setup failed; the init exits right after.
+    pub fn failed(&self, reason: &str) -> Result<(), ChannelError> {
+        self.0.send(Tag::Failed, reason.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn happy_path_in_order() {
+        let (parent, init) = pair().unwrap();
+        parent.go().unwrap();
+        init.wait_go().unwrap();
+        init.ready().unwrap();
+        parent.wait_ready().unwrap();
+        parent.commit().unwrap();
+        init.wait_commit().unwrap();
+    }
+
+    #[test]
+    fn failure_reason_reaches_parent() {
+        let (parent, init) = pair().unwrap();
+        init.failed("mount /proc: EPERM").unwrap();
+        match parent.wait_ready() {
+            Err(ChannelError::ChildFailed(r)) => assert_eq!(r, "mount /proc: EPERM"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn out_of_order_is_typed_error() {
+        let (parent, init) = pair().unwrap();
+        parent.commit().unwrap();
+        match init.wait_go() {
+            Err(ChannelError::Unexpected { expected, received }) => {
+                assert_eq!((expected, received), ("Go", "Commit"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn closed_peer_is_detected() {
+        let (parent, init) = pair().unwrap();
+        drop(parent);
+        assert!(matches!(init.wait_go(), Err(ChannelError::Closed { .. })));
+    }
+}

@@ -1,0 +1,293 @@
+//! The container init: what the forked child does between clone3 and execve.
+//!
+//! The steps run in this order, each for a reason:
+//!  1. non-dumpable and parent-death signal first, so nothing inside can ptrace or outlive a
+//!     runtime that died mid-create;
+//!  2. wait for Go: until the parent wrote the id maps, uid 0 means nothing in a new user ns;
+//!  3. join namespaces by path (files opened before the first join, while host paths resolve),
+//!     then unshare what must come after them (always the cgroup namespace: the parent has placed
+//!     us in the container's cgroup by now, so it becomes the namespace root);
+//!  4. setsid, hostname; oom_score_adj and sysctls through the host's /proc, which the image
+//!     cannot have tampered with, before the rootfs replaces it;
+//!  5. rootfs: mounts, pivot_root, masked and read-only paths;
+//!  6. the command is looked up inside the container now, so a missing binary fails `create`;
+//!  7. rlimits; bounding set dropped while we still hold CAP_SETPCAP; the user switch with
+//!     keepcaps; cwd entered as that user and proven to be inside the root (CVE-2024-21626);
+//!     then the other capability sets and no_new_privs;
+//!  8. Ready, wait for Commit, and only then drop the parent-death signal: from here the init
+//!     must outlive `nook create`;
+//!  9. every fd past the preserved ones is marked close-on-exec; block on start.sock until
+//!     `nook start` connects; execve.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::unistd::{access, execve, getcwd, sethostname, setsid, AccessFlags};
+use oci_spec::runtime::Spec;
+
+use super::attrs::{self, AttrError};
+use super::channel::{ChannelError, InitEnd};
+use crate::namespaces::{clone_flag, Plan};
+use crate::rootfs::{self, RootfsError};
+use crate::security::caps::{self, CapSets, CapsError};
+use crate::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error("prctl {what}: {source}")]
+    Prctl {
+        what: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("linux.namespaces: open {typ} namespace {path}: {source}")]
+    OpenNamespace {
+        typ: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("linux.namespaces: join {typ} namespace {path}: {source}")]
+    Setns {
+        typ: String,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("linux.namespaces: unshare {flags:?}: {source}")]
+    Unshare {
+        flags: CloneFlags,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("setsid: {0}")]
+    Setsid(#[source] nix::Error),
+    #[error("hostname: {0}")]
+    Hostname(#[source] nix::Error),
+    #[error("domainname: {0}")]
+    Domainname(#[source] nix::Error),
+    #[error(transparent)]
+    Attr(#[from] AttrError),
+    #[error("rootfs: {0}")]
+    Rootfs(#[from] RootfsError),
+    #[error(transparent)]
+    Caps(#[from] CapsError),
+    #[error("process.cwd: create {path}: {source}")]
+    CreateCwd {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("process.cwd: chdir {path}: {source}")]
+    Chdir {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("process.cwd: {path} resolves outside the container root")]
+    CwdOutside { path: PathBuf },
+    #[error("exec: {0:?}: executable file not found in $PATH")]
+    NotFound(String),
+    #[error("exec: {0:?}: contains a NUL byte")]
+    Nul(String),
+    #[error("mark fds close-on-exec: {0}")]
+    Cloexec(#[source] nix::Error),
+}
+
+/// What the init needs from the runtime.
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub plan: &'a Plan,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+}
+
+/// The program to execve, resolved before we block so `create` reports a missing binary.
+struct Exec {
+    path: CString,
+    args: Vec<CString>,
+    env: Vec<CString>,
+}
+
+/// Run the init to the end. Never returns: it execs the container's program or exits.
+pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
+    let exec = match setup(&args, &chan) {
+        Ok(exec) => exec,
+        Err(e) => {
+            let _ = chan.failed(&crate::error_chain(&e));
+            std::process::exit(1);
+        }
+    };
+    drop(chan);
+    wait_for_start_and_exec(exec, UnixListener::from(listener))
+}
+
+fn prctl_err(what: &'static str) -> impl FnOnce(nix::Error) -> InitError {
+    move |source| InitError::Prctl { what, source }
+}
+
+fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
+    use nix::sys::prctl;
+    prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
+    chan.wait_go()?;
+
+    enter_namespaces(args.plan)?;
+    setsid().map_err(InitError::Setsid)?;
+    let spec = args.spec;
+    let process = spec.process().as_ref().expect("validated");
+    if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sethostname(name).map_err(InitError::Hostname)?;
+    }
+    if let Some(name) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        sys::set_domainname(name).map_err(InitError::Domainname)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        attrs::write_proc(
+            "process.oomScoreAdj",
+            "/proc/self/oom_score_adj".into(),
+            &adj.to_string(),
+        )?;
+    }
+    let linux = spec.linux().as_ref().expect("validated");
+    for (key, value) in linux.sysctl().iter().flatten() {
+        attrs::write_proc(
+            &format!("linux.sysctl[{key}]"),
+            attrs::sysctl_path(key),
+            value,
+        )?;
+    }
+
+    rootfs::prepare(spec, args.rootfs)?;
+    rootfs::enter(args.rootfs, args.no_pivot)?;
+    // The root is ours now, so the path cannot lead out of it; create before a read-only root.
+    let cwd = process.cwd();
+    std::fs::create_dir_all(cwd).map_err(|source| InitError::CreateCwd {
+        path: cwd.clone(),
+        source,
+    })?;
+    rootfs::finalize(spec)?;
+    let exec = resolve_exec(process)?;
+
+    attrs::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let cap_sets = CapSets::from_spec(process.capabilities().as_ref())?;
+    caps::drop_bounding(&cap_sets)?;
+    prctl::set_keepcaps(true).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
+    attrs::switch_user(process.user())?;
+    prctl::set_keepcaps(false).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
+    enter_cwd(cwd)?;
+    caps::apply_sets(&cap_sets)?;
+    if process.no_new_privileges() == Some(true) {
+        prctl::set_no_new_privs().map_err(prctl_err("PR_SET_NO_NEW_PRIVS"))?;
+    }
+    attrs::set_umask(process.user());
+
+    chan.ready()?;
+    chan.wait_commit()?;
+    prctl::set_pdeathsig(None).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
+    sys::cloexec_from(3 + args.preserve_fds).map_err(InitError::Cloexec)?;
+    Ok(exec)
+}
+
+fn enter_namespaces(plan: &Plan) -> Result<(), InitError> {
+    let mut fds = Vec::with_capacity(plan.child_joins.len());
+    for join in &plan.child_joins {
+        let file = std::fs::File::open(&join.path).map_err(|source| InitError::OpenNamespace {
+            typ: join.typ.to_string(),
+            path: join.path.clone(),
+            source,
+        })?;
+        fds.push((join, file));
+    }
+    for (join, file) in fds {
+        setns(&file, clone_flag(join.typ)).map_err(|source| InitError::Setns {
+            typ: join.typ.to_string(),
+            path: join.path.clone(),
+            source,
+        })?;
+    }
+    if !plan.child_unshare.is_empty() {
+        unshare(plan.child_unshare).map_err(|source| InitError::Unshare {
+            flags: plan.child_unshare,
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// chdir as the container user, then prove the result is under the root: a cwd such as
+/// /proc/self/fd/N could otherwise point at a directory outside it.
+fn enter_cwd(cwd: &Path) -> Result<(), InitError> {
+    nix::unistd::chdir(cwd).map_err(|source| InitError::Chdir {
+        path: cwd.to_path_buf(),
+        source,
+    })?;
+    match getcwd() {
+        Ok(now) if now.starts_with("/") => Ok(()),
+        _ => Err(InitError::CwdOutside {
+            path: cwd.to_path_buf(),
+        }),
+    }
+}
+
+fn cstring(s: impl AsRef<[u8]>) -> Result<CString, InitError> {
+    CString::new(s.as_ref())
+        .map_err(|_| InitError::Nul(String::from_utf8_lossy(s.as_ref()).into_owned()))
+}
+
+/// Find args[0] the way execvp would, using the container's PATH.
+fn resolve_exec(process: &oci_spec::runtime::Process) -> Result<Exec, InitError> {
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let name = &args[0];
+    let path = if name.contains('/') {
+        PathBuf::from(name)
+    } else {
+        let search = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        search
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.is_file() && access(p, AccessFlags::X_OK).is_ok())
+            .ok_or_else(|| InitError::NotFound(name.clone()))?
+    };
+    Ok(Exec {
+        path: cstring(path.as_os_str().as_bytes())?,
+        args: args.iter().map(cstring).collect::<Result<_, _>>()?,
+        env: env.iter().map(cstring).collect::<Result<_, _>>()?,
+    })
+}
+
+/// Block until `nook start` connects and sends one byte, then execve. If execve fails the
+/// reason goes back over the connection so `start` can print it.
+fn wait_for_start_and_exec(exec: Exec, listener: UnixListener) -> ! {
+    let mut conn = loop {
+        match listener.accept() {
+            Ok((conn, _)) => break conn,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => std::process::exit(1),
+        }
+    };
+    let mut byte = [0u8; 1];
+    if !matches!(conn.read(&mut byte), Ok(1)) {
+        std::process::exit(1);
+    }
+    drop(listener);
+    // The runtime may have blocked signals (run forwards them); the program starts clean.
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let err = execve(&exec.path, &exec.args, &exec.env).unwrap_err();
+    let _ = writeln!(conn, "exec {:?}: {}", exec.path, err.desc());
+    std::process::exit(127);
+}

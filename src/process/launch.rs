@@ -1,0 +1,261 @@
+//! The runtime's side of creating the init: fork it into its namespaces (and cgroup), map its
+//! ids, release it, and wait until it is set up and blocked before execve.
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+use nix::sched::{setns, unshare};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxIdMapping, Spec};
+
+use super::channel::{self, ChannelError, ParentEnd};
+use super::init::{self, InitArgs};
+use crate::cgroups::{Cgroup, CgroupError};
+use crate::namespaces::{self, clone_flag, Plan};
+use crate::sys::{self, Forked};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error("listen on {path}: {source}")]
+    Listen {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("linux.namespaces: open {typ} namespace {path}: {source}")]
+    OpenNamespace {
+        typ: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("linux.namespaces: join {typ} namespace {path}: {source}")]
+    Setns {
+        typ: String,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("linux.namespaces: create time namespace: {0}")]
+    TimeNamespace(#[source] nix::Error),
+    #[error("linux.timeOffsets: write /proc/self/timens_offsets: {0}")]
+    TimeOffsets(#[source] std::io::Error),
+    #[error("fork container init: {0}")]
+    Fork(#[source] nix::Error),
+    #[error("linux.{which}: write /proc/{pid}/{which}: {source}")]
+    IdMap {
+        which: &'static str,
+        pid: Pid,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("container init: {0}")]
+    Init(String),
+    #[error("container init exited before it was ready: {0}")]
+    InitDied(String),
+}
+
+pub struct LaunchArgs<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub start_socket: &'a Path,
+    pub cgroup: &'a Cgroup,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+}
+
+/// A set-up init waiting for Commit. Dropping it without `commit` kills the init.
+pub struct Pending {
+    pub pid: Pid,
+    chan: Option<ParentEnd>,
+}
+
+impl Pending {
+    /// Tell the init its state is saved; from now on it lives without us.
+    pub fn commit(mut self) -> Result<Pid, ChannelError> {
+        let chan = self.chan.take().expect("commit once");
+        chan.commit()?;
+        Ok(self.pid)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.chan.is_some() {
+            reap(self.pid);
+        }
+    }
+}
+
+/// Kill and reap an init that will not be used.
+fn reap(pid: Pid) {
+    let _ = kill(pid, Signal::SIGKILL);
+    let _ = waitpid(pid, None);
+}
+
+/// Fork the init and drive it to the point where it waits for Commit.
+pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
+    let plan = namespaces::plan(crate::spec::namespaces(args.spec));
+    let listener = UnixListener::bind(args.start_socket).map_err(|source| LaunchError::Listen {
+        path: args.start_socket.to_path_buf(),
+        source,
+    })?;
+    let (parent_end, init_end) = channel::pair()?;
+    let cgroup_fd = args.cgroup.clone_into_fd()?;
+    enter_parent_namespaces(&plan, args.spec)?;
+
+    let pid = match sys::fork_with(
+        plan.clone_flags.bits() as u64,
+        cgroup_fd.as_ref().map(|f| f.as_fd()),
+    )
+    .map_err(LaunchError::Fork)?
+    {
+        Forked::Child => {
+            drop(parent_end);
+            let init_args = InitArgs {
+                spec: args.spec,
+                rootfs: args.rootfs,
+                plan: &plan,
+                no_pivot: args.no_pivot,
+                preserve_fds: args.preserve_fds,
+            };
+            init::run(init_args, init_end, OwnedFd::from(listener));
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(init_end);
+    drop(listener);
+    let pending = Pending {
+        pid,
+        chan: Some(parent_end),
+    };
+    if plan.new_user {
+        write_id_maps(pid, args.spec)?;
+    }
+    if cgroup_fd.is_none() {
+        args.cgroup.add_process(pid)?;
+    }
+    let chan = pending.chan.as_ref().expect("set above");
+    chan.go()?;
+    match chan.wait_ready() {
+        Ok(()) => Ok(pending),
+        Err(ChannelError::ChildFailed(reason)) => Err(LaunchError::Init(reason)),
+        Err(ChannelError::Closed { .. }) => {
+            let pid = pending.pid;
+            std::mem::forget(pending);
+            Err(LaunchError::InitDied(exit_description(pid)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn exit_description(pid: Pid) -> String {
+    use nix::sys::wait::WaitStatus;
+    match waitpid(pid, None) {
+        Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("wait: {e}"),
+    }
+}
+
+/// pid and time namespaces apply to our children: join or create them here, just before fork.
+fn enter_parent_namespaces(plan: &Plan, spec: &Spec) -> Result<(), LaunchError> {
+    for join in &plan.parent_joins {
+        let file = File::open(&join.path).map_err(|source| LaunchError::OpenNamespace {
+            typ: join.typ.to_string(),
+            path: join.path.clone(),
+            source,
+        })?;
+        setns(&file, clone_flag(join.typ)).map_err(|source| LaunchError::Setns {
+            typ: join.typ.to_string(),
+            path: join.path.clone(),
+            source,
+        })?;
+    }
+    if plan.new_time {
+        unshare(clone_flag(oci_spec::runtime::LinuxNamespaceType::Time))
+            .map_err(LaunchError::TimeNamespace)?;
+        let offsets = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.time_offsets().as_ref());
+        if let Some(offsets) = offsets {
+            let text = timens_offsets(offsets);
+            if !text.is_empty() {
+                std::fs::write("/proc/self/timens_offsets", text)
+                    .map_err(LaunchError::TimeOffsets)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's format: one `<clock> <secs> <nanosecs>` line per clock.
+pub fn timens_offsets(
+    offsets: &std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>,
+) -> String {
+    let mut clocks: Vec<_> = offsets.iter().collect();
+    clocks.sort_by_key(|(k, _)| k.as_str());
+    clocks
+        .into_iter()
+        .map(|(clock, o)| {
+            format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            )
+        })
+        .collect()
+}
+
+/// The kernel's format for uid_map/gid_map: `<inside> <outside> <count>` per line.
+pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+fn write_id_maps(pid: Pid, spec: &Spec) -> Result<(), LaunchError> {
+    let linux = spec.linux().as_ref().expect("validated");
+    let maps = [
+        ("uid_map", linux.uid_mappings()),
+        ("gid_map", linux.gid_mappings()),
+    ];
+    for (which, map) in maps {
+        let text = id_map_text(map.as_deref().unwrap_or(&[]));
+        std::fs::write(format!("/proc/{pid}/{which}"), text)
+            .map_err(|source| LaunchError::IdMap { which, pid, source })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_map_format() {
+        let maps: Vec<LinuxIdMapping> =
+            serde_json::from_str(r#"[{"containerID":0,"hostID":100000,"size":65536}]"#).unwrap();
+        assert_eq!(id_map_text(&maps), "0 100000 65536\n");
+    }
+
+    #[test]
+    fn timens_format_is_sorted() {
+        let offsets: std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset> =
+            serde_json::from_str(
+                r#"{"monotonic":{"secs":10},"boottime":{"secs":-5,"nanosecs":7}}"#,
+            )
+            .unwrap();
+        assert_eq!(timens_offsets(&offsets), "boottime -5 7\nmonotonic 10 0\n");
+    }
+}

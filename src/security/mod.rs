@@ -1,0 +1,3 @@
+//! Security attributes of the container process: capabilities (and, later, seccomp and LSMs).
+
+pub mod caps;

@@ -1,0 +1,422 @@
+//! Loading a bundle's config.json and refusing what nook cannot apply.
+//!
+//! config.json is untrusted input. Everything the engine later applies is checked here first,
+//! so that bad input fails before any state, cgroup or process exists. Errors name the field.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("bundle {path}: {source}")]
+    Bundle {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("open {path}: {source}")]
+    ConfigOpen {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: field {field}: {source}")]
+    ConfigParse {
+        path: PathBuf,
+        field: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("root.path {path}: {source}")]
+    Rootfs {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("root.path {0}: not a directory")]
+    RootfsNotDir(PathBuf),
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("{0}: not supported by nook yet")]
+    Unsupported(&'static str),
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> SpecError {
+    SpecError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// A bundle whose config parsed and passed validation.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Absolute bundle directory.
+    pub dir: PathBuf,
+    /// Absolute, canonical root filesystem directory.
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+/// Read `<bundle>/config.json`, resolve the rootfs and validate everything nook will apply.
+pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
+    let dir = std::fs::canonicalize(bundle).map_err(|source| SpecError::Bundle {
+        path: bundle.to_path_buf(),
+        source,
+    })?;
+    let config = dir.join("config.json");
+    let spec = parse(&config)?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| invalid("root", "missing"))?;
+    let rootfs = dir.join(root.path());
+    let rootfs = std::fs::canonicalize(&rootfs).map_err(|source| SpecError::Rootfs {
+        path: rootfs.clone(),
+        source,
+    })?;
+    if !rootfs.is_dir() {
+        return Err(SpecError::RootfsNotDir(rootfs));
+    }
+    validate(&spec)?;
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+/// Parse a config file, naming the JSON path of the first field that does not fit.
+pub fn parse(path: &Path) -> Result<Spec, SpecError> {
+    let file = File::open(path).map_err(|source| SpecError::ConfigOpen {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_reader(BufReader::new(file), path)
+}
+
+pub fn parse_reader(reader: impl std::io::Read, path: &Path) -> Result<Spec, SpecError> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        SpecError::ConfigParse {
+            path: path.to_path_buf(),
+            field,
+            source: e.into_inner(),
+        }
+    })
+}
+
+/// Everything that can be judged from the config alone.
+pub fn validate(spec: &Spec) -> Result<(), SpecError> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| invalid("process", "missing"))?;
+    match process.args() {
+        Some(args) if !args.is_empty() => {}
+        _ => return Err(invalid("process.args", "must name a program")),
+    }
+    if !process.cwd().is_absolute() {
+        return Err(invalid(
+            "process.cwd",
+            format!("{:?} is not an absolute path", process.cwd()),
+        ));
+    }
+    refuse_unsupported_process(process)?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| invalid("linux", "missing"))?;
+    validate_namespaces(spec)?;
+    refuse_unsupported_linux(linux)?;
+    if spec.hooks().is_some() {
+        return Err(SpecError::Unsupported("hooks"));
+    }
+    Ok(())
+}
+
+fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {
+    let set = |s: &Option<String>| s.as_deref().is_some_and(|v| !v.is_empty());
+    if set(p.apparmor_profile()) {
+        return Err(SpecError::Unsupported("process.apparmorProfile"));
+    }
+    if set(p.selinux_label()) {
+        return Err(SpecError::Unsupported("process.selinuxLabel"));
+    }
+    if p.io_priority().is_some() {
+        return Err(SpecError::Unsupported("process.ioPriority"));
+    }
+    if p.scheduler().is_some() {
+        return Err(SpecError::Unsupported("process.scheduler"));
+    }
+    if p.exec_cpu_affinity().is_some() {
+        return Err(SpecError::Unsupported("process.execCPUAffinity"));
+    }
+    if p.command_line().is_some() {
+        return Err(invalid("process.commandLine", "is for Windows only"));
+    }
+    Ok(())
+}
+
+fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
+    if l.seccomp().is_some() {
+        return Err(SpecError::Unsupported("linux.seccomp"));
+    }
+    if l.mount_label().as_deref().is_some_and(|v| !v.is_empty()) {
+        return Err(SpecError::Unsupported("linux.mountLabel"));
+    }
+    if l.intel_rdt().is_some() {
+        return Err(SpecError::Unsupported("linux.intelRdt"));
+    }
+    if l.memory_policy().is_some() {
+        return Err(SpecError::Unsupported("linux.memoryPolicy"));
+    }
+    if l.personality().is_some() {
+        return Err(SpecError::Unsupported("linux.personality"));
+    }
+    if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(SpecError::Unsupported("linux.netDevices"));
+    }
+    Ok(())
+}
+
+fn has_new(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    namespaces(spec)
+        .iter()
+        .any(|n| n.typ() == typ && n.path().is_none())
+}
+
+fn has(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    namespaces(spec).iter().any(|n| n.typ() == typ)
+}
+
+pub fn namespaces(spec: &Spec) -> &[oci_spec::runtime::LinuxNamespace] {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_deref())
+        .unwrap_or(&[])
+}
+
+fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
+    let mut seen = HashSet::new();
+    for ns in namespaces(spec) {
+        if !seen.insert(ns.typ()) {
+            return Err(invalid(
+                "linux.namespaces",
+                format!("namespace {} listed twice", ns.typ()),
+            ));
+        }
+        if let Some(path) = ns.path() {
+            if !path.is_absolute() {
+                return Err(invalid(
+                    "linux.namespaces.path",
+                    format!("{} namespace path {path:?} is not absolute", ns.typ()),
+                ));
+            }
+        }
+    }
+    if !has(spec, LinuxNamespaceType::Mount) {
+        return Err(invalid(
+            "linux.namespaces",
+            "a mount namespace is required to set up the rootfs",
+        ));
+    }
+    let linux = spec.linux().as_ref().expect("checked by validate");
+    let mapped = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if has_new(spec, LinuxNamespaceType::User) && !mapped {
+        return Err(invalid(
+            "linux.uidMappings",
+            "a new user namespace needs uidMappings and gidMappings",
+        ));
+    }
+    if mapped && !has_new(spec, LinuxNamespaceType::User) {
+        return Err(invalid(
+            "linux.uidMappings",
+            "mappings given without a new user namespace",
+        ));
+    }
+    let user_joined =
+        has(spec, LinuxNamespaceType::User) && !has_new(spec, LinuxNamespaceType::User);
+    if user_joined && has_new(spec, LinuxNamespaceType::Pid) {
+        return Err(SpecError::Unsupported(
+            "linux.namespaces: joining a user namespace by path with a new pid namespace",
+        ));
+    }
+    if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
+        && !has_new(spec, LinuxNamespaceType::Time)
+    {
+        return Err(invalid(
+            "linux.timeOffsets",
+            "time offsets need a new time namespace",
+        ));
+    }
+    if let Some(offsets) = linux.time_offsets() {
+        for clock in offsets.keys() {
+            if clock != "monotonic" && clock != "boottime" {
+                return Err(invalid(
+                    "linux.timeOffsets",
+                    format!("unknown clock {clock:?} (monotonic or boottime)"),
+                ));
+            }
+        }
+    }
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        && !has_new(spec, LinuxNamespaceType::Uts)
+    {
+        return Err(invalid(
+            "hostname",
+            "setting the hostname needs a new uts namespace",
+        ));
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !has_new(spec, LinuxNamespaceType::Uts)
+    {
+        return Err(invalid(
+            "domainname",
+            "setting the domainname needs a new uts namespace",
+        ));
+    }
+    if let Some(sysctl) = linux.sysctl() {
+        for key in sysctl.keys() {
+            check_sysctl(spec, key)?;
+        }
+    }
+    Ok(())
+}
+
+/// A sysctl is only allowed when it lives in a namespace the container owns, so that a
+/// container can never change the host's kernel settings.
+fn check_sysctl(spec: &Spec, key: &str) -> Result<(), SpecError> {
+    if key.contains("..") || key.contains('\0') || key.starts_with('/') {
+        return Err(invalid("linux.sysctl", format!("invalid key {key:?}")));
+    }
+    let dotted = key.replace('/', ".");
+    let ipc_keys = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let needs = if ipc_keys.contains(&dotted.as_str()) || dotted.starts_with("fs.mqueue.") {
+        LinuxNamespaceType::Ipc
+    } else if dotted.starts_with("net.") {
+        LinuxNamespaceType::Network
+    } else if dotted == "kernel.hostname" || dotted == "kernel.domainname" {
+        LinuxNamespaceType::Uts
+    } else {
+        return Err(invalid(
+            "linux.sysctl",
+            format!("{key:?} is not namespaced and would change the host"),
+        ));
+    };
+    if !has_new(spec, needs) {
+        return Err(invalid(
+            "linux.sysctl",
+            format!("{key:?} needs a new {needs} namespace"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_from(json: &str) -> Result<Spec, SpecError> {
+        parse_reader(json.as_bytes(), Path::new("config.json"))
+    }
+
+    const BASE: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+        "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},
+        "linux":{"namespaces":[{"type":"mount"},{"type":"pid"},{"type":"uts"},{"type":"network"}]}}"#;
+
+    fn with(f: impl FnOnce(&mut serde_json::Value)) -> Result<(), SpecError> {
+        let mut v: serde_json::Value = serde_json::from_str(BASE).unwrap();
+        f(&mut v);
+        validate(&spec_from(&v.to_string())?)
+    }
+
+    #[test]
+    fn base_is_valid() {
+        with(|_| {}).unwrap();
+    }
+
+    #[test]
+    fn parse_error_names_the_field() {
+        let err = with(|v| v["linux"]["namespaces"][1]["type"] = "bogus".into()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("linux.namespaces[1].type"), "{text}");
+    }
+
+    #[test]
+    fn relative_cwd_refused() {
+        let err = with(|v| v["process"]["cwd"] = "tmp".into()).unwrap_err();
+        assert!(err.to_string().starts_with("process.cwd:"), "{err}");
+    }
+
+    #[test]
+    fn empty_args_refused() {
+        let err = with(|v| v["process"]["args"] = serde_json::json!([])).unwrap_err();
+        assert!(err.to_string().contains("process.args"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_namespace_refused() {
+        let err = with(|v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type":"pid"}))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("listed twice"), "{err}");
+    }
+
+    #[test]
+    fn user_namespace_needs_mappings() {
+        let err = with(|v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type":"user"}))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("uidMappings"), "{err}");
+    }
+
+    #[test]
+    fn sysctl_must_be_namespaced() {
+        with(|v| v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"})).unwrap();
+        let err =
+            with(|v| v["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "1"})).unwrap_err();
+        assert!(err.to_string().contains("not namespaced"), "{err}");
+        let err =
+            with(|v| v["linux"]["sysctl"] = serde_json::json!({"kernel.shmmax": "1"})).unwrap_err();
+        assert!(err.to_string().contains("ipc"), "{err}");
+    }
+
+    #[test]
+    fn hostname_needs_uts() {
+        with(|v| v["hostname"] = "box".into()).unwrap();
+        let err = with(|v| {
+            v["hostname"] = "box".into();
+            v["linux"]["namespaces"].as_array_mut().unwrap().remove(2);
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("hostname:"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_fields_are_named() {
+        let err =
+            with(|v| v["linux"]["seccomp"] = serde_json::json!({"defaultAction":"SCMP_ACT_ALLOW"}))
+                .unwrap_err();
+        assert_eq!(err.to_string(), "linux.seccomp: not supported by nook yet");
+    }
+}
