@@ -203,7 +203,10 @@ mod tests {
                 mount: "/sys/fs/cgroup".into()
             })
         );
-        assert_eq!(parse_mountinfo("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"), None);
+        assert_eq!(
+            parse_mountinfo("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"),
+            None
+        );
     }
 
     #[test]

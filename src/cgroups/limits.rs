@@ -66,7 +66,10 @@ pub(crate) fn blkio_to_io_weight(weight: u16) -> u64 {
 
 /// The spec's `memory.swap` is memory+swap (v1 semantics); v2's `memory.swap.max` is swap
 /// alone. None: nothing to write (swap unset or 0).
-pub(crate) fn v2_swap_max(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>, CgroupError> {
+pub(crate) fn v2_swap_max(
+    limit: Option<i64>,
+    swap: Option<i64>,
+) -> Result<Option<String>, CgroupError> {
     const FIELD: &str = "linux.resources.memory.swap";
     match swap {
         None | Some(0) => Ok(None),
@@ -105,7 +108,11 @@ pub(crate) fn device_rule(rule: &LinuxDeviceCgroup) -> Result<String, CgroupErro
         LinuxDeviceType::B => "b",
         LinuxDeviceType::C | LinuxDeviceType::U => "c",
         LinuxDeviceType::P => {
-            return Err(invalid(FIELD, "p", "the devices cgroup has no rule for FIFOs"))
+            return Err(invalid(
+                FIELD,
+                "p",
+                "the devices cgroup has no rule for FIFOs",
+            ))
         }
     };
     let number = |n: Option<i64>| match n {
@@ -118,7 +125,11 @@ pub(crate) fn device_rule(rule: &LinuxDeviceCgroup) -> Result<String, CgroupErro
     let mut seen = String::new();
     for ch in access.chars() {
         if !"rwm".contains(ch) || seen.contains(ch) {
-            return Err(invalid(FIELD, access, "access must be letters from \"rwm\""));
+            return Err(invalid(
+                FIELD,
+                access,
+                "access must be letters from \"rwm\"",
+            ));
         }
         seen.push(ch);
     }
@@ -135,10 +146,9 @@ pub(crate) fn is_allow_all(rule: &LinuxDeviceCgroup) -> bool {
         && rule.typ().unwrap_or(LinuxDeviceType::A) == LinuxDeviceType::A
         && rule.major().unwrap_or(-1) == -1
         && rule.minor().unwrap_or(-1) == -1
-        && rule
-            .access()
-            .as_deref()
-            .is_none_or(|a| a.is_empty() || (a.len() == 3 && ["r", "w", "m"].iter().all(|c| a.contains(c))))
+        && rule.access().as_deref().is_none_or(|a| {
+            a.is_empty() || (a.len() == 3 && ["r", "w", "m"].iter().all(|c| a.contains(c)))
+        })
 }
 
 /// A rule list that leaves every device allowed, which is what a cgroup v2 without a

@@ -323,10 +323,12 @@ impl Cgroup {
     /// No freezing here: a process that forks between snapshots is caught by the next
     /// round, and a stuck freeze must not prevent cleanup.
     fn kill_until_empty(&self) -> Result<(), CgroupError> {
-        if !self.backend.kill_natively()? {
-            if self.backend.can_freeze() && self.backend.is_frozen()? {
-                self.backend.thaw()?;
-            }
+        // A v1-frozen task cannot act on SIGKILL until thawed.
+        if !self.backend.kill_natively()?
+            && self.backend.can_freeze()
+            && self.backend.is_frozen()?
+        {
+            self.backend.thaw()?;
         }
         let emptied = files::wait_until(DESTROY_TIMEOUT, || {
             let pids = self.backend.pids()?;

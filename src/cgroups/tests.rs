@@ -29,9 +29,22 @@ fn v1_tree() -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().to_path_buf();
     let leaf = |h: &str| root.join(h).join("nook/c1");
-    touch(&root.join("cpuset"), &[("cpuset.cpus", "0-3"), ("cpuset.mems", "0")]);
-    touch(&root.join("cpuset/nook"), &[("cpuset.cpus", ""), ("cpuset.mems", "")]);
-    touch(&leaf("cpuset"), &[("cpuset.cpus", ""), ("cpuset.mems", ""), ("cgroup.procs", "")]);
+    touch(
+        &root.join("cpuset"),
+        &[("cpuset.cpus", "0-3"), ("cpuset.mems", "0")],
+    );
+    touch(
+        &root.join("cpuset/nook"),
+        &[("cpuset.cpus", ""), ("cpuset.mems", "")],
+    );
+    touch(
+        &leaf("cpuset"),
+        &[
+            ("cpuset.cpus", ""),
+            ("cpuset.mems", ""),
+            ("cgroup.procs", ""),
+        ],
+    );
     touch(
         &leaf("memory"),
         &[
@@ -47,10 +60,25 @@ fn v1_tree() -> (tempfile::TempDir, PathBuf) {
     touch(&leaf("pids"), &[("pids.max", "max"), ("cgroup.procs", "")]);
     touch(
         &leaf("cpu,cpuacct"),
-        &[("cpu.shares", "1024"), ("cpu.cfs_period_us", "100000"), ("cpu.cfs_quota_us", "-1"), ("cgroup.procs", "")],
+        &[
+            ("cpu.shares", "1024"),
+            ("cpu.cfs_period_us", "100000"),
+            ("cpu.cfs_quota_us", "-1"),
+            ("cgroup.procs", ""),
+        ],
     );
-    touch(&leaf("freezer"), &[("freezer.state", "THAWED"), ("cgroup.procs", "")]);
-    touch(&leaf("devices"), &[("devices.allow", ""), ("devices.deny", ""), ("cgroup.procs", "")]);
+    touch(
+        &leaf("freezer"),
+        &[("freezer.state", "THAWED"), ("cgroup.procs", "")],
+    );
+    touch(
+        &leaf("devices"),
+        &[
+            ("devices.allow", ""),
+            ("devices.deny", ""),
+            ("cgroup.procs", ""),
+        ],
+    );
     touch(&leaf("systemd"), &[("cgroup.procs", "")]);
     touch(&leaf("unified"), &[("cgroup.procs", "")]);
     (t, root)
@@ -59,7 +87,13 @@ fn v1_tree() -> (tempfile::TempDir, PathBuf) {
 fn v2_tree() -> (tempfile::TempDir, PathBuf) {
     let t = tempfile::tempdir().unwrap();
     let leaf = t.path().join("nook/c1");
-    touch(t.path(), &[("cgroup.controllers", "cpu memory pids"), ("cgroup.subtree_control", "")]);
+    touch(
+        t.path(),
+        &[
+            ("cgroup.controllers", "cpu memory pids"),
+            ("cgroup.subtree_control", ""),
+        ],
+    );
     touch(
         &leaf,
         &[
@@ -79,7 +113,11 @@ fn v2_tree() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn memory(limit: i64, swap: i64) -> LinuxResources {
-    let m = LinuxMemoryBuilder::default().limit(limit).swap(swap).build().unwrap();
+    let m = LinuxMemoryBuilder::default()
+        .limit(limit)
+        .swap(swap)
+        .build()
+        .unwrap();
     LinuxResourcesBuilder::default().memory(m).build().unwrap()
 }
 
@@ -125,8 +163,19 @@ fn v1_create_copies_cpuset_down_and_adds_process_everywhere() {
     assert_eq!(get(&root.join("cpuset/nook/c1"), "cpuset.mems"), "0");
     assert!(cg.clone_into_fd().unwrap().is_none());
     cg.add_process(Pid::from_raw(4242)).unwrap();
-    for h in ["memory", "pids", "freezer", "systemd", "unified", "cpu,cpuacct"] {
-        assert_eq!(get(&root.join(h).join("nook/c1"), "cgroup.procs"), "4242", "{h}");
+    for h in [
+        "memory",
+        "pids",
+        "freezer",
+        "systemd",
+        "unified",
+        "cpu,cpuacct",
+    ] {
+        assert_eq!(
+            get(&root.join(h).join("nook/c1"), "cgroup.procs"),
+            "4242",
+            "{h}"
+        );
     }
     assert_eq!(cg.pids().unwrap(), vec![Pid::from_raw(4242)]);
 }
@@ -144,14 +193,23 @@ fn v1_memory_limit_swap_and_friends() {
         .disable_oom_killer(true)
         .build()
         .unwrap();
-    cg.apply(&LinuxResourcesBuilder::default().memory(m).build().unwrap()).unwrap();
+    cg.apply(&LinuxResourcesBuilder::default().memory(m).build().unwrap())
+        .unwrap();
     assert_eq!(get(&dir, "memory.limit_in_bytes"), "1048576");
     assert_eq!(get(&dir, "memory.memsw.limit_in_bytes"), "2097152");
     assert_eq!(get(&dir, "memory.soft_limit_in_bytes"), "524288");
     assert_eq!(get(&dir, "memory.swappiness"), "10");
     assert_eq!(get(&dir, "memory.oom_control"), "1");
-    let bad = LinuxMemoryBuilder::default().swappiness(101u64).build().unwrap();
-    let err = cg.apply(&LinuxResourcesBuilder::default().memory(bad).build().unwrap());
+    let bad = LinuxMemoryBuilder::default()
+        .swappiness(101u64)
+        .build()
+        .unwrap();
+    let err = cg.apply(
+        &LinuxResourcesBuilder::default()
+            .memory(bad)
+            .build()
+            .unwrap(),
+    );
     assert!(matches!(err, Err(CgroupError::InvalidValue { .. })));
 }
 
@@ -167,7 +225,11 @@ fn v1_cpu_pids_devices_blkio() {
         .build()
         .unwrap();
     let devices = vec![
-        LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap(),
+        LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap(),
         LinuxDeviceCgroupBuilder::default()
             .allow(true)
             .typ(LinuxDeviceType::C)
@@ -190,11 +252,22 @@ fn v1_cpu_pids_devices_blkio() {
     assert_eq!(get(&cpu_dir, "cpu.cfs_period_us"), "200000");
     assert_eq!(get(&root.join("cpuset/nook/c1"), "cpuset.cpus"), "1-2");
     assert_eq!(get(&root.join("pids/nook/c1"), "pids.max"), "10");
-    assert_eq!(get(&root.join("devices/nook/c1"), "devices.deny"), "a *:* rwm");
-    assert_eq!(get(&root.join("devices/nook/c1"), "devices.allow"), "c 1:3 rw");
+    assert_eq!(
+        get(&root.join("devices/nook/c1"), "devices.deny"),
+        "a *:* rwm"
+    );
+    assert_eq!(
+        get(&root.join("devices/nook/c1"), "devices.allow"),
+        "c 1:3 rw"
+    );
     // No blkio hierarchy in this tree: the field is named, not skipped.
     let r = LinuxResourcesBuilder::default()
-        .block_io(LinuxBlockIoBuilder::default().weight(100u16).build().unwrap())
+        .block_io(
+            LinuxBlockIoBuilder::default()
+                .weight(100u16)
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     let err = cg.apply(&r).unwrap_err();
@@ -206,9 +279,18 @@ fn v1_refuses_v2_only_and_unimplemented_fields() {
     let (_t, root) = v1_tree();
     let cg = Cgroup::with_root(&root, Version::V1, None, "c1").unwrap();
     let unified = HashMap::from([("memory.high".to_string(), "1".to_string())]);
-    let r = LinuxResourcesBuilder::default().unified(unified).build().unwrap();
+    let r = LinuxResourcesBuilder::default()
+        .unified(unified)
+        .build()
+        .unwrap();
     let err = cg.apply(&r).unwrap_err();
-    assert!(matches!(err, CgroupError::Unsupported { field: "linux.resources.unified", .. }));
+    assert!(matches!(
+        err,
+        CgroupError::Unsupported {
+            field: "linux.resources.unified",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -244,12 +326,21 @@ fn v2_cpu_weight_and_max_keep_the_unset_half() {
     let (_t, leaf) = v2_tree();
     let root = leaf.parent().unwrap().parent().unwrap();
     let cg = Cgroup::with_root(root, Version::V2, None, "c1").unwrap();
-    let cpu = LinuxCpuBuilder::default().shares(1024u64).quota(50_000i64).build().unwrap();
-    cg.apply(&LinuxResourcesBuilder::default().cpu(cpu).build().unwrap()).unwrap();
+    let cpu = LinuxCpuBuilder::default()
+        .shares(1024u64)
+        .quota(50_000i64)
+        .build()
+        .unwrap();
+    cg.apply(&LinuxResourcesBuilder::default().cpu(cpu).build().unwrap())
+        .unwrap();
     assert_eq!(get(&leaf, "cpu.weight"), "39");
     assert_eq!(get(&leaf, "cpu.max"), "50000 100000");
-    let cpu = LinuxCpuBuilder::default().period(20_000u64).build().unwrap();
-    cg.apply(&LinuxResourcesBuilder::default().cpu(cpu).build().unwrap()).unwrap();
+    let cpu = LinuxCpuBuilder::default()
+        .period(20_000u64)
+        .build()
+        .unwrap();
+    cg.apply(&LinuxResourcesBuilder::default().cpu(cpu).build().unwrap())
+        .unwrap();
     assert_eq!(get(&leaf, "cpu.max"), "50000 20000");
     assert_eq!(limits::shares_to_weight(2), 1);
     assert_eq!(limits::shares_to_weight(262_144), 10_000);
@@ -258,10 +349,23 @@ fn v2_cpu_weight_and_max_keep_the_unset_half() {
 #[test]
 fn v2_pids_io_hugetlb_unified() {
     let (_t, leaf) = v2_tree();
-    touch(&leaf, &[("io.weight", ""), ("io.max", ""), ("hugetlb.2MB.max", ""), ("memory.high", "")]);
+    touch(
+        &leaf,
+        &[
+            ("io.weight", ""),
+            ("io.max", ""),
+            ("hugetlb.2MB.max", ""),
+            ("memory.high", ""),
+        ],
+    );
     let root = leaf.parent().unwrap().parent().unwrap();
     let cg = Cgroup::with_root(root, Version::V2, None, "c1").unwrap();
-    let throttle = LinuxThrottleDeviceBuilder::default().major(8i64).minor(0i64).rate(1000u64).build().unwrap();
+    let throttle = LinuxThrottleDeviceBuilder::default()
+        .major(8i64)
+        .minor(0i64)
+        .rate(1000u64)
+        .build()
+        .unwrap();
     let r = LinuxResourcesBuilder::default()
         .pids(LinuxPidsBuilder::default().limit(-1i64).build().unwrap())
         .block_io(
@@ -276,7 +380,10 @@ fn v2_pids_io_hugetlb_unified() {
             .limit(4i64 << 20)
             .build()
             .unwrap()])
-        .unified(HashMap::from([("memory.high".to_string(), "12345".to_string())]))
+        .unified(HashMap::from([(
+            "memory.high".to_string(),
+            "12345".to_string(),
+        )]))
         .build()
         .unwrap();
     cg.apply(&r).unwrap();
@@ -292,16 +399,35 @@ fn v2_refusals() {
     let (_t, leaf) = v2_tree();
     let root = leaf.parent().unwrap().parent().unwrap();
     let cg = Cgroup::with_root(root, Version::V2, None, "c1").unwrap();
-    let deny_all = LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap();
-    let allow_all = LinuxDeviceCgroupBuilder::default().allow(true).build().unwrap();
-    let r = LinuxResourcesBuilder::default().devices(vec![deny_all.clone()]).build().unwrap();
+    let deny_all = LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()
+        .unwrap();
+    let allow_all = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .build()
+        .unwrap();
+    let r = LinuxResourcesBuilder::default()
+        .devices(vec![deny_all.clone()])
+        .build()
+        .unwrap();
     assert!(matches!(
         cg.apply(&r),
-        Err(CgroupError::Unsupported { field: "linux.resources.devices", .. })
+        Err(CgroupError::Unsupported {
+            field: "linux.resources.devices",
+            ..
+        })
     ));
-    let r = LinuxResourcesBuilder::default().devices(vec![deny_all, allow_all]).build().unwrap();
+    let r = LinuxResourcesBuilder::default()
+        .devices(vec![deny_all, allow_all])
+        .build()
+        .unwrap();
     cg.apply(&r).unwrap();
-    let m = LinuxMemoryBuilder::default().swappiness(1u64).build().unwrap();
+    let m = LinuxMemoryBuilder::default()
+        .swappiness(1u64)
+        .build()
+        .unwrap();
     let r = LinuxResourcesBuilder::default().memory(m).build().unwrap();
     assert!(matches!(cg.apply(&r), Err(CgroupError::Unsupported { .. })));
     for key in ["cgroup.procs", "../memory.max", "memory", "a/b.c"] {
@@ -309,11 +435,24 @@ fn v2_refusals() {
             .unified(HashMap::from([(key.to_string(), "1".to_string())]))
             .build()
             .unwrap();
-        assert!(matches!(cg.apply(&r), Err(CgroupError::InvalidValue { .. })), "{key}");
+        assert!(
+            matches!(cg.apply(&r), Err(CgroupError::InvalidValue { .. })),
+            "{key}"
+        );
     }
-    let h = LinuxHugepageLimitBuilder::default().page_size("../x").limit(1i64).build().unwrap();
-    let r = LinuxResourcesBuilder::default().hugepage_limits(vec![h]).build().unwrap();
-    assert!(matches!(cg.apply(&r), Err(CgroupError::InvalidValue { .. })));
+    let h = LinuxHugepageLimitBuilder::default()
+        .page_size("../x")
+        .limit(1i64)
+        .build()
+        .unwrap();
+    let r = LinuxResourcesBuilder::default()
+        .hugepage_limits(vec![h])
+        .build()
+        .unwrap();
+    assert!(matches!(
+        cg.apply(&r),
+        Err(CgroupError::InvalidValue { .. })
+    ));
 }
 
 #[test]
@@ -354,9 +493,140 @@ fn messages_name_the_file() {
 
 #[test]
 fn device_rule_syntax() {
-    let r = LinuxDeviceCgroupBuilder::default().allow(true).typ(LinuxDeviceType::B).major(8i64).build().unwrap();
+    let r = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(LinuxDeviceType::B)
+        .major(8i64)
+        .build()
+        .unwrap();
     assert_eq!(limits::device_rule(&r).unwrap(), "b 8:* rwm");
-    let r = LinuxDeviceCgroupBuilder::default().allow(true).access("rx").build().unwrap();
+    let r = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .access("rx")
+        .build()
+        .unwrap();
     assert!(limits::device_rule(&r).is_err());
     assert!(limits::devices_are_noop(&[]));
+}
+
+/// The real thing, as root, on whatever layout this host has. Run with
+/// `cargo test --lib cgroups::tests::host -- --ignored --test-threads=1`.
+/// Leaves nothing under any hierarchy's `/nook-test`.
+#[test]
+#[ignore = "needs root and a writable /sys/fs/cgroup"]
+fn host_lifecycle() {
+    use std::process::Command;
+    let path = PathBuf::from(format!("/nook-test/t{}", std::process::id()));
+    let cg = Cgroup::resolve(Some(&path), "unused").unwrap();
+    assert_eq!(cg.path(), path);
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let layout = detect::parse_mountinfo(&mountinfo).unwrap();
+    let rel = path.strip_prefix("/").unwrap();
+    let (memory_dir, pids_dir, mounts): (PathBuf, PathBuf, Vec<PathBuf>) = match &layout {
+        Layout::V2 { mount } => (mount.join(rel), mount.join(rel), vec![mount.clone()]),
+        Layout::V1 {
+            hierarchies,
+            unified,
+        } => {
+            let of = |c: &str| {
+                hierarchies
+                    .iter()
+                    .find(|h| h.has(c))
+                    .unwrap()
+                    .mount
+                    .join(rel)
+            };
+            let mut mounts: Vec<PathBuf> = hierarchies.iter().map(|h| h.mount.clone()).collect();
+            mounts.extend(unified.clone());
+            (of("memory"), of("pids"), mounts)
+        }
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cg.create().unwrap();
+        let mut child = Command::new("sleep").arg("100").spawn().unwrap();
+        let pid = Pid::from_raw(child.id() as i32);
+        cg.add_process(pid).unwrap();
+        assert_eq!(cg.pids().unwrap(), vec![pid]);
+        let membership = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        for line in membership.lines() {
+            assert!(line.ends_with(path.to_str().unwrap()), "not moved: {line}");
+        }
+        let mem = LinuxMemoryBuilder::default()
+            .limit(64i64 << 20)
+            .build()
+            .unwrap();
+        let r = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .pids(LinuxPidsBuilder::default().limit(16i64).build().unwrap())
+            .build()
+            .unwrap();
+        cg.apply(&r).unwrap();
+        let limit_file = match layout {
+            Layout::V2 { .. } => "memory.max",
+            Layout::V1 { .. } => "memory.limit_in_bytes",
+        };
+        assert_eq!(get(&memory_dir, limit_file).trim(), "67108864");
+        assert_eq!(get(&pids_dir, "pids.max").trim(), "16");
+        cg.freeze().unwrap();
+        assert!(cg.is_frozen().unwrap());
+        cg.thaw().unwrap();
+        assert!(!cg.is_frozen().unwrap());
+        cg.signal_all(Signal::SIGTERM).unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.code().is_none(), "killed by a signal: {status:?}");
+        // A second, unreaped child: destroy must kill it and still remove the cgroup.
+        let child2 = Command::new("sleep").arg("100").spawn().unwrap();
+        cg.add_process(Pid::from_raw(child2.id() as i32)).unwrap();
+        cg.destroy().unwrap();
+        child2
+    }));
+    let _ = cg.destroy();
+    for m in &mounts {
+        let _ = fs::remove_dir(m.join("nook-test"));
+    }
+    let mut child2 = result.unwrap();
+    child2.wait().unwrap();
+    for m in &mounts {
+        assert!(!m.join("nook-test").exists(), "{} left behind", m.display());
+    }
+}
+
+/// The default `/nook/<id>` on the real host, with cpu and cpuset limits; `/nook` must go
+/// away with its last child.
+#[test]
+#[ignore = "needs root and a writable /sys/fs/cgroup"]
+fn host_default_path_cpu_and_cpuset() {
+    let id = format!("nook-test-{}", std::process::id());
+    let cg = Cgroup::resolve(None, &id).unwrap();
+    assert_eq!(cg.path(), Path::new("/nook").join(&id));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cg.create().unwrap();
+        let cpu = LinuxCpuBuilder::default()
+            .shares(512u64)
+            .quota(20_000i64)
+            .period(100_000u64)
+            .cpus("0")
+            .mems("0")
+            .build()
+            .unwrap();
+        cg.apply(&LinuxResourcesBuilder::default().cpu(cpu).build().unwrap())
+            .unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        cg.add_process(Pid::from_raw(child.id() as i32)).unwrap();
+        cg.signal_all(Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+    }));
+    cg.destroy().unwrap();
+    result.unwrap();
+    let leftovers: Vec<_> = fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("nook"))
+        .chain([PathBuf::from("/sys/fs/cgroup/nook")])
+        .filter(|p| p.exists())
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }

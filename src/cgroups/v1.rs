@@ -24,13 +24,19 @@ fn under(mount: &Path, rel: &Path) -> PathBuf {
 }
 
 impl V1 {
-    pub(crate) fn new(dirs: Vec<(V1Hierarchy, PathBuf)>, unified: Option<(PathBuf, PathBuf)>) -> V1 {
+    pub(crate) fn new(
+        dirs: Vec<(V1Hierarchy, PathBuf)>,
+        unified: Option<(PathBuf, PathBuf)>,
+    ) -> V1 {
         V1 { dirs, unified }
     }
 
     /// (mount, cgroup path) of every place the cgroup exists, v1 and hybrid v2 alike.
     fn places(&self) -> impl Iterator<Item = (&Path, &Path)> {
-        let v1 = self.dirs.iter().map(|(h, r)| (h.mount.as_path(), r.as_path()));
+        let v1 = self
+            .dirs
+            .iter()
+            .map(|(h, r)| (h.mount.as_path(), r.as_path()));
         let v2 = self.unified.iter().map(|(m, r)| (m.as_path(), r.as_path()));
         v1.chain(v2)
     }
@@ -184,9 +190,10 @@ impl Backend for V1 {
 
 impl V1 {
     fn freezer(&self) -> Result<PathBuf, CgroupError> {
-        self.dir_of("freezer").ok_or_else(|| CgroupError::NoFreezer {
-            path: self.display_path(),
-        })
+        self.dir_of("freezer")
+            .ok_or_else(|| CgroupError::NoFreezer {
+                path: self.display_path(),
+            })
     }
 }
 
@@ -194,7 +201,8 @@ impl V1 {
 pub(crate) fn remove_if_empty(dir: &Path) -> Result<(), CgroupError> {
     match std::fs::remove_dir(dir) {
         Ok(()) => Ok(()),
-        Err(e) if matches!(e.raw_os_error(), Some(code) if code == nix::errno::Errno::EBUSY as i32
+        Err(e)
+            if matches!(e.raw_os_error(), Some(code) if code == nix::errno::Errno::EBUSY as i32
             || code == nix::errno::Errno::ENOTEMPTY as i32
             || code == nix::errno::Errno::ENOENT as i32) =>
         {

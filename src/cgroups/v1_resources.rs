@@ -30,7 +30,10 @@ pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
             ));
         }
         if m.kernel_tcp().is_some() {
-            return Err(unsupported("linux.resources.memory.kernelTCP", "not implemented"));
+            return Err(unsupported(
+                "linux.resources.memory.kernelTCP",
+                "not implemented",
+            ));
         }
     }
     if r.network().is_some() {
@@ -74,7 +77,11 @@ pub(crate) fn apply_memory(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupErro
 
 /// The kernel keeps memory.limit <= memory.memsw.limit at every instant, so the order of
 /// the two writes depends on whether memsw grows or shrinks.
-fn apply_limit_and_swap(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Result<(), CgroupError> {
+fn apply_limit_and_swap(
+    dir: &Path,
+    limit: Option<i64>,
+    swap: Option<i64>,
+) -> Result<(), CgroupError> {
     let memsw = "memory.memsw.limit_in_bytes";
     // Lifting the memory limit without naming swap lifts memsw too, or the old memsw
     // would keep capping memory.
@@ -112,7 +119,11 @@ fn apply_limit_and_swap(dir: &Path, limit: Option<i64>, swap: Option<i64>) -> Re
 
 /// `checkBeforeUpdate`: refuse a limit the cgroup already exceeds instead of letting the
 /// kernel reclaim or OOM-kill to meet it.
-pub(crate) fn check_not_below_usage(dir: &Path, limit: Option<i64>, usage_file: &str) -> Result<(), CgroupError> {
+pub(crate) fn check_not_below_usage(
+    dir: &Path,
+    limit: Option<i64>,
+    usage_file: &str,
+) -> Result<(), CgroupError> {
     let Some(limit) = limit.filter(|l| *l > 0) else {
         return Ok(());
     };
@@ -159,16 +170,27 @@ pub(crate) fn apply_cpu(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
     }
     let period = c.period().filter(|p| *p != 0).map(|p| p.to_string());
     let quota = c.quota().filter(|q| *q != 0).map(|q| q.max(-1).to_string());
-    write_pair(dir, ("cpu.cfs_period_us", period), ("cpu.cfs_quota_us", quota))?;
+    write_pair(
+        dir,
+        ("cpu.cfs_period_us", period),
+        ("cpu.cfs_quota_us", quota),
+    )?;
     if let Some(b) = c.burst() {
         files::write(dir, "cpu.cfs_burst_us", &b.to_string())?;
     }
     if let Some(i) = c.idle() {
         files::write(dir, "cpu.idle", &i.to_string())?;
     }
-    let rt_period = c.realtime_period().filter(|p| *p != 0).map(|p| p.to_string());
+    let rt_period = c
+        .realtime_period()
+        .filter(|p| *p != 0)
+        .map(|p| p.to_string());
     let rt_runtime = c.realtime_runtime().map(|r| r.to_string());
-    write_pair(dir, ("cpu.rt_period_us", rt_period), ("cpu.rt_runtime_us", rt_runtime))
+    write_pair(
+        dir,
+        ("cpu.rt_period_us", rt_period),
+        ("cpu.rt_runtime_us", rt_runtime),
+    )
 }
 
 /// Period and quota (or runtime) are validated against each other and the parent on every
@@ -233,10 +255,22 @@ pub(crate) fn apply_blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupErro
         }
     }
     let throttles = [
-        ("blkio.throttle.read_bps_device", b.throttle_read_bps_device()),
-        ("blkio.throttle.write_bps_device", b.throttle_write_bps_device()),
-        ("blkio.throttle.read_iops_device", b.throttle_read_iops_device()),
-        ("blkio.throttle.write_iops_device", b.throttle_write_iops_device()),
+        (
+            "blkio.throttle.read_bps_device",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            b.throttle_write_iops_device(),
+        ),
     ];
     for (file, devices) in throttles {
         for d in devices.as_deref().unwrap_or_default() {
@@ -263,7 +297,11 @@ pub(crate) fn apply_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(
         .map(|r| limits::device_rule(r).map(|line| (r.allow(), line)))
         .collect::<Result<_, _>>()?;
     for (allow, line) in lines {
-        let file = if allow { "devices.allow" } else { "devices.deny" };
+        let file = if allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
         files::write(dir, file, &line)?;
     }
     Ok(())

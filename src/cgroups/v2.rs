@@ -13,7 +13,9 @@ use super::v1::remove_if_empty;
 use super::{files, v2_resources as res, Backend, CgroupError, DEFAULT_PARENT, FREEZE_TIMEOUT};
 
 /// Controllers a container's limits can use. Others (perf_event, ...) need no delegation.
-const WANTED: &[&str] = &["cpu", "cpuset", "io", "memory", "pids", "hugetlb", "misc", "rdma"];
+const WANTED: &[&str] = &[
+    "cpu", "cpuset", "io", "memory", "pids", "hugetlb", "misc", "rdma",
+];
 
 pub(crate) struct V2 {
     mount: PathBuf,

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxPids, LinuxResources};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxPids, LinuxResources,
+};
 
 use super::{files, limits, v1_resources::check_not_below_usage, CgroupError};
 
@@ -58,7 +60,9 @@ pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
         }
     }
     if let Some(c) = r.cpu() {
-        if c.realtime_runtime().is_some_and(|r| r != 0) || c.realtime_period().is_some_and(|p| p != 0) {
+        if c.realtime_runtime().is_some_and(|r| r != 0)
+            || c.realtime_period().is_some_and(|p| p != 0)
+        {
             return Err(unsupported(
                 "linux.resources.cpu.realtimeRuntime",
                 "v2 has no realtime bandwidth controller",
@@ -66,7 +70,11 @@ pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
         }
     }
     if let Some(b) = r.block_io() {
-        let leaf_device = b.weight_device().iter().flatten().any(|d| d.leaf_weight().is_some());
+        let leaf_device = b
+            .weight_device()
+            .iter()
+            .flatten()
+            .any(|d| d.leaf_weight().is_some());
         if b.leaf_weight().is_some() || leaf_device {
             return Err(unsupported(
                 "linux.resources.blockIO.leafWeight",
@@ -166,7 +174,11 @@ pub(crate) fn apply_cpu(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
 
 /// `cpu.max` holds "$QUOTA $PERIOD" in one file; a spec setting only one of them keeps the
 /// other as the kernel has it.
-fn cpu_max(dir: &Path, quota: Option<i64>, period: Option<u64>) -> Result<Option<String>, CgroupError> {
+fn cpu_max(
+    dir: &Path,
+    quota: Option<i64>,
+    period: Option<u64>,
+) -> Result<Option<String>, CgroupError> {
     let quota = quota.filter(|q| *q != 0);
     let period = period.filter(|p| *p != 0);
     if quota.is_none() && period.is_none() {
@@ -180,10 +192,15 @@ fn cpu_max(dir: &Path, quota: Option<i64>, period: Option<u64>) -> Result<Option
         Some(_) => "max".to_string(),
         None => cur_quota.to_string(),
     };
-    Ok(Some(match period.map(|p| p.to_string()).or(cur_period.map(String::from)) {
-        Some(p) => format!("{quota} {p}"),
-        None => quota,
-    }))
+    Ok(Some(
+        match period
+            .map(|p| p.to_string())
+            .or(cur_period.map(String::from))
+        {
+            Some(p) => format!("{quota} {p}"),
+            None => quota,
+        },
+    ))
 }
 
 pub(crate) fn apply_io(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
@@ -219,7 +236,11 @@ pub(crate) fn apply_io(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> 
                 0 => "max".to_string(),
                 r => r.to_string(),
             };
-            files::write(dir, "io.max", &format!("{}:{} {key}={rate}", d.major(), d.minor()))?;
+            files::write(
+                dir,
+                "io.max",
+                &format!("{}:{} {key}={rate}", d.major(), d.minor()),
+            )?;
         }
     }
     Ok(())
@@ -234,7 +255,10 @@ pub(crate) fn apply_hugetlb(dir: &Path, limits_: &[LinuxHugepageLimit]) -> Resul
     Ok(())
 }
 
-pub(crate) fn apply_unified(dir: &Path, unified: &HashMap<String, String>) -> Result<(), CgroupError> {
+pub(crate) fn apply_unified(
+    dir: &Path,
+    unified: &HashMap<String, String>,
+) -> Result<(), CgroupError> {
     // Sorted so repeated runs write in the same order.
     let mut keys: Vec<&String> = unified.keys().collect();
     keys.sort();
