@@ -468,4 +468,6 @@ fn join_checked(base: &Path, path: &Path) -> Result<PathBuf, CgroupError> {
 }
 
 #[cfg(test)]
+mod host_tests;
+#[cfg(test)]
 mod tests;
