@@ -265,6 +265,10 @@ impl Cgroup {
     /// signal each pid, thaw. A container that was already paused stays paused, unless the
     /// signal is SIGKILL, which a v1-frozen task can only act on once thawed.
     pub fn signal_all(&self, sig: Signal) -> Result<(), CgroupError> {
+        // Nothing to signal, and no freezer files to read.
+        if !self.backend.exists() {
+            return Ok(());
+        }
         if sig == Signal::SIGKILL && self.backend.kill_natively()? {
             return Ok(());
         }

@@ -474,6 +474,8 @@ fn destroy_of_an_empty_or_absent_cgroup() {
     let t = tempfile::tempdir().unwrap();
     let cg = Cgroup::with_root(t.path(), Version::V2, None, "c1").unwrap();
     cg.destroy().unwrap();
+    cg.signal_all(Signal::SIGKILL).unwrap();
+    assert!(cg.pids().unwrap().is_empty());
     fs::create_dir_all(t.path().join("nook/c1")).unwrap();
     fs::write(t.path().join("nook/c1/cgroup.procs"), "").unwrap();
     // Empty, so no signal is sent; the rmdir then fails only because a tempdir, unlike a
