@@ -1,65 +1,477 @@
-//! cgroups v1 and v2 behind one interface. (Temporary stand-in until the real module lands.)
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+//! The container's cgroup: where it lives, creating it, applying `linux.resources`, moving
+//! processes in, freezing, signalling and removing it.
+//!
+//! cgroup v1 (legacy and hybrid hosts) and v2 (unified) sit behind one [`Backend`] trait, one
+//! implementation per layout ([`v1::V1`], [`v2::V2`]). What a resource means for a given
+//! layout is written as plain functions of (resources, cgroup directory) in
+//! [`v1_resources`] and [`v2_resources`], tested against a tempdir tree.
+//!
+//! Every base directory comes from a [`Layout`]: [`Cgroup::resolve`] reads it from
+//! `/proc/self/mountinfo`; tests build one over a tempdir with [`Cgroup::with_root`].
+//!
+//! Every resource field is either applied or refused with [`CgroupError::Unsupported`]; none
+//! is silently ignored. The few zero values runc and Go-based callers use to mean "unset"
+//! (cpu shares/quota/period 0, memory swap 0, pids limit 0) are treated as unset.
 
-use nix::sys::signal::Signal;
+mod detect;
+mod files;
+mod limits;
+mod v1;
+mod v1_resources;
+mod v2;
+mod v2_resources;
+
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+pub use detect::{Layout, V1Hierarchy};
+
+/// The parent of every cgroup nook names itself; removed on destroy once empty.
+const DEFAULT_PARENT: &str = "/nook";
+
+/// How long `destroy` keeps killing and waiting for the cgroup to empty.
+const DESTROY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a freeze may take before it is undone and reported.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One variant per failing step; each names the file, path or field it failed on.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error("{path}: {source}")]
-    Io {
+    #[error("read {path}")]
+    Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{field}: not supported")]
-    Unsupported { field: &'static str },
+    #[error("write {value:?} to {path}")]
+    Write {
+        value: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mkdir {path}")]
+    Mkdir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("rmdir {path}")]
+    Rmdir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("open {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: Errno,
+    },
+    #[error("send {signal} to pid {pid} of cgroup {path}")]
+    Signal {
+        signal: Signal,
+        pid: Pid,
+        path: PathBuf,
+        #[source]
+        source: Errno,
+    },
+    #[error("{path}: unexpected content {content:?}")]
+    Parse { path: PathBuf, content: String },
+    #[error("no cgroup hierarchy found in {path}")]
+    NoHierarchy { path: PathBuf },
+    #[error("linux.cgroupsPath {path:?}: {reason}")]
+    BadPath { path: PathBuf, reason: &'static str },
+    #[error("{field}: not supported on cgroup {version}: {why}")]
+    Unsupported {
+        field: &'static str,
+        version: &'static str,
+        why: &'static str,
+    },
+    #[error("{field}: invalid value {value:?}: {why}")]
+    InvalidValue {
+        field: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("{field}: the {controller} cgroup controller is not mounted on this host")]
+    ControllerMissing {
+        field: &'static str,
+        controller: &'static str,
+    },
+    #[error("freeze {path}: the cgroup did not freeze within {timeout:?}")]
+    FreezeTimeout { path: PathBuf, timeout: Duration },
+    #[error("freeze {path}: no freezer on this host")]
+    NoFreezer { path: PathBuf },
+    #[error("destroy {path}: processes still running after {timeout:?} of SIGKILL")]
+    NotEmpty { path: PathBuf, timeout: Duration },
+}
+
+/// What a layout must provide. Generic sequences (signalling, destroying) live on [`Cgroup`].
+trait Backend {
+    fn create(&self) -> Result<(), CgroupError>;
+    fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError>;
+    fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError>;
+    fn add_process(&self, pid: Pid) -> Result<(), CgroupError>;
+    fn exists(&self) -> bool;
+    fn pids(&self) -> Result<Vec<Pid>, CgroupError>;
+    fn can_freeze(&self) -> bool;
+    fn freeze(&self) -> Result<(), CgroupError>;
+    fn thaw(&self) -> Result<(), CgroupError>;
+    fn is_frozen(&self) -> Result<bool, CgroupError>;
+    /// Kill everything in one kernel operation if the layout has one (v2 `cgroup.kill`).
+    /// Returns false when it does not, and the caller signals pid by pid.
+    fn kill_natively(&self) -> Result<bool, CgroupError>;
+    /// rmdir the leaf everywhere; the parent too if it is [`DEFAULT_PARENT`] and empty.
+    fn remove(&self) -> Result<(), CgroupError>;
+    /// A path in one hierarchy, for messages.
+    fn display_path(&self) -> PathBuf;
+}
+
+/// Which cgroup version the test constructor should lay out under its root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2,
 }
 
 pub struct Cgroup {
-    path: PathBuf,
+    saved: PathBuf,
+    backend: Box<dyn Backend>,
 }
 
 impl Cgroup {
+    /// Where the container's cgroup lives: `linux.cgroupsPath` if set (absolute: from the
+    /// hierarchy root; relative: below the runtime's own cgroup, per hierarchy, as runc's
+    /// cgroupfs driver does), else `/nook/<id>`. Detects v1/v2 from `/proc/self/mountinfo`.
     pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
-        let path = cgroups_path
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/nook").join(id));
-        Ok(Cgroup { path })
+        let mountinfo = read_proc("/proc/self/mountinfo")?;
+        let layout = detect::parse_mountinfo(&mountinfo).ok_or(CgroupError::NoHierarchy {
+            path: "/proc/self/mountinfo".into(),
+        })?;
+        let own = detect::parse_proc_cgroup(&read_proc("/proc/self/cgroup")?);
+        Cgroup::from_layout(layout, &own, cgroups_path, id)
     }
+
+    /// A cgroup over a fake tree: for v2, `root` is the cgroup2 mount; for v1, every
+    /// subdirectory of `root` is a hierarchy named by its controllers (`cpu,cpuacct`,
+    /// `memory`, ...), with `systemd` as `name=systemd` and `unified` as the hybrid mount.
+    /// The runtime's own cgroup is taken to be `/` everywhere.
+    pub fn with_root(
+        root: &Path,
+        version: Version,
+        cgroups_path: Option<&Path>,
+        id: &str,
+    ) -> Result<Cgroup, CgroupError> {
+        let layout = match version {
+            Version::V2 => Layout::V2 {
+                mount: root.to_path_buf(),
+            },
+            Version::V1 => layout_from_dirs(root)?,
+        };
+        Cgroup::from_layout(layout, &[], cgroups_path, id)
+    }
+
+    /// `own`: the runtime's own cgroups as listed by `/proc/self/cgroup`.
+    pub fn from_layout(
+        layout: Layout,
+        own: &[(String, PathBuf)],
+        cgroups_path: Option<&Path>,
+        id: &str,
+    ) -> Result<Cgroup, CgroupError> {
+        let requested = requested_path(cgroups_path, id)?;
+        let own_of = |key: &str, mount_root: &Path| -> PathBuf {
+            let own = own.iter().find(|(k, _)| k == key).map(|(_, p)| p.as_path());
+            own_cgroup(own.unwrap_or(Path::new("/")), mount_root)
+        };
+        match layout {
+            Layout::V2 { mount } => {
+                let own = v2_own(&own_of("", Path::new("/")));
+                let rel = join_checked(&own, &requested)?;
+                Ok(Cgroup {
+                    saved: rel.clone(),
+                    backend: Box::new(v2::V2::new(mount, rel)),
+                })
+            }
+            Layout::V1 {
+                hierarchies,
+                unified,
+            } => {
+                let mut dirs = Vec::new();
+                for h in hierarchies {
+                    let rel = join_checked(&own_of(&h.key(), &h.mount_root), &requested)?;
+                    dirs.push((h, rel));
+                }
+                let unified = match unified {
+                    Some(mount) => {
+                        let own = own_of("", Path::new("/"));
+                        Some((mount, join_checked(&own, &requested)?))
+                    }
+                    None => None,
+                };
+                // One saved path must lead back to the same directories later, from a
+                // process that may sit elsewhere: absolute when all hierarchies agree.
+                let first = dirs.first().map(|(_, r)| r.clone());
+                let saved = match first {
+                    Some(f) if dirs.iter().all(|(_, r)| *r == f) => f,
+                    _ => requested.clone(),
+                };
+                Ok(Cgroup {
+                    saved,
+                    backend: Box::new(v1::V1::new(dirs, unified)),
+                })
+            }
+        }
+    }
+
+    /// The path to save in state.json and to give back to `resolve` later.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.saved
     }
+
+    /// mkdir -p in every hierarchy (v1 cpuset: cpus/mems copied down so it can hold tasks;
+    /// v2: controllers enabled in each ancestor's `cgroup.subtree_control`).
     pub fn create(&self) -> Result<(), CgroupError> {
-        Ok(())
+        self.backend.create()
     }
-    pub fn apply(&self, _resources: &LinuxResources) -> Result<(), CgroupError> {
-        Ok(())
+
+    /// Apply `linux.resources`. Unsupported fields are refused before anything is written.
+    pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        self.backend.apply(resources)
     }
+
+    /// v2 only: an `O_PATH|O_DIRECTORY|O_CLOEXEC` fd of the leaf, for
+    /// `clone3(CLONE_INTO_CGROUP)`. `None` on v1.
     pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError> {
-        Ok(None)
+        self.backend.clone_into_fd()
     }
-    pub fn add_process(&self, _pid: Pid) -> Result<(), CgroupError> {
-        Ok(())
+
+    pub fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {
+        self.backend.add_process(pid)
     }
+
     pub fn pids(&self) -> Result<Vec<Pid>, CgroupError> {
-        Ok(vec![])
+        self.backend.pids()
     }
-    pub fn signal_all(&self, _sig: Signal) -> Result<(), CgroupError> {
+
+    /// v2 SIGKILL: `cgroup.kill`. Otherwise freeze (so nothing forks past the snapshot),
+    /// signal each pid, thaw. A container that was already paused stays paused, unless the
+    /// signal is SIGKILL, which a v1-frozen task can only act on once thawed.
+    pub fn signal_all(&self, sig: Signal) -> Result<(), CgroupError> {
+        // Nothing to signal, and no freezer files to read.
+        if !self.backend.exists() {
+            return Ok(());
+        }
+        if sig == Signal::SIGKILL && self.backend.kill_natively()? {
+            return Ok(());
+        }
+        let freezer = self.backend.can_freeze();
+        let was_frozen = freezer && self.backend.is_frozen()?;
+        if freezer && !was_frozen {
+            self.backend.freeze()?;
+        }
+        let sent = self.signal_each(sig);
+        if freezer && (!was_frozen || sig == Signal::SIGKILL) {
+            self.backend.thaw()?;
+        }
+        sent
+    }
+
+    fn signal_each(&self, sig: Signal) -> Result<(), CgroupError> {
+        for pid in self.backend.pids()? {
+            match kill(pid, sig) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(source) => {
+                    return Err(CgroupError::Signal {
+                        signal: sig,
+                        pid,
+                        path: self.backend.display_path(),
+                        source,
+                    })
+                }
+            }
+        }
         Ok(())
     }
+
+    /// v1: `freezer.state` FROZEN, waiting until the kernel reports FROZEN.
+    /// v2: `cgroup.freeze` 1, waiting for `frozen 1` in `cgroup.events`.
     pub fn freeze(&self) -> Result<(), CgroupError> {
-        Ok(())
+        self.backend.freeze()
     }
+
     pub fn thaw(&self) -> Result<(), CgroupError> {
-        Ok(())
+        self.backend.thaw()
     }
+
     pub fn is_frozen(&self) -> Result<bool, CgroupError> {
-        Ok(false)
+        self.backend.is_frozen()
     }
+
+    /// Kill anything left, wait (up to [`DESTROY_TIMEOUT`]) until empty, rmdir the leaf in
+    /// every hierarchy and the default parent if now empty. An absent cgroup is fine.
     pub fn destroy(&self) -> Result<(), CgroupError> {
+        if self.backend.exists() {
+            self.kill_until_empty()?;
+        }
+        self.backend.remove()
+    }
+
+    /// No freezing here: a process that forks between snapshots is caught by the next
+    /// round, and a stuck freeze must not prevent cleanup.
+    fn kill_until_empty(&self) -> Result<(), CgroupError> {
+        // A v1-frozen task cannot act on SIGKILL until thawed.
+        if !self.backend.kill_natively()?
+            && self.backend.can_freeze()
+            && self.backend.is_frozen()?
+        {
+            self.backend.thaw()?;
+        }
+        let emptied = files::wait_until(DESTROY_TIMEOUT, || {
+            let pids = self.backend.pids()?;
+            if pids.is_empty() {
+                return Ok(true);
+            }
+            self.signal_each(Signal::SIGKILL)?;
+            Ok(false)
+        })?;
+        if !emptied {
+            return Err(CgroupError::NotEmpty {
+                path: self.backend.display_path(),
+                timeout: DESTROY_TIMEOUT,
+            });
+        }
         Ok(())
     }
 }
+
+fn read_proc(path: &str) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+        path: path.into(),
+        source,
+    })
+}
+
+fn layout_from_dirs(root: &Path) -> Result<Layout, CgroupError> {
+    let entries = std::fs::read_dir(root).map_err(|source| CgroupError::Read {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let mut hierarchies = Vec::new();
+    let mut unified = None;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let mount = entry.path();
+        match name.as_str() {
+            "unified" => unified = Some(mount),
+            "systemd" => hierarchies.push(V1Hierarchy {
+                mount,
+                mount_root: "/".into(),
+                controllers: Vec::new(),
+                name: Some(name),
+            }),
+            _ => {
+                let mut controllers: Vec<String> = name.split(',').map(String::from).collect();
+                controllers.sort();
+                hierarchies.push(V1Hierarchy {
+                    mount,
+                    mount_root: "/".into(),
+                    controllers,
+                    name: None,
+                });
+            }
+        }
+    }
+    hierarchies.sort_by(|a, b| a.mount.cmp(&b.mount));
+    if hierarchies.is_empty() {
+        return Err(CgroupError::NoHierarchy {
+            path: root.to_path_buf(),
+        });
+    }
+    Ok(Layout::V1 {
+        hierarchies,
+        unified,
+    })
+}
+
+/// The spec's path, or the default. The id must be one path component: it is user input.
+fn requested_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, CgroupError> {
+    match cgroups_path {
+        Some(p) if !p.as_os_str().is_empty() => Ok(p.to_path_buf()),
+        _ => {
+            if id.is_empty() || id == "." || id == ".." || id.contains('/') {
+                return Err(CgroupError::InvalidValue {
+                    field: "container id",
+                    value: id.to_string(),
+                    why: "must be a single path component to name a cgroup",
+                });
+            }
+            Ok(Path::new(DEFAULT_PARENT).join(id))
+        }
+    }
+}
+
+/// The runtime's own cgroup relative to what the mount shows (a mount of a sub-tree, as
+/// inside a container, exposes only the part below its root).
+fn own_cgroup(own: &Path, mount_root: &Path) -> PathBuf {
+    match own.strip_prefix(mount_root) {
+        Ok(rest) => Path::new("/").join(rest),
+        Err(_) => PathBuf::from("/"),
+    }
+}
+
+/// systemd keeps its own process in `init.scope` on v2; a cgroup with processes cannot
+/// delegate controllers to children, so runc-style relative paths go next to it instead.
+fn v2_own(own: &Path) -> PathBuf {
+    if own.file_name().is_some_and(|n| n == "init.scope") {
+        own.parent().unwrap_or(Path::new("/")).to_path_buf()
+    } else {
+        own.to_path_buf()
+    }
+}
+
+/// Lexically resolve `path` (absolute, or relative to `base`) to an absolute cgroup path,
+/// refusing any `..` that climbs above the hierarchy root and the root itself: the root
+/// cgroup holds the whole host, and `destroy` would kill everything in it.
+fn join_checked(base: &Path, path: &Path) -> Result<PathBuf, CgroupError> {
+    let bad = |reason| CgroupError::BadPath {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    let start = if path.is_absolute() {
+        Path::new("/")
+    } else {
+        base
+    };
+    for c in start.components().chain(path.components()) {
+        match c {
+            Component::RootDir | Component::Prefix(_) => parts.clear(),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if parts.pop().is_none() {
+                    return Err(bad("escapes the cgroup hierarchy root"));
+                }
+            }
+            Component::Normal(n) => parts.push(n),
+        }
+    }
+    if parts.is_empty() {
+        return Err(bad("is the cgroup hierarchy root"));
+    }
+    let mut out = PathBuf::from("/");
+    out.extend(parts);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod host_tests;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,226 @@
+//! Which cgroup layout this host has, read from `/proc/self/mountinfo`, and where the runtime
+//! itself sits in each hierarchy (`/proc/self/cgroup`), needed for relative `cgroupsPath`s.
+//! Pure parsing: the callers pass the text in.
+
+use std::path::{Path, PathBuf};
+
+/// One v1 hierarchy: where it is mounted and what it controls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1Hierarchy {
+    pub mount: PathBuf,
+    /// The cgroup path (in the hierarchy) that is the mount's root, normally `/`.
+    pub mount_root: PathBuf,
+    /// Controllers, e.g. `["cpu", "cpuacct"]`; empty for a named hierarchy.
+    pub controllers: Vec<String>,
+    /// `name=systemd` gives `Some("systemd")`.
+    pub name: Option<String>,
+}
+
+impl V1Hierarchy {
+    /// The key `/proc/self/cgroup` uses for this hierarchy: `cpu,cpuacct` or `name=systemd`.
+    pub fn key(&self) -> String {
+        let mut parts = self.controllers.clone();
+        if let Some(name) = &self.name {
+            parts.push(format!("name={name}"));
+        }
+        parts.join(",")
+    }
+
+    pub fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// Legacy or hybrid: v1 hierarchies, plus (hybrid) a controller-less cgroup2 mount that
+    /// only tracks processes.
+    V1 {
+        hierarchies: Vec<V1Hierarchy>,
+        unified: Option<PathBuf>,
+    },
+    /// Pure v2: one cgroup2 mount holds every controller.
+    V2 { mount: PathBuf },
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u8::from_str_radix(d, 8).ok());
+        match octal {
+            Some(v) if bytes[i] == b'\\' => {
+                out.push(v);
+                i += 4;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Mount {
+    root: String,
+    point: String,
+    fstype: String,
+    super_opts: String,
+}
+
+fn parse_line(line: &str) -> Option<Mount> {
+    let (left, right) = line.split_once(" - ")?;
+    let left: Vec<&str> = left.split(' ').collect();
+    let right: Vec<&str> = right.split(' ').collect();
+    if left.len() < 6 || right.len() < 3 {
+        return None;
+    }
+    Some(Mount {
+        root: unescape(left[3]),
+        point: unescape(left[4]),
+        fstype: right[0].to_string(),
+        super_opts: right[2].to_string(),
+    })
+}
+
+/// Super options that are not controller names.
+const NOT_CONTROLLERS: &[&str] = &[
+    "rw",
+    "ro",
+    "clone_children",
+    "noprefix",
+    "xattr",
+    "cpuset_v2_mode",
+    "favordynmods",
+];
+
+/// The layout described by a mountinfo text. v1 wins if any v1 hierarchy is mounted: a hybrid
+/// host's cgroup2 mount carries no controllers. Among duplicate mounts of one hierarchy
+/// (bind mounts), the first one under `/sys/fs/cgroup` is kept.
+pub fn parse_mountinfo(text: &str) -> Option<Layout> {
+    let mut hierarchies: Vec<V1Hierarchy> = Vec::new();
+    let mut v2: Vec<PathBuf> = Vec::new();
+    for mount in text.lines().filter_map(parse_line) {
+        match mount.fstype.as_str() {
+            "cgroup2" => v2.push(PathBuf::from(mount.point)),
+            "cgroup" => {
+                let mut h = V1Hierarchy {
+                    mount: PathBuf::from(&mount.point),
+                    mount_root: PathBuf::from(&mount.root),
+                    controllers: Vec::new(),
+                    name: None,
+                };
+                for opt in mount.super_opts.split(',') {
+                    if let Some(name) = opt.strip_prefix("name=") {
+                        h.name = Some(name.to_string());
+                    } else if !NOT_CONTROLLERS.contains(&opt) && !opt.contains('=') {
+                        h.controllers.push(opt.to_string());
+                    }
+                }
+                h.controllers.sort();
+                match hierarchies.iter_mut().find(|o| o.key() == h.key()) {
+                    Some(old) if !old.mount.starts_with("/sys/fs/cgroup") => *old = h,
+                    Some(_) => {}
+                    None => hierarchies.push(h),
+                }
+            }
+            _ => {}
+        }
+    }
+    let preferred = |paths: &[PathBuf], want: &str| {
+        paths
+            .iter()
+            .find(|p| p.as_path() == Path::new(want))
+            .or_else(|| paths.first())
+            .cloned()
+    };
+    if !hierarchies.is_empty() {
+        let unified = preferred(&v2, "/sys/fs/cgroup/unified");
+        return Some(Layout::V1 {
+            hierarchies,
+            unified,
+        });
+    }
+    preferred(&v2, "/sys/fs/cgroup").map(|mount| Layout::V2 { mount })
+}
+
+/// `/proc/self/cgroup` as (key, path) pairs: key `""` is the v2 hierarchy, `cpu,cpuacct`
+/// or `name=systemd` a v1 one (controller lists sorted to match [`V1Hierarchy::key`]).
+pub fn parse_proc_cgroup(text: &str) -> Vec<(String, PathBuf)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let _id = parts.next()?;
+            let keys = parts.next()?;
+            let path = parts.next()?;
+            let mut keys: Vec<&str> = keys.split(',').filter(|k| !k.is_empty()).collect();
+            keys.sort_by_key(|k| (k.starts_with("name="), *k));
+            Some((keys.join(","), PathBuf::from(path)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:5 - cgroup cgroup rw,cpuacct,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+90 20 0:32 /x /mnt/mem\\040copy rw - cgroup cgroup rw,memory
+";
+
+    #[test]
+    fn hybrid_host_is_v1_with_unified_tracking() {
+        let Some(Layout::V1 {
+            hierarchies,
+            unified,
+        }) = parse_mountinfo(HYBRID)
+        else {
+            panic!("expected v1");
+        };
+        assert_eq!(unified, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        let keys: Vec<String> = hierarchies.iter().map(|h| h.key()).collect();
+        assert_eq!(keys, ["cpu,cpuacct", "memory", "name=systemd"]);
+        assert_eq!(hierarchies[1].mount, Path::new("/sys/fs/cgroup/memory"));
+    }
+
+    #[test]
+    fn pure_v2() {
+        let text = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(
+            parse_mountinfo(text),
+            Some(Layout::V2 {
+                mount: "/sys/fs/cgroup".into()
+            })
+        );
+        assert_eq!(
+            parse_mountinfo("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn escaped_mount_points() {
+        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape("/mnt/a\\"), "/mnt/a\\");
+    }
+
+    #[test]
+    fn proc_self_cgroup_keys_match_hierarchy_keys() {
+        let own = parse_proc_cgroup("4:memory:/a/b\n2:cpu,cpuacct:/\n9:name=systemd:/s\n0::/u\n");
+        assert_eq!(own[0], ("memory".to_string(), PathBuf::from("/a/b")));
+        assert_eq!(own[1].0, "cpu,cpuacct");
+        assert_eq!(own[2].0, "name=systemd");
+        assert_eq!(own[3], (String::new(), PathBuf::from("/u")));
+    }
+}

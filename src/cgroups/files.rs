@@ -1,0 +1,112 @@
+//! The few file operations every backend and controller needs, each failure naming its path.
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+use super::CgroupError;
+
+/// Write one value the way the kernel expects it: a single write(2) of the whole value.
+/// `create(false)`: a missing control file means the controller is absent, which must surface
+/// as an error naming the file, not as a stray regular file.
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    let path = dir.join(file);
+    let result = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(value.as_bytes()));
+    result.map_err(|source| CgroupError::Write {
+        value: value.to_string(),
+        path,
+        source,
+    })
+}
+
+pub(crate) fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
+    let path = dir.join(file);
+    std::fs::read_to_string(&path).map_err(|source| CgroupError::Read { path, source })
+}
+
+pub(crate) fn read_trimmed(dir: &Path, file: &str) -> Result<String, CgroupError> {
+    Ok(read(dir, file)?.trim().to_string())
+}
+
+/// `cgroup.procs`: one pid a line.
+pub(crate) fn read_pids(dir: &Path) -> Result<Vec<Pid>, CgroupError> {
+    let text = read(dir, "cgroup.procs")?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.trim()
+                .parse::<i32>()
+                .map(Pid::from_raw)
+                .map_err(|_| CgroupError::Parse {
+                    path: dir.join("cgroup.procs"),
+                    content: l.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// mkdir -p, returning the directories this call created (outermost first), so callers can
+/// initialise exactly those (cpuset) and nothing that already existed.
+pub(crate) fn mkdir_all(root: &Path, rel: &Path) -> Result<Vec<PathBuf>, CgroupError> {
+    let mut created = Vec::new();
+    let mut dir = root.to_path_buf();
+    for part in rel.components() {
+        dir.push(part);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => created.push(dir.clone()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(source) => return Err(CgroupError::Mkdir { path: dir, source }),
+        }
+    }
+    Ok(created)
+}
+
+/// rmdir that treats "already gone" as success and retries EBUSY briefly: the kernel can
+/// report a cgroup busy for a moment after its last task exited.
+pub(crate) fn rmdir(path: &Path) -> Result<(), CgroupError> {
+    let mut attempt = 0;
+    loop {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(Errno::EBUSY as i32) && attempt < 20 => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(source) => {
+                return Err(CgroupError::Rmdir {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// Poll `done` until it is true or `timeout` passes. Polling (not inotify/poll on
+/// cgroup.events) keeps this identical for v1 and v2 and needs no extra fd handling.
+pub(crate) fn wait_until(
+    timeout: Duration,
+    mut done: impl FnMut() -> Result<bool, CgroupError>,
+) -> Result<bool, CgroupError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if done()? {
+            return Ok(true);
+        }
+        if start.elapsed() >= timeout {
+            return Ok(false);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}

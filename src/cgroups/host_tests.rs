@@ -1,0 +1,191 @@
+//! Root-only checks on the real host, ignored by default. Run with
+//! `cargo test --lib cgroups::host_tests -- --ignored --test-threads=1`.
+//! Each leaves nothing behind under any hierarchy.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{
+    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+};
+
+use super::*;
+
+fn get(dir: &Path, file: &str) -> String {
+    fs::read_to_string(dir.join(file)).unwrap()
+}
+
+/// The real thing on whatever layout this host has.
+#[test]
+#[ignore = "needs root and a writable /sys/fs/cgroup"]
+fn host_lifecycle() {
+    use std::process::Command;
+    let path = PathBuf::from(format!("/nook-test/t{}", std::process::id()));
+    let cg = Cgroup::resolve(Some(&path), "unused").unwrap();
+    assert_eq!(cg.path(), path);
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let layout = detect::parse_mountinfo(&mountinfo).unwrap();
+    let rel = path.strip_prefix("/").unwrap();
+    let (memory_dir, pids_dir, mounts): (PathBuf, PathBuf, Vec<PathBuf>) = match &layout {
+        Layout::V2 { mount } => (mount.join(rel), mount.join(rel), vec![mount.clone()]),
+        Layout::V1 {
+            hierarchies,
+            unified,
+        } => {
+            let of = |c: &str| {
+                hierarchies
+                    .iter()
+                    .find(|h| h.has(c))
+                    .unwrap()
+                    .mount
+                    .join(rel)
+            };
+            let mut mounts: Vec<PathBuf> = hierarchies.iter().map(|h| h.mount.clone()).collect();
+            mounts.extend(unified.clone());
+            (of("memory"), of("pids"), mounts)
+        }
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cg.create().unwrap();
+        let mut child = Command::new("sleep").arg("100").spawn().unwrap();
+        let pid = Pid::from_raw(child.id() as i32);
+        cg.add_process(pid).unwrap();
+        assert_eq!(cg.pids().unwrap(), vec![pid]);
+        let membership = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        for line in membership.lines() {
+            assert!(line.ends_with(path.to_str().unwrap()), "not moved: {line}");
+        }
+        let mem = LinuxMemoryBuilder::default()
+            .limit(64i64 << 20)
+            .build()
+            .unwrap();
+        let r = LinuxResourcesBuilder::default()
+            .memory(mem)
+            .pids(LinuxPidsBuilder::default().limit(16i64).build().unwrap())
+            .build()
+            .unwrap();
+        cg.apply(&r).unwrap();
+        let limit_file = match layout {
+            Layout::V2 { .. } => "memory.max",
+            Layout::V1 { .. } => "memory.limit_in_bytes",
+        };
+        assert_eq!(get(&memory_dir, limit_file).trim(), "67108864");
+        assert_eq!(get(&pids_dir, "pids.max").trim(), "16");
+        cg.freeze().unwrap();
+        assert!(cg.is_frozen().unwrap());
+        cg.thaw().unwrap();
+        assert!(!cg.is_frozen().unwrap());
+        cg.signal_all(Signal::SIGTERM).unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.code().is_none(), "killed by a signal: {status:?}");
+        // A second, unreaped child: destroy must kill it and still remove the cgroup.
+        let child2 = Command::new("sleep").arg("100").spawn().unwrap();
+        cg.add_process(Pid::from_raw(child2.id() as i32)).unwrap();
+        cg.destroy().unwrap();
+        child2
+    }));
+    let _ = cg.destroy();
+    for m in &mounts {
+        let _ = fs::remove_dir(m.join("nook-test"));
+    }
+    let mut child2 = result.unwrap();
+    child2.wait().unwrap();
+    for m in &mounts {
+        assert!(!m.join("nook-test").exists(), "{} left behind", m.display());
+    }
+}
+
+/// The default `/nook/<id>` on the real host, with cpu and cpuset limits; `/nook` must go
+/// away with its last child.
+#[test]
+#[ignore = "needs root and a writable /sys/fs/cgroup"]
+fn host_default_path_cpu_and_cpuset() {
+    let id = format!("nook-test-{}", std::process::id());
+    let cg = Cgroup::resolve(None, &id).unwrap();
+    assert_eq!(cg.path(), Path::new("/nook").join(&id));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cg.create().unwrap();
+        // Below the kernel's 1 ms minimum: the error names the file and keeps the errno.
+        let tiny = LinuxCpuBuilder::default().quota(500i64).build().unwrap();
+        let err = cg
+            .apply(&LinuxResourcesBuilder::default().cpu(tiny).build().unwrap())
+            .unwrap_err();
+        assert!(
+            matches!(&err, CgroupError::Write { path, source, .. }
+                if (path.ends_with("cpu.cfs_quota_us") || path.ends_with("cpu.max"))
+                    && source.raw_os_error() == Some(Errno::EINVAL as i32)),
+            "{err:?}"
+        );
+        let cpu = LinuxCpuBuilder::default()
+            .shares(512u64)
+            .quota(20_000i64)
+            .period(100_000u64)
+            .cpus("0")
+            .mems("0")
+            .build()
+            .unwrap();
+        cg.apply(&LinuxResourcesBuilder::default().cpu(cpu).build().unwrap())
+            .unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        cg.add_process(Pid::from_raw(child.id() as i32)).unwrap();
+        cg.signal_all(Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+    }));
+    cg.destroy().unwrap();
+    result.unwrap();
+    let leftovers: Vec<_> = fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("nook"))
+        .chain([PathBuf::from("/sys/fs/cgroup/nook")])
+        .filter(|p| p.exists())
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+/// The v2 backend on a real cgroup2 mount. On a hybrid host that mount has no controllers,
+/// so this covers what v2 does without them: mkdir, cgroup.procs, the clone fd, the
+/// freezer (cgroup.freeze/cgroup.events), cgroup.kill, rmdir. Skips when there is no
+/// cgroup2 mount.
+#[test]
+#[ignore = "needs root and a cgroup2 mount"]
+fn host_v2_core_files() {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mount = match detect::parse_mountinfo(&mountinfo) {
+        Some(Layout::V2 { mount }) => mount,
+        Some(Layout::V1 {
+            unified: Some(m), ..
+        }) => m,
+        _ => return,
+    };
+    let path = PathBuf::from(format!("/nook-test/v2-{}", std::process::id()));
+    let cg = Cgroup::with_root(&mount, Version::V2, Some(&path), "unused").unwrap();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cg.create().unwrap();
+        assert!(cg.clone_into_fd().unwrap().is_some());
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let pid = Pid::from_raw(child.id() as i32);
+        cg.add_process(pid).unwrap();
+        assert_eq!(cg.pids().unwrap(), vec![pid]);
+        cg.freeze().unwrap();
+        assert!(cg.is_frozen().unwrap());
+        cg.thaw().unwrap();
+        assert!(!cg.is_frozen().unwrap());
+        // A paused container stays paused for a non-fatal signal.
+        cg.freeze().unwrap();
+        cg.signal_all(Signal::SIGCONT).unwrap();
+        assert!(cg.is_frozen().unwrap());
+        cg.signal_all(Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+    }));
+    cg.destroy().unwrap();
+    let _ = fs::remove_dir(mount.join("nook-test"));
+    result.unwrap();
+    assert!(!mount.join("nook-test").exists());
+}

@@ -1,0 +1,216 @@
+//! cgroup v1 (legacy and hybrid hosts): one directory per hierarchy, each controller in its
+//! own place; on hybrid hosts also the controller-less cgroup2 mount, which only tracks
+//! membership (systemd and tools read it).
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+use super::detect::V1Hierarchy;
+use super::{files, v1_resources as res, Backend, CgroupError, DEFAULT_PARENT, FREEZE_TIMEOUT};
+
+pub(crate) struct V1 {
+    /// Each hierarchy with the cgroup's path in it (paths can differ: relative cgroupsPaths
+    /// hang below the runtime's own cgroup, which is per hierarchy).
+    dirs: Vec<(V1Hierarchy, PathBuf)>,
+    unified: Option<(PathBuf, PathBuf)>,
+}
+
+/// `/a/b` below `mount`.
+fn under(mount: &Path, rel: &Path) -> PathBuf {
+    mount.join(rel.strip_prefix("/").unwrap_or(rel))
+}
+
+impl V1 {
+    pub(crate) fn new(
+        dirs: Vec<(V1Hierarchy, PathBuf)>,
+        unified: Option<(PathBuf, PathBuf)>,
+    ) -> V1 {
+        V1 { dirs, unified }
+    }
+
+    /// (mount, cgroup path) of every place the cgroup exists, v1 and hybrid v2 alike.
+    fn places(&self) -> impl Iterator<Item = (&Path, &Path)> {
+        let v1 = self
+            .dirs
+            .iter()
+            .map(|(h, r)| (h.mount.as_path(), r.as_path()));
+        let v2 = self.unified.iter().map(|(m, r)| (m.as_path(), r.as_path()));
+        v1.chain(v2)
+    }
+
+    fn dir_of(&self, controller: &str) -> Option<PathBuf> {
+        self.dirs
+            .iter()
+            .find(|(h, _)| h.has(controller))
+            .map(|(h, r)| under(&h.mount, r))
+    }
+
+    fn need(&self, controller: &'static str, field: &'static str) -> Result<PathBuf, CgroupError> {
+        self.dir_of(controller)
+            .ok_or(CgroupError::ControllerMissing { field, controller })
+    }
+
+    /// The hierarchy to list members from: any hierarchy holds every member, so prefer
+    /// ones that are nearly always mounted.
+    fn member_dir(&self) -> Option<PathBuf> {
+        ["pids", "freezer", "memory", "cpu"]
+            .iter()
+            .find_map(|c| self.dir_of(c))
+            .or_else(|| self.dirs.first().map(|(h, r)| under(&h.mount, r)))
+    }
+}
+
+impl Backend for V1 {
+    fn create(&self) -> Result<(), CgroupError> {
+        for (mount, rel) in self.places() {
+            let rel = rel.strip_prefix("/").unwrap_or(rel);
+            files::mkdir_all(mount, rel)?;
+        }
+        // A new cpuset cgroup starts with no cpus and no mems, and cannot take a task
+        // until both are set; the kernel requires them to be a subset of the parent's.
+        if let Some((h, rel)) = self.dirs.iter().find(|(h, _)| h.has("cpuset")) {
+            let mut dir = h.mount.clone();
+            for part in rel.strip_prefix("/").unwrap_or(rel).components() {
+                let parent = dir.clone();
+                dir.push(part);
+                res::inherit_cpuset(&parent, &dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        res::check_supported(r)?;
+        if let Some(m) = r.memory() {
+            res::apply_memory(&self.need("memory", "linux.resources.memory")?, m)?;
+        }
+        if let Some(p) = r.pids() {
+            res::apply_pids(&self.need("pids", "linux.resources.pids")?, p)?;
+        }
+        if let Some(c) = r.cpu() {
+            if res::has_cpu_fields(c) {
+                res::apply_cpu(&self.need("cpu", "linux.resources.cpu")?, c)?;
+            }
+            if res::has_cpuset_fields(c) {
+                res::apply_cpuset(&self.need("cpuset", "linux.resources.cpu.cpus")?, c)?;
+            }
+        }
+        if let Some(b) = r.block_io() {
+            res::apply_blkio(&self.need("blkio", "linux.resources.blockIO")?, b)?;
+        }
+        if let Some(h) = r.hugepage_limits().as_deref().filter(|h| !h.is_empty()) {
+            res::apply_hugetlb(&self.need("hugetlb", "linux.resources.hugepageLimits")?, h)?;
+        }
+        if let Some(d) = r.devices().as_deref().filter(|d| !d.is_empty()) {
+            res::apply_devices(&self.need("devices", "linux.resources.devices")?, d)?;
+        }
+        Ok(())
+    }
+
+    fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError> {
+        Ok(None)
+    }
+
+    fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {
+        for (mount, rel) in self.places() {
+            files::write(&under(mount, rel), "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn exists(&self) -> bool {
+        self.places().any(|(m, r)| under(m, r).is_dir())
+    }
+
+    fn pids(&self) -> Result<Vec<Pid>, CgroupError> {
+        match self.member_dir() {
+            Some(dir) if dir.is_dir() => files::read_pids(&dir),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn can_freeze(&self) -> bool {
+        self.dir_of("freezer").is_some()
+    }
+
+    fn freeze(&self) -> Result<(), CgroupError> {
+        let dir = self.freezer()?;
+        files::write(&dir, "freezer.state", "FROZEN")?;
+        // FREEZING can linger (a task in uninterruptible sleep); re-requesting FROZEN
+        // makes the kernel retry the tasks it has not caught yet.
+        let frozen = files::wait_until(FREEZE_TIMEOUT, || {
+            if files::read_trimmed(&dir, "freezer.state")? == "FROZEN" {
+                return Ok(true);
+            }
+            files::write(&dir, "freezer.state", "FROZEN")?;
+            Ok(false)
+        })?;
+        if !frozen {
+            files::write(&dir, "freezer.state", "THAWED")?;
+            return Err(CgroupError::FreezeTimeout {
+                path: dir,
+                timeout: FREEZE_TIMEOUT,
+            });
+        }
+        Ok(())
+    }
+
+    fn thaw(&self) -> Result<(), CgroupError> {
+        files::write(&self.freezer()?, "freezer.state", "THAWED")
+    }
+
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        match self.dir_of("freezer") {
+            Some(dir) => Ok(files::read_trimmed(&dir, "freezer.state")? == "FROZEN"),
+            None => Ok(false),
+        }
+    }
+
+    fn kill_natively(&self) -> Result<bool, CgroupError> {
+        Ok(false)
+    }
+
+    fn remove(&self) -> Result<(), CgroupError> {
+        for (mount, rel) in self.places() {
+            files::rmdir(&under(mount, rel))?;
+            if rel.parent() == Some(Path::new(DEFAULT_PARENT)) {
+                remove_if_empty(&under(mount, Path::new(DEFAULT_PARENT)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn display_path(&self) -> PathBuf {
+        self.member_dir().unwrap_or_default()
+    }
+}
+
+impl V1 {
+    fn freezer(&self) -> Result<PathBuf, CgroupError> {
+        self.dir_of("freezer")
+            .ok_or_else(|| CgroupError::NoFreezer {
+                path: self.display_path(),
+            })
+    }
+}
+
+/// rmdir of a shared parent: another container may still live in it, and that is fine.
+pub(crate) fn remove_if_empty(dir: &Path) -> Result<(), CgroupError> {
+    match std::fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e)
+            if matches!(e.raw_os_error(), Some(code) if code == nix::errno::Errno::EBUSY as i32
+            || code == nix::errno::Errno::ENOTEMPTY as i32
+            || code == nix::errno::Errno::ENOENT as i32) =>
+        {
+            Ok(())
+        }
+        Err(source) => Err(CgroupError::Rmdir {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,308 @@
+//! `linux.resources` on cgroup v1: one function per controller, each a function of the spec
+//! section and the controller's cgroup directory.
+
+use std::path::Path;
+
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxMemory, LinuxPids,
+    LinuxResources,
+};
+
+use super::{files, limits, CgroupError};
+
+fn unsupported(field: &'static str, why: &'static str) -> CgroupError {
+    CgroupError::Unsupported {
+        field,
+        version: "v1",
+        why,
+    }
+}
+
+/// Everything nook cannot apply on v1, refused before the first write so a refused spec
+/// leaves no half-applied limits behind.
+#[allow(deprecated)] // memory.kernel is deprecated precisely because kernels dropped it
+pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
+    if let Some(m) = r.memory() {
+        if m.kernel().is_some() {
+            return Err(unsupported(
+                "linux.resources.memory.kernel",
+                "kernel memory limits were removed from Linux (5.4 deprecated them)",
+            ));
+        }
+        if m.kernel_tcp().is_some() {
+            return Err(unsupported(
+                "linux.resources.memory.kernelTCP",
+                "not implemented",
+            ));
+        }
+    }
+    if r.network().is_some() {
+        return Err(unsupported(
+            "linux.resources.network",
+            "net_cls/net_prio are not implemented",
+        ));
+    }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(unsupported("linux.resources.rdma", "not implemented"));
+    }
+    if r.unified().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(unsupported(
+            "linux.resources.unified",
+            "unified keys are cgroup v2 files; this host uses cgroup v1",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn apply_memory(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupError> {
+    if m.check_before_update() == Some(true) {
+        check_not_below_usage(dir, m.limit(), "memory.usage_in_bytes")?;
+    }
+    if let Some(h) = m.use_hierarchy() {
+        files::write(dir, "memory.use_hierarchy", if h { "1" } else { "0" })?;
+    }
+    apply_limit_and_swap(dir, m.limit(), m.swap())?;
+    if let Some(r) = m.reservation() {
+        files::write(dir, "memory.soft_limit_in_bytes", &r.to_string())?;
+    }
+    if let Some(s) = m.swappiness() {
+        limits::check_swappiness(s)?;
+        files::write(dir, "memory.swappiness", &s.to_string())?;
+    }
+    if let Some(d) = m.disable_oom_killer() {
+        files::write(dir, "memory.oom_control", if d { "1" } else { "0" })?;
+    }
+    Ok(())
+}
+
+/// The kernel keeps memory.limit <= memory.memsw.limit at every instant, so the order of
+/// the two writes depends on whether memsw grows or shrinks.
+fn apply_limit_and_swap(
+    dir: &Path,
+    limit: Option<i64>,
+    swap: Option<i64>,
+) -> Result<(), CgroupError> {
+    let memsw = "memory.memsw.limit_in_bytes";
+    // Lifting the memory limit without naming swap lifts memsw too, or the old memsw
+    // would keep capping memory.
+    let swap = match (limit, swap) {
+        (Some(-1), None) if dir.join(memsw).exists() => Some(-1),
+        (_, Some(0)) => None,
+        (_, s) => s,
+    };
+    let Some(swap) = swap else {
+        if let Some(l) = limit {
+            files::write(dir, "memory.limit_in_bytes", &l.to_string())?;
+        }
+        return Ok(());
+    };
+    if swap < -1 {
+        return Err(CgroupError::InvalidValue {
+            field: "linux.resources.memory.swap",
+            value: swap.to_string(),
+            why: "must be -1 (unlimited) or positive",
+        });
+    }
+    let current: u64 = files::read_trimmed(dir, memsw)?.parse().unwrap_or(0);
+    let grows = swap == -1 || swap as u64 > current;
+    if grows {
+        files::write(dir, memsw, &swap.to_string())?;
+    }
+    if let Some(l) = limit {
+        files::write(dir, "memory.limit_in_bytes", &l.to_string())?;
+    }
+    if !grows {
+        files::write(dir, memsw, &swap.to_string())?;
+    }
+    Ok(())
+}
+
+/// `checkBeforeUpdate`: refuse a limit the cgroup already exceeds instead of letting the
+/// kernel reclaim or OOM-kill to meet it.
+pub(crate) fn check_not_below_usage(
+    dir: &Path,
+    limit: Option<i64>,
+    usage_file: &str,
+) -> Result<(), CgroupError> {
+    let Some(limit) = limit.filter(|l| *l > 0) else {
+        return Ok(());
+    };
+    let usage = files::read_trimmed(dir, usage_file)?;
+    let usage: i64 = usage.parse().map_err(|_| CgroupError::Parse {
+        path: dir.join(usage_file),
+        content: usage.clone(),
+    })?;
+    if limit < usage {
+        return Err(CgroupError::InvalidValue {
+            field: "linux.resources.memory.limit",
+            value: limit.to_string(),
+            why: "below current usage and checkBeforeUpdate is set",
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn apply_pids(dir: &Path, p: &LinuxPids) -> Result<(), CgroupError> {
+    match limits::pids_value(p.limit()) {
+        Some(v) => files::write(dir, "pids.max", &v),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn has_cpu_fields(c: &LinuxCpu) -> bool {
+    c.shares().is_some()
+        || c.quota().is_some()
+        || c.period().is_some()
+        || c.burst().is_some()
+        || c.idle().is_some()
+        || c.realtime_runtime().is_some()
+        || c.realtime_period().is_some()
+}
+
+pub(crate) fn has_cpuset_fields(c: &LinuxCpu) -> bool {
+    c.cpus().as_deref().is_some_and(|s| !s.is_empty())
+        || c.mems().as_deref().is_some_and(|s| !s.is_empty())
+}
+
+pub(crate) fn apply_cpu(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
+    if let Some(s) = c.shares().filter(|s| *s != 0) {
+        files::write(dir, "cpu.shares", &s.to_string())?;
+    }
+    let period = c.period().filter(|p| *p != 0).map(|p| p.to_string());
+    let quota = c.quota().filter(|q| *q != 0).map(|q| q.max(-1).to_string());
+    write_pair(
+        dir,
+        ("cpu.cfs_period_us", period),
+        ("cpu.cfs_quota_us", quota),
+    )?;
+    if let Some(b) = c.burst() {
+        files::write(dir, "cpu.cfs_burst_us", &b.to_string())?;
+    }
+    if let Some(i) = c.idle() {
+        files::write(dir, "cpu.idle", &i.to_string())?;
+    }
+    let rt_period = c
+        .realtime_period()
+        .filter(|p| *p != 0)
+        .map(|p| p.to_string());
+    let rt_runtime = c.realtime_runtime().map(|r| r.to_string());
+    write_pair(
+        dir,
+        ("cpu.rt_period_us", rt_period),
+        ("cpu.rt_runtime_us", rt_runtime),
+    )
+}
+
+/// Period and quota (or runtime) are validated against each other and the parent on every
+/// write, so one order can fail where the other succeeds: try period first, then the
+/// reverse, and report the first failure if both do.
+fn write_pair(
+    dir: &Path,
+    first: (&str, Option<String>),
+    second: (&str, Option<String>),
+) -> Result<(), CgroupError> {
+    let write = |(file, v): &(&str, Option<String>)| match v {
+        Some(v) => files::write(dir, file, v),
+        None => Ok(()),
+    };
+    let forward = write(&first).and_then(|()| write(&second));
+    match forward {
+        Ok(()) => Ok(()),
+        Err(e) => write(&second).and_then(|()| write(&first)).map_err(|_| e),
+    }
+}
+
+pub(crate) fn apply_cpuset(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
+    if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+        files::write(dir, "cpuset.cpus", cpus)?;
+    }
+    if let Some(mems) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+        files::write(dir, "cpuset.mems", mems)?;
+    }
+    Ok(())
+}
+
+/// Give `dir` its parent's cpus/mems when it has none yet.
+pub(crate) fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<(), CgroupError> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        if files::read_trimmed(dir, file)?.is_empty() {
+            files::write(dir, file, &files::read_trimmed(parent, file)?)?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn apply_blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
+    if let Some(w) = b.weight() {
+        // Kernels with BFQ but without CFQ only have the bfq file.
+        let file = if dir.join("blkio.weight").exists() {
+            "blkio.weight"
+        } else {
+            "blkio.bfq.weight"
+        };
+        files::write(dir, file, &w.to_string())?;
+    }
+    if let Some(w) = b.leaf_weight() {
+        files::write(dir, "blkio.leaf_weight", &w.to_string())?;
+    }
+    for d in b.weight_device().as_deref().unwrap_or_default() {
+        let dev = format!("{}:{}", d.major(), d.minor());
+        if let Some(w) = d.weight() {
+            files::write(dir, "blkio.weight_device", &format!("{dev} {w}"))?;
+        }
+        if let Some(w) = d.leaf_weight() {
+            files::write(dir, "blkio.leaf_weight_device", &format!("{dev} {w}"))?;
+        }
+    }
+    let throttles = [
+        (
+            "blkio.throttle.read_bps_device",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            b.throttle_write_iops_device(),
+        ),
+    ];
+    for (file, devices) in throttles {
+        for d in devices.as_deref().unwrap_or_default() {
+            let rule = format!("{}:{} {}", d.major(), d.minor(), d.rate());
+            files::write(dir, file, &rule)?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn apply_hugetlb(dir: &Path, limits_: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
+    for h in limits_ {
+        limits::check_page_size(h.page_size())?;
+        let file = format!("hugetlb.{}.limit_in_bytes", h.page_size());
+        files::write(dir, &file, &h.limit().to_string())?;
+    }
+    Ok(())
+}
+
+/// Rules go in spec order: each write edits the kernel's list, and `a` rules reset it.
+pub(crate) fn apply_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
+    let lines: Vec<(bool, String)> = rules
+        .iter()
+        .map(|r| limits::device_rule(r).map(|line| (r.allow(), line)))
+        .collect::<Result<_, _>>()?;
+    for (allow, line) in lines {
+        let file = if allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        files::write(dir, file, &line)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! cgroup v2 (unified): one directory holds every controller; controllers must be enabled
+//! in each ancestor's `cgroup.subtree_control` before their files appear in the leaf.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+use super::v1::remove_if_empty;
+use super::{files, v2_resources as res, Backend, CgroupError, DEFAULT_PARENT, FREEZE_TIMEOUT};
+
+/// Controllers a container's limits can use. Others (perf_event, ...) need no delegation.
+const WANTED: &[&str] = &[
+    "cpu", "cpuset", "io", "memory", "pids", "hugetlb", "misc", "rdma",
+];
+
+pub(crate) struct V2 {
+    mount: PathBuf,
+    rel: PathBuf,
+    leaf: PathBuf,
+}
+
+impl V2 {
+    pub(crate) fn new(mount: PathBuf, rel: PathBuf) -> V2 {
+        let leaf = mount.join(rel.strip_prefix("/").unwrap_or(&rel));
+        V2 { mount, rel, leaf }
+    }
+
+    fn frozen_event(&self) -> Result<bool, CgroupError> {
+        let events = files::read(&self.leaf, "cgroup.events")?;
+        Ok(events.lines().any(|l| l.trim() == "frozen 1"))
+    }
+}
+
+/// Names listed in a space-separated cgroup file; a missing file lists nothing.
+fn listed(dir: &Path, file: &str) -> Vec<String> {
+    files::read(dir, file)
+        .map(|s| s.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+impl Backend for V2 {
+    fn create(&self) -> Result<(), CgroupError> {
+        let rel = self.rel.strip_prefix("/").unwrap_or(&self.rel);
+        files::mkdir_all(&self.mount, rel)?;
+        let mut dir = self.mount.clone();
+        for part in rel.components() {
+            enable_controllers(&dir);
+            dir.push(part);
+        }
+        Ok(())
+    }
+
+    fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        res::check_supported(r)?;
+        let dir = &self.leaf;
+        if let Some(m) = r.memory() {
+            res::apply_memory(dir, m)?;
+        }
+        if let Some(p) = r.pids() {
+            res::apply_pids(dir, p)?;
+        }
+        if let Some(c) = r.cpu() {
+            res::apply_cpu(dir, c)?;
+        }
+        if let Some(b) = r.block_io() {
+            res::apply_io(dir, b)?;
+        }
+        if let Some(h) = r.hugepage_limits() {
+            res::apply_hugetlb(dir, h)?;
+        }
+        // Last, so an explicit unified value wins over what the fields above wrote.
+        if let Some(u) = r.unified() {
+            res::apply_unified(dir, u)?;
+        }
+        Ok(())
+    }
+
+    fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError> {
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let fd = open(&self.leaf, flags, Mode::empty()).map_err(|source| CgroupError::Open {
+            path: self.leaf.clone(),
+            source,
+        })?;
+        Ok(Some(fd))
+    }
+
+    fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {
+        files::write(&self.leaf, "cgroup.procs", &pid.to_string())
+    }
+
+    fn exists(&self) -> bool {
+        self.leaf.is_dir()
+    }
+
+    fn pids(&self) -> Result<Vec<Pid>, CgroupError> {
+        if !self.exists() {
+            return Ok(Vec::new());
+        }
+        files::read_pids(&self.leaf)
+    }
+
+    fn can_freeze(&self) -> bool {
+        self.leaf.join("cgroup.freeze").exists()
+    }
+
+    fn freeze(&self) -> Result<(), CgroupError> {
+        files::write(&self.leaf, "cgroup.freeze", "1")?;
+        if !files::wait_until(FREEZE_TIMEOUT, || self.frozen_event())? {
+            files::write(&self.leaf, "cgroup.freeze", "0")?;
+            return Err(CgroupError::FreezeTimeout {
+                path: self.leaf.clone(),
+                timeout: FREEZE_TIMEOUT,
+            });
+        }
+        Ok(())
+    }
+
+    fn thaw(&self) -> Result<(), CgroupError> {
+        files::write(&self.leaf, "cgroup.freeze", "0")
+    }
+
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        if !self.can_freeze() {
+            return Ok(false);
+        }
+        self.frozen_event()
+    }
+
+    fn kill_natively(&self) -> Result<bool, CgroupError> {
+        // cgroup.kill exists since Linux 5.14.
+        if !self.leaf.join("cgroup.kill").exists() {
+            return Ok(false);
+        }
+        files::write(&self.leaf, "cgroup.kill", "1")?;
+        Ok(true)
+    }
+
+    fn remove(&self) -> Result<(), CgroupError> {
+        files::rmdir(&self.leaf)?;
+        if self.rel.parent() == Some(Path::new(DEFAULT_PARENT)) {
+            remove_if_empty(&self.mount.join(DEFAULT_PARENT.trim_start_matches('/')))?;
+        }
+        Ok(())
+    }
+
+    fn display_path(&self) -> PathBuf {
+        self.leaf.clone()
+    }
+}
+
+/// Delegate what `dir` has of [`WANTED`] to its children, one controller at a time so one
+/// refusal does not block the others. Failures are not errors here: a controller that
+/// cannot be delegated only matters if the spec sets one of its limits, and then `apply`
+/// fails naming the missing file.
+fn enable_controllers(dir: &Path) {
+    let available = listed(dir, "cgroup.controllers");
+    let enabled = listed(dir, "cgroup.subtree_control");
+    for c in WANTED {
+        if available.iter().any(|a| a == c) && !enabled.iter().any(|e| e == c) {
+            // Deliberately best effort; see above.
+            let _ = files::write(dir, "cgroup.subtree_control", &format!("+{c}"));
+        }
+    }
+}
