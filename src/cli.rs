@@ -27,7 +27,7 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for compatibility (callers pass it blindly): true, false or auto
-    #[arg(long, global = true, value_parser = ["true", "false", "auto"])]
+    #[arg(long, value_parser = ["true", "false", "auto"])]
     pub rootless: Option<String>,
     /// Print the version
     #[arg(short = 'v', long)]

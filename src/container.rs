@@ -20,7 +20,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
 
-use crate::cgroups::{Cgroup, CgroupError};
+use crate::cgroups::{default_devices, Cgroup, CgroupError};
 use crate::process::launch::{self, LaunchArgs, LaunchError};
 use crate::spec::{self, SpecError};
 use crate::state::{self, ContainerDir, Record, StateError, Status};
@@ -141,8 +141,11 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         cgroup: Some(&cgroup),
     };
     cgroup.create()?;
-    if let Some(resources) = linux.resources() {
-        cgroup.apply(resources)?;
+    let devices = linux.devices().as_deref().unwrap_or(&[]);
+    if let Some(resources) =
+        default_devices::resources_with_defaults(linux.resources().as_ref(), devices)
+    {
+        cgroup.apply(&resources)?;
     }
     let dir = undo.dir.as_ref().expect("set");
     let pending = launch::spawn(LaunchArgs {
