@@ -25,6 +25,7 @@ use crate::process::launch::{self, LaunchArgs, LaunchError};
 use crate::spec::{self, SpecError};
 use crate::state::{self, ContainerDir, Record, StateError, Status};
 use crate::sys;
+use crate::tty::{self, TtyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -36,8 +37,12 @@ pub enum ContainerError {
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Launch(#[from] LaunchError),
-    #[error("process.terminal: a terminal needs --console-socket (console sockets are not supported yet)")]
-    Terminal,
+    #[error("process.terminal: cannot allocate a tty without --console-socket")]
+    TerminalWithoutSocket,
+    #[error("--console-socket: process.terminal is false, so there is no tty to send")]
+    SocketWithoutTerminal,
+    #[error(transparent)]
+    Tty(#[from] TtyError),
     #[error("record init start time: {0}")]
     StartTime(#[source] procfs::ProcError),
     #[error("write pid file {path}: {source}")]
@@ -117,9 +122,12 @@ impl Drop for Undo<'_> {
 pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Pid> {
     let bundle = spec::load(bundle)?;
     let process = bundle.spec.process().as_ref().expect("validated");
-    if process.terminal() == Some(true) || opts.console_socket.is_some() {
-        return Err(ContainerError::Terminal);
-    }
+    let console = match (process.terminal() == Some(true), &opts.console_socket) {
+        (true, Some(path)) => Some(tty::connect(path)?),
+        (true, None) => return Err(ContainerError::TerminalWithoutSocket),
+        (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
+        (false, None) => None,
+    };
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), id)?;
     let dir = ContainerDir::create(root, id)?;
@@ -155,7 +163,9 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         cgroup: &cgroup,
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
+        console: console.as_ref(),
     })?;
+    drop(console);
     record.pid = pending.pid.as_raw();
     record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
     dir.save(&record)?;

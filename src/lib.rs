@@ -14,6 +14,7 @@ pub mod signal;
 pub mod spec;
 pub mod state;
 pub mod sys;
+pub mod tty;
 
 /// An error and its sources on one line, `outer: inner: innermost`, skipping a source whose
 /// text the outer message already contains.

@@ -23,7 +23,7 @@ use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use nix::sched::{setns, unshare, CloneFlags};
@@ -37,6 +37,7 @@ use crate::namespaces::{clone_flag, Plan};
 use crate::rootfs::{self, RootfsError};
 use crate::security::caps::{self, CapSets, CapsError};
 use crate::sys;
+use crate::tty::{self, TtyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -80,6 +81,8 @@ pub enum InitError {
     Rootfs(#[from] RootfsError),
     #[error(transparent)]
     Caps(#[from] CapsError),
+    #[error(transparent)]
+    Tty(#[from] TtyError),
     #[error("process.cwd: create {path}: {source}")]
     CreateCwd {
         path: PathBuf,
@@ -109,6 +112,8 @@ pub struct InitArgs<'a> {
     pub plan: &'a Plan,
     pub no_pivot: bool,
     pub preserve_fds: i32,
+    /// Connected --console-socket when process.terminal is set.
+    pub console: Option<&'a UnixStream>,
 }
 
 /// The program to execve, resolved before we block so `create` reports a missing binary.
@@ -175,6 +180,13 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         path: cwd.clone(),
         source,
     })?;
+    if let Some(socket) = args.console {
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let user = process.user();
+        tty::setup(socket, size, (user.uid(), user.gid()))?;
+    }
     rootfs::finalize(spec)?;
     let exec = resolve_exec(process)?;
 

@@ -70,6 +70,7 @@ pub struct LaunchArgs<'a> {
     pub cgroup: &'a Cgroup,
     pub no_pivot: bool,
     pub preserve_fds: i32,
+    pub console: Option<&'a std::os::unix::net::UnixStream>,
 }
 
 /// A set-up init waiting for Commit. Dropping it without `commit` kills the init.
@@ -126,6 +127,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
                 plan: &plan,
                 no_pivot: args.no_pivot,
                 preserve_fds: args.preserve_fds,
+                console: args.console,
             };
             init::run(init_args, init_end, OwnedFd::from(listener));
         }

@@ -1,0 +1,131 @@
+//! Terminals: with `process.terminal` and `--console-socket`, the init opens a pty inside the
+//! container, sends the master to the caller's socket (SCM_RIGHTS), and makes the slave its
+//! controlling terminal, its stdio and /dev/console.
+
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{openat, OFlag};
+use nix::mount::{mount, MsFlags};
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use nix::sys::stat::{Mode, SFlag};
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fchown, Gid, Uid};
+
+use crate::sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TtyError {
+    #[error("--console-socket {path}: connect: {source}")]
+    Connect {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("console: {step}: {source}")]
+    Step {
+        step: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("console: /dev/console in the rootfs is not a regular file we created or may use (symlink?): {0}")]
+    UnsafeConsole(#[source] nix::Error),
+}
+
+fn step(step: &'static str) -> impl FnOnce(nix::Error) -> TtyError {
+    move |source| TtyError::Step { step, source }
+}
+
+/// Runtime side: connect to the caller's socket before forking, so a socket nobody listens
+/// on fails `create` up front.
+pub fn connect(path: &Path) -> Result<UnixStream, TtyError> {
+    UnixStream::connect(path).map_err(|source| TtyError::Connect {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Init side, after pivot_root while still root: create the pty in the container's devpts,
+/// hand the master to the socket, and make the slave our terminal and stdio.
+pub fn setup(
+    socket: &UnixStream,
+    size: Option<(u16, u16)>,
+    owner: (u32, u32),
+) -> Result<(), TtyError> {
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(step("open /dev/ptmx"))?;
+    grantpt(&master).map_err(step("grantpt"))?;
+    unlockpt(&master).map_err(step("unlockpt"))?;
+    let slave_path = ptsname_r(&master).map_err(step("ptsname"))?;
+    if let Some((rows, cols)) = size {
+        sys::set_window_size(master.as_fd(), rows, cols).map_err(step("set window size"))?;
+    }
+    let slave = nix::fcntl::open(
+        slave_path.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(step("open pty slave"))?;
+    fchown(
+        &slave,
+        Some(Uid::from_raw(owner.0)),
+        Some(Gid::from_raw(owner.1)),
+    )
+    .map_err(step("chown pty slave"))?;
+    bind_console(&slave)?;
+    let fds = [master.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let name = slave_path.as_bytes();
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[IoSlice::new(name)],
+        &cmsg,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(step("send pty master to console socket"))?;
+    drop(master);
+    dup2_stdin(&slave).map_err(step("dup2 stdin"))?;
+    dup2_stdout(&slave).map_err(step("dup2 stdout"))?;
+    dup2_stderr(&slave).map_err(step("dup2 stderr"))?;
+    let stdin = std::io::stdin();
+    sys::set_controlling_terminal(stdin.as_fd()).map_err(step("TIOCSCTTY"))?;
+    Ok(())
+}
+
+/// Bind the slave onto /dev/console. The target is opened without following links and
+/// created if missing, and the mount goes onto that fd, so a symlink planted in the image
+/// cannot redirect it (CVE-2025-52565 class).
+fn bind_console(slave: &OwnedFd) -> Result<(), TtyError> {
+    let dev = nix::fcntl::open(
+        "/dev",
+        OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_PATH,
+        Mode::empty(),
+    )
+    .map_err(step("open /dev"))?;
+    let console = openat(
+        &dev,
+        "console",
+        OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(TtyError::UnsafeConsole)?;
+    let st = nix::sys::stat::fstat(&console).map_err(step("stat /dev/console"))?;
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if kind != SFlag::S_IFREG && kind != SFlag::S_IFCHR {
+        return Err(TtyError::UnsafeConsole(nix::Error::EINVAL));
+    }
+    let source = format!("/proc/self/fd/{}", slave.as_raw_fd());
+    let target = format!("/proc/self/fd/{}", console.as_raw_fd());
+    mount(
+        Some(source.as_str()),
+        target.as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(step("bind pty slave onto /dev/console"))?;
+    Ok(())
+}
