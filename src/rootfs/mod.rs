@@ -19,6 +19,8 @@ mod mounts;
 pub mod options;
 mod pivot;
 pub mod resolve;
+#[cfg(test)]
+mod root_tests;
 mod sys;
 
 use std::path::Path;
