@@ -5,30 +5,95 @@
 //!   1. `prepare(spec, rootfs)`   — in the new mount namespace, before pivot_root.
 //!   2. `enter(rootfs, no_pivot)` — pivot_root (or chroot with --no-pivot); cwd becomes "/".
 //!   3. `finalize(spec)`          — after pivot: masked paths, readonly paths, root.readonly.
+//!
+//! The rootfs is untrusted: every destination is resolved by the kernel inside it
+//! (`resolve::Root`, openat2 RESOLVE_IN_ROOT) and every mount, mkdir and mknod acts on the
+//! resolved fd, never on a host path built by string joining.
 
-use std::path::{Path, PathBuf};
+mod cgroup;
+mod devices;
+mod error;
+mod masks;
+mod mountinfo;
+mod mounts;
+pub mod options;
+mod pivot;
+pub mod resolve;
+#[cfg(test)]
+mod root_tests;
+mod sys;
 
+use std::path::Path;
+
+use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
 
-/// One variant per failing step, each naming the path it failed on.
-#[derive(Debug, thiserror::Error)]
-pub enum RootfsError {
-    #[error("rootfs {path}: not implemented")]
-    Unimplemented { path: PathBuf },
-}
+pub use devices::{default_devices, Device};
+pub use error::RootfsError;
+pub use options::MountOptions;
 
-pub fn prepare(_spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
-    Err(RootfsError::Unimplemented {
+/// Build the container's mount tree under `rootfs` (absolute, canonical host path).
+///
+/// Order, as runc: "/" gets the rootfs propagation first so nothing we mount leaks back to the
+/// host; the rootfs becomes a mount point (pivot_root needs one); spec mounts go in spec order
+/// because later mounts may land inside earlier ones; /dev is populated last, once the /dev
+/// tmpfs (if any) exists.
+pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
+    let linux = spec.linux().as_ref();
+    let propagation =
+        options::root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))
+            .map_err(RootfsError::RootPropagationValue)?;
+    mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>).map_err(|source| {
+        RootfsError::RootPropagation {
+            flags: propagation,
+            source,
+        }
+    })?;
+    mounts::make_parent_mount_private(rootfs)?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|source| RootfsError::BindRootfs {
         path: rootfs.to_path_buf(),
-    })
-}
+        source,
+    })?;
 
-pub fn enter(rootfs: &Path, _no_pivot: bool) -> Result<(), RootfsError> {
-    Err(RootfsError::Unimplemented {
+    let root = resolve::Root::open(rootfs).map_err(|source| RootfsError::OpenRootfs {
         path: rootfs.to_path_buf(),
-    })
+        source,
+    })?;
+    let ctx = mounts::Ctx {
+        root: &root,
+        rootfs,
+        spec,
+    };
+    let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
+    for m in spec_mounts {
+        mounts::mount_entry(&ctx, m)?;
+    }
+    if devices::needs_dev_setup(spec_mounts) {
+        devices::setup_dev(&root, spec)?;
+    }
+    Ok(())
 }
 
-pub fn finalize(_spec: &Spec) -> Result<(), RootfsError> {
-    Err(RootfsError::Unimplemented { path: "/".into() })
+/// Make `rootfs` the process's "/" and cwd. `no_pivot` is runc's --no-pivot (MS_MOVE + chroot),
+/// for when the rootfs lives on a filesystem pivot_root refuses (e.g. initramfs).
+pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
+    if no_pivot {
+        pivot::move_root(rootfs)
+    } else {
+        pivot::pivot_root(rootfs)
+    }
+}
+
+/// Steps that need the container's own view of "/": delayed read-only remounts, the final
+/// rootfs propagation, root.readonly, linux.readonlyPaths, linux.maskedPaths (runc's order:
+/// readonly paths before masks so a masked path inside a read-only one still gets masked).
+pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
+    masks::finalize(spec)
 }

@@ -1,0 +1,284 @@
+//! A spec mount of type "cgroup". On a v1 (or hybrid) host it becomes, like in runc, a tmpfs
+//! with one mount per v1 hierarchy showing only this container's cgroup; on a unified host it
+//! is cgroup2. Read-only unless the options say "rw" (CVE-2023-25809: a writable cgroupfs
+//! lets the container change limits meant to bind it).
+
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::Mode;
+use nix::unistd::symlinkat;
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::error::RootfsError;
+use super::mountinfo::{self, MountInfo};
+use super::mounts::{after_mount, bind_remount, mount_error, reopen, resolve_error, Ctx};
+use super::options::MountOptions;
+use super::resolve::{clean_relative, fd_path};
+use super::sys;
+
+const DEFAULT_FLAGS: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
+
+/// One v1 hierarchy this process belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1Hierarchy {
+    /// Directory name under the cgroup mount: the host's mount point name ("cpu,cpuacct").
+    pub dir_name: String,
+    /// Host path of this process's cgroup in the hierarchy (for a bind mount).
+    pub source: PathBuf,
+    /// Mount data selecting the hierarchy (for a fresh mount in a cgroup namespace).
+    pub data: String,
+}
+
+/// Match each v1 line of /proc/self/cgroup to the host mount of that hierarchy.
+pub fn v1_hierarchies(
+    mounts: &[MountInfo],
+    cgroups: &[(String, PathBuf)],
+) -> Result<Vec<V1Hierarchy>, PathBuf> {
+    let mut out = Vec::new();
+    for (controllers, path) in cgroups.iter().filter(|(c, _)| !c.is_empty()) {
+        let wanted: Vec<&str> = controllers.split(',').collect();
+        let Some(m) = mounts.iter().find(|m| {
+            m.fstype == "cgroup"
+                && wanted
+                    .iter()
+                    .all(|w| m.super_options.split(',').any(|o| o == *w))
+        }) else {
+            // A hierarchy with no mount in our namespace: nothing to show.
+            continue;
+        };
+        let rel = path
+            .strip_prefix(&m.root)
+            .map_err(|_| m.mount_point.clone())?;
+        let Some(dir_name) = m.mount_point.file_name() else {
+            continue;
+        };
+        out.push(V1Hierarchy {
+            dir_name: dir_name.to_string_lossy().into_owned(),
+            source: m.mount_point.join(rel),
+            data: controllers.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Read-only unless the options explicitly clear it.
+pub fn cgroup_flags(opts: &MountOptions) -> MsFlags {
+    let mut flags = (opts.flags | DEFAULT_FLAGS) - (MsFlags::MS_BIND | MsFlags::MS_REC);
+    if !opts.cleared.contains(MsFlags::MS_RDONLY) {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    flags
+}
+
+fn host_is_unified() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+fn has_cgroup_namespace(ctx: &Ctx) -> bool {
+    let namespaces = ctx
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone());
+    namespaces
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Cgroup)
+}
+
+pub fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), RootfsError> {
+    if host_is_unified() {
+        return mount_cgroup2(ctx, dest, opts);
+    }
+    let flags = cgroup_flags(opts);
+    let cgroupns = has_cgroup_namespace(ctx);
+    let mounts = mountinfo::parse_mountinfo(&mountinfo::read("/proc/self/mountinfo")?);
+    let cgroups = mountinfo::parse_proc_cgroup(&mountinfo::read("/proc/self/cgroup")?);
+    let hierarchies =
+        v1_hierarchies(&mounts, &cgroups).map_err(|hierarchy| RootfsError::CgroupPath {
+            destination: dest.into(),
+            hierarchy,
+        })?;
+
+    let rel = clean_relative(dest);
+    let dir = ctx.root.mkdir_all(&rel, Mode::from_bits_truncate(0o755));
+    let dir = dir.map_err(|e| resolve_error(dest, e))?;
+    mount(
+        Some("tmpfs"),
+        &fd_path(&dir),
+        Some("tmpfs"),
+        DEFAULT_FLAGS,
+        Some("mode=755"),
+    )
+    .map_err(|e| mount_error("tmpfs", dest, opts, e))?;
+    let top = reopen(ctx, dest)?;
+    for h in &hierarchies {
+        let sub = dest.join(&h.dir_name);
+        let fd = ctx
+            .root
+            .mkdir_all(&clean_relative(&sub), Mode::from_bits_truncate(0o755));
+        let fd = fd.map_err(|e| resolve_error(&sub, e))?;
+        if cgroupns {
+            mount(
+                Some("cgroup"),
+                &fd_path(&fd),
+                Some("cgroup"),
+                flags,
+                Some(h.data.as_str()),
+            )
+            .map_err(|e| mount_error("cgroup", &sub, opts, e))?;
+        } else {
+            let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+            mount(
+                Some(&h.source),
+                &fd_path(&fd),
+                None::<&str>,
+                bind,
+                None::<&str>,
+            )
+            .map_err(|e| mount_error("bind", &sub, opts, e))?;
+            bind_remount(&reopen(ctx, &sub)?, &sub, flags)?;
+        }
+        // Co-mounted controllers ("cpu,cpuacct") are also reachable by each name.
+        for alias in h.dir_name.split(',').filter(|a| *a != h.dir_name) {
+            match symlinkat(h.dir_name.as_str(), &top, alias) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(source) => {
+                    return Err(RootfsError::Symlink {
+                        path: dest.join(alias),
+                        target: h.dir_name.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+    after_mount(&top, dest, opts)?;
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let attr = sys::MountAttr {
+            attr_set: sys::MOUNT_ATTR_RDONLY,
+            ..Default::default()
+        };
+        sys::mount_setattr(&top, false, &attr).map_err(|source| RootfsError::RemountReadonly {
+            destination: dest.into(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// cgroup2 at `dest`. Without a cgroup namespace the kernel may refuse a fresh mount (EPERM,
+/// EBUSY); then bind this process's own cgroup directory instead, as runc does.
+pub fn mount_cgroup2(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), RootfsError> {
+    let flags = cgroup_flags(opts);
+    let dir = ctx
+        .root
+        .mkdir_all(&clean_relative(dest), Mode::from_bits_truncate(0o755));
+    let dir = dir.map_err(|e| resolve_error(dest, e))?;
+    let data = opts.data_string();
+    match mount(
+        Some("cgroup2"),
+        &fd_path(&dir),
+        Some("cgroup2"),
+        flags,
+        data.as_deref(),
+    ) {
+        Ok(()) => {}
+        Err(Errno::EPERM | Errno::EBUSY) => {
+            let mounts = mountinfo::parse_mountinfo(&mountinfo::read("/proc/self/mountinfo")?);
+            let cgroups = mountinfo::parse_proc_cgroup(&mountinfo::read("/proc/self/cgroup")?);
+            let source =
+                own_cgroup2_dir(&mounts, &cgroups).ok_or_else(|| RootfsError::CgroupPath {
+                    destination: dest.into(),
+                    hierarchy: "cgroup2".into(),
+                })?;
+            let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+            mount(
+                Some(&source),
+                &fd_path(&dir),
+                None::<&str>,
+                bind,
+                None::<&str>,
+            )
+            .map_err(|e| mount_error("bind", dest, opts, e))?;
+            bind_remount(&reopen(ctx, dest)?, dest, flags)?;
+        }
+        Err(e) => return Err(mount_error("cgroup2", dest, opts, e)),
+    }
+    after_mount(&reopen(ctx, dest)?, dest, opts)
+}
+
+fn own_cgroup2_dir(mounts: &[MountInfo], cgroups: &[(String, PathBuf)]) -> Option<PathBuf> {
+    let (_, path) = cgroups.iter().find(|(c, _)| c.is_empty())?;
+    let m = mounts.iter().rev().find(|m| m.fstype == "cgroup2")?;
+    Some(m.mount_point.join(path.strip_prefix(&m.root).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::options;
+
+    const MOUNTINFO: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+34 31 0:31 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,cpuset,clone_children
+40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+    const CGROUP: &str = "\
+4:cpu,cpuacct:/ctr
+3:cpuset:/ctr
+2:name=systemd:/user.slice/ctr
+1:devices:/ctr
+0::/ctr2
+";
+
+    #[test]
+    fn hierarchies_match_controllers_to_mounts() {
+        let mounts = mountinfo::parse_mountinfo(MOUNTINFO);
+        let cgroups = mountinfo::parse_proc_cgroup(CGROUP);
+        let h = v1_hierarchies(&mounts, &cgroups).unwrap();
+        assert_eq!(h.len(), 3, "devices has no mount and is skipped: {h:?}");
+        assert_eq!(h[0].dir_name, "cpu,cpuacct");
+        assert_eq!(h[0].source, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/ctr"));
+        assert_eq!(h[0].data, "cpu,cpuacct");
+        assert_eq!(h[1].dir_name, "cpuset");
+        assert_eq!(
+            h[2].source,
+            PathBuf::from("/sys/fs/cgroup/systemd/user.slice/ctr")
+        );
+        assert_eq!(h[2].data, "name=systemd");
+        assert_eq!(
+            own_cgroup2_dir(&mounts, &cgroups),
+            Some(PathBuf::from("/sys/fs/cgroup/unified/ctr2"))
+        );
+    }
+
+    #[test]
+    fn cgroup_path_outside_mount_root_is_an_error() {
+        let mounts = mountinfo::parse_mountinfo(
+            "32 31 0:29 /other /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n",
+        );
+        let cgroups = mountinfo::parse_proc_cgroup("4:cpu:/ctr\n");
+        assert_eq!(
+            v1_hierarchies(&mounts, &cgroups),
+            Err(PathBuf::from("/sys/fs/cgroup/cpu"))
+        );
+    }
+
+    #[test]
+    fn read_only_unless_rw_is_explicit() {
+        let f = cgroup_flags(&options::parse(&["nosuid"]).unwrap());
+        assert!(f.contains(MsFlags::MS_RDONLY | DEFAULT_FLAGS));
+        let f = cgroup_flags(&options::parse(&["rw"]).unwrap());
+        assert!(!f.contains(MsFlags::MS_RDONLY));
+        let f = cgroup_flags(&options::parse(&["rbind", "ro"]).unwrap());
+        assert!(!f.intersects(MsFlags::MS_BIND | MsFlags::MS_REC));
+    }
+}

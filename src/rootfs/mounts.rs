@@ -1,0 +1,441 @@
+//! One spec `mounts[]` entry at a time, onto a destination resolved inside the rootfs.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fchmodat, fstat, FchmodatFlags, Mode, SFlag};
+use nix::sys::statvfs::{fstatvfs, FsFlags};
+use oci_spec::runtime::{Mount, Spec};
+
+use super::error::RootfsError;
+use super::options::{self, MountOptions};
+use super::resolve::{clean_absolute, clean_relative, fd_path, file_type, in_root_path, Root};
+use super::{cgroup, mountinfo, sys};
+
+pub struct Ctx<'a> {
+    pub root: &'a Root,
+    /// Host path of the rootfs, to read back where a resolved fd landed.
+    pub rootfs: &'a Path,
+    pub spec: &'a Spec,
+}
+
+/// What kind of mount an entry is; decided from its type and options alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Bind,
+    /// "cgroup": v1 hierarchies on a v1/hybrid host, cgroup2 on a unified one.
+    Cgroup,
+    Cgroup2,
+    /// proc and sysfs: only ever on a real directory (CVE-2019-16884 class).
+    Kernel(String),
+    Fs(String),
+}
+
+pub fn classify(typ: Option<&str>, opts: &MountOptions) -> Kind {
+    match typ {
+        _ if opts.is_bind() => Kind::Bind,
+        Some("bind") => Kind::Bind,
+        Some("cgroup") => Kind::Cgroup,
+        Some("cgroup2") => Kind::Cgroup2,
+        Some(t @ ("proc" | "sysfs")) => Kind::Kernel(t.to_owned()),
+        Some(t) => Kind::Fs(t.to_owned()),
+        None => Kind::Fs(String::new()),
+    }
+}
+
+/// Mounts that must stay writable until /dev is populated or the tmpfs chmod-ed; finalize
+/// makes them read-only afterwards (as runc).
+pub fn delays_readonly(kind: &Kind, destination: &Path) -> bool {
+    matches!(kind, Kind::Fs(t) if t == "tmpfs") || clean_absolute(destination) == Path::new("/dev")
+}
+
+/// runc refuses mounts inside /proc except over a few files lxcfs emulates, and at /proc
+/// itself accepts only a fresh procfs (or a bind of one).
+pub fn proc_destination_allowed(resolved: &Path, kind: &Kind, bind_of_procfs: bool) -> bool {
+    const LXCFS_FILES: &[&str] = &[
+        "/proc/cpuinfo",
+        "/proc/diskstats",
+        "/proc/meminfo",
+        "/proc/stat",
+        "/proc/swaps",
+        "/proc/uptime",
+        "/proc/loadavg",
+        "/proc/slabinfo",
+        "/proc/net/dev",
+        "/proc/sys/kernel/ns_last_pid",
+        "/proc/sys/crypto/fips_enabled",
+    ];
+    if resolved == Path::new("/proc") {
+        return matches!(kind, Kind::Kernel(t) if t == "proc") || bind_of_procfs;
+    }
+    !resolved.starts_with("/proc") || LXCFS_FILES.iter().any(|f| resolved == Path::new(f))
+}
+
+pub fn mount_entry(ctx: &Ctx, m: &Mount) -> Result<(), RootfsError> {
+    let dest = clean_absolute(m.destination());
+    let opts = options::parse(m.options().as_deref().unwrap_or_default()).map_err(|source| {
+        RootfsError::Option {
+            destination: dest.clone(),
+            source,
+        }
+    })?;
+    match classify(m.typ().as_deref(), &opts) {
+        Kind::Bind => bind_entry(ctx, m, &dest, &opts),
+        Kind::Cgroup => cgroup::mount_cgroup(ctx, &dest, &opts),
+        Kind::Cgroup2 => cgroup::mount_cgroup2(ctx, &dest, &opts),
+        kind => fs_entry(ctx, m, &dest, &opts, &kind),
+    }
+}
+
+fn bind_entry(ctx: &Ctx, m: &Mount, dest: &Path, opts: &MountOptions) -> Result<(), RootfsError> {
+    let source = m
+        .source()
+        .as_deref()
+        .ok_or_else(|| RootfsError::MissingSource {
+            destination: dest.into(),
+        })?;
+    let meta = std::fs::metadata(source).map_err(|e| RootfsError::BindSource {
+        destination: dest.into(),
+        source_path: source.into(),
+        source: e,
+    })?;
+    let rel = clean_relative(dest);
+    let target = if meta.is_dir() {
+        ctx.root.mkdir_all(&rel, Mode::from_bits_truncate(0o755))
+    } else {
+        ctx.root.create_file(&rel, Mode::from_bits_truncate(0o644))
+    }
+    .map_err(|source| resolve_error(dest, source))?;
+    let procfs = nix::sys::statfs::statfs(source)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+    check_proc(ctx, dest, &target, &Kind::Bind, procfs)?;
+    let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+    mount(
+        Some(source),
+        &fd_path(&target),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .map_err(|e| mount_error("bind", dest, opts, e))?;
+    let mounted = reopen(ctx, dest)?;
+    if let Some(extra) = opts.bind_remount_flags() {
+        bind_remount(&mounted, dest, extra)?;
+    }
+    after_mount(&mounted, dest, opts)
+}
+
+fn fs_entry(
+    ctx: &Ctx,
+    m: &Mount,
+    dest: &Path,
+    opts: &MountOptions,
+    kind: &Kind,
+) -> Result<(), RootfsError> {
+    let (fstype, target) = match kind {
+        Kind::Kernel(t) => (t.as_str(), real_dir(ctx, dest, t)?),
+        Kind::Fs(t) => {
+            let dir = ctx
+                .root
+                .mkdir_all(&clean_relative(dest), Mode::from_bits_truncate(0o755));
+            (t.as_str(), dir.map_err(|e| resolve_error(dest, e))?)
+        }
+        Kind::Bind | Kind::Cgroup | Kind::Cgroup2 => unreachable!("handled by mount_entry"),
+    };
+    check_proc(ctx, dest, &target, kind, false)?;
+    let old_mode = fstat(&target).map(|st| st.st_mode & 0o7777).ok();
+    let mut flags = opts.flags;
+    if delays_readonly(kind, dest) {
+        flags -= MsFlags::MS_RDONLY;
+    }
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
+    let data = opts.data_string();
+    mount(
+        Some(&source),
+        &fd_path(&target),
+        Some(fstype),
+        flags,
+        data.as_deref(),
+    )
+    .map_err(|e| mount_error(fstype, dest, opts, e))?;
+    let mounted = reopen(ctx, dest)?;
+    // A fresh tmpfs is 0755 (or 1777 without mode=): keep the image's mode for the directory
+    // unless the spec chose one, like runc, so e.g. /tmp stays 1777.
+    let spec_mode = opts.data.iter().any(|d| d.starts_with("mode="));
+    if let (true, false, Some(mode)) = (fstype == "tmpfs", spec_mode, old_mode) {
+        fchmodat(
+            nix::fcntl::AT_FDCWD,
+            &fd_path(&mounted),
+            Mode::from_bits_truncate(mode),
+            FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| mount_error(fstype, dest, opts, e))?;
+    }
+    after_mount(&mounted, dest, opts)
+}
+
+/// proc and sysfs destinations must be directories in their own right: a symlink there is
+/// refused, not followed, even inside the rootfs.
+fn real_dir(ctx: &Ctx, dest: &Path, fstype: &str) -> Result<OwnedFd, RootfsError> {
+    let rel = clean_relative(dest);
+    let not_dir = || RootfsError::NotADirectory {
+        destination: dest.into(),
+        fstype: fstype.into(),
+    };
+    let fd = match ctx.root.resolve_no_final_link(&rel) {
+        Err(Errno::ENOENT) => {
+            let (parent, name) = super::resolve::split_last(&rel).ok_or_else(not_dir)?;
+            let dir = ctx.root.mkdir_all(parent, Mode::from_bits_truncate(0o755));
+            let dir = dir.map_err(|e| resolve_error(dest, e))?;
+            match nix::sys::stat::mkdirat(&dir, name, Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(resolve_error(dest, e)),
+            }
+            ctx.root.resolve_no_final_link(&rel)
+        }
+        other => other,
+    };
+    let fd = fd.map_err(|e| {
+        if e == Errno::ELOOP {
+            not_dir()
+        } else {
+            resolve_error(dest, e)
+        }
+    })?;
+    let st = fstat(&fd).map_err(|e| resolve_error(dest, e))?;
+    if file_type(&st) != SFlag::S_IFDIR {
+        return Err(not_dir());
+    }
+    Ok(fd)
+}
+
+fn check_proc(
+    ctx: &Ctx,
+    dest: &Path,
+    target: &OwnedFd,
+    kind: &Kind,
+    bind_of_procfs: bool,
+) -> Result<(), RootfsError> {
+    let resolved = in_root_path(target, ctx.rootfs).map_err(|e| resolve_error(dest, e))?;
+    if proc_destination_allowed(&resolved, kind, bind_of_procfs) {
+        Ok(())
+    } else {
+        Err(RootfsError::InsideProc {
+            destination: dest.into(),
+            resolved,
+        })
+    }
+}
+
+/// The fd we mounted onto points beneath the new mount; later steps must act on the mount
+/// itself, so look the destination up again.
+pub fn reopen(ctx: &Ctx, dest: &Path) -> Result<OwnedFd, RootfsError> {
+    ctx.root
+        .resolve(&clean_relative(dest))
+        .map_err(|e| resolve_error(dest, e))
+}
+
+/// MS_REMOUNT|MS_BIND changes per-mount flags. In a user namespace flags inherited from a
+/// more privileged mount (nosuid, nodev, noexec, atime) are locked and dropping them is EPERM;
+/// retry keeping whatever the mount already has, as runc does.
+pub fn bind_remount(fd: &OwnedFd, dest: &Path, extra: MsFlags) -> Result<(), RootfsError> {
+    let flags = extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    let remount = |flags| {
+        mount(
+            None::<&str>,
+            &fd_path(fd),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+    };
+    let err = |source| RootfsError::Remount {
+        destination: dest.into(),
+        flags,
+        source,
+    };
+    match remount(flags) {
+        Err(Errno::EPERM) => {
+            let locked = locked_flags(fstatvfs(fd).map_err(err)?.flags());
+            remount(flags | locked).map_err(err)
+        }
+        other => other.map_err(err),
+    }
+}
+
+pub fn locked_flags(st: FsFlags) -> MsFlags {
+    let pairs = [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ];
+    pairs
+        .iter()
+        .filter(|(s, _)| st.contains(*s))
+        .fold(MsFlags::empty(), |acc, (_, m)| acc | *m)
+}
+
+/// Propagation changes and recursive attributes only make sense once the mount exists.
+pub fn after_mount(fd: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(), RootfsError> {
+    for &flags in &opts.propagation {
+        mount(
+            None::<&str>,
+            &fd_path(fd),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .map_err(|source| RootfsError::Propagation {
+            destination: dest.into(),
+            flags,
+            source,
+        })?;
+    }
+    if let Some(attr) = &opts.rec_attr {
+        sys::mount_setattr(fd, true, attr).map_err(|source| RootfsError::SetAttr {
+            destination: dest.into(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+pub fn resolve_error(dest: &Path, source: Errno) -> RootfsError {
+    RootfsError::Resolve {
+        destination: dest.into(),
+        source,
+    }
+}
+
+pub fn mount_error(fstype: &str, dest: &Path, opts: &MountOptions, source: Errno) -> RootfsError {
+    RootfsError::Mount {
+        fstype: fstype.into(),
+        destination: dest.into(),
+        data: opts.data_string().unwrap_or_default(),
+        source,
+    }
+}
+
+/// pivot_root fails if the mount holding the new root is shared, and our bind of the rootfs
+/// would propagate to the host through it: make just that mount private (runc does the same).
+pub fn make_parent_mount_private(rootfs: &Path) -> Result<(), RootfsError> {
+    let text = mountinfo::read("/proc/self/mountinfo")?;
+    let mounts = mountinfo::parse_mountinfo(&text);
+    let parent =
+        mountinfo::holding_mount(&mounts, rootfs).ok_or_else(|| RootfsError::NoParentMount {
+            path: rootfs.into(),
+        })?;
+    if parent.optional.iter().any(|o| o.starts_with("shared:")) {
+        mount(
+            None::<&str>,
+            &parent.mount_point,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|source| RootfsError::ParentPrivate {
+            path: parent.mount_point.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(o: &[&str]) -> MountOptions {
+        options::parse(o).unwrap()
+    }
+
+    #[test]
+    fn classify_by_type_and_options() {
+        assert_eq!(classify(Some("bind"), &opts(&[])), Kind::Bind);
+        assert_eq!(classify(Some("none"), &opts(&["rbind"])), Kind::Bind);
+        assert_eq!(classify(None, &opts(&["bind", "ro"])), Kind::Bind);
+        assert_eq!(
+            classify(Some("proc"), &opts(&[])),
+            Kind::Kernel("proc".into())
+        );
+        assert_eq!(
+            classify(Some("sysfs"), &opts(&["ro"])),
+            Kind::Kernel("sysfs".into())
+        );
+        assert_eq!(classify(Some("cgroup"), &opts(&["ro"])), Kind::Cgroup);
+        assert_eq!(classify(Some("cgroup2"), &opts(&[])), Kind::Cgroup2);
+        assert_eq!(
+            classify(Some("tmpfs"), &opts(&[])),
+            Kind::Fs("tmpfs".into())
+        );
+    }
+
+    #[test]
+    fn readonly_is_delayed_for_tmpfs_and_dev() {
+        let tmpfs = Kind::Fs("tmpfs".into());
+        assert!(delays_readonly(&tmpfs, Path::new("/run")));
+        assert!(delays_readonly(&Kind::Bind, Path::new("/dev/")));
+        assert!(delays_readonly(
+            &Kind::Fs("devtmpfs".into()),
+            Path::new("dev")
+        ));
+        assert!(!delays_readonly(
+            &Kind::Kernel("sysfs".into()),
+            Path::new("/sys")
+        ));
+    }
+
+    #[test]
+    fn proc_destinations() {
+        let proc = Kind::Kernel("proc".into());
+        let tmpfs = Kind::Fs("tmpfs".into());
+        assert!(proc_destination_allowed(Path::new("/proc"), &proc, false));
+        assert!(!proc_destination_allowed(Path::new("/proc"), &tmpfs, false));
+        assert!(!proc_destination_allowed(
+            Path::new("/proc"),
+            &Kind::Bind,
+            false
+        ));
+        assert!(proc_destination_allowed(
+            Path::new("/proc"),
+            &Kind::Bind,
+            true
+        ));
+        assert!(proc_destination_allowed(
+            Path::new("/proc/cpuinfo"),
+            &Kind::Bind,
+            false
+        ));
+        assert!(!proc_destination_allowed(
+            Path::new("/proc/sysrq-trigger"),
+            &Kind::Bind,
+            false
+        ));
+        assert!(!proc_destination_allowed(
+            Path::new("/proc/sys"),
+            &tmpfs,
+            false
+        ));
+        assert!(proc_destination_allowed(
+            Path::new("/procfoo"),
+            &tmpfs,
+            false
+        ));
+        assert!(proc_destination_allowed(
+            Path::new("/sys"),
+            &Kind::Kernel("sysfs".into()),
+            false
+        ));
+    }
+
+    #[test]
+    fn locked_flags_mapping() {
+        let f = locked_flags(FsFlags::ST_NOSUID | FsFlags::ST_NODEV | FsFlags::ST_RDONLY);
+        assert_eq!(f, MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
+    }
+}
