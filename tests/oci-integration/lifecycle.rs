@@ -182,7 +182,15 @@ container_test! {
 }
 
 container_test! {
-    fn list_of_an_empty_root_is_empty(f) {
+    fn list_forgets_deleted_containers(f) {
+        f.set_args(&["sleep", "100"]);
+        f.create().ok();
+        assert_eq!(f.rt(&["list", "-q"]).ok().stdout, format!("{}\n", f.id));
+        f.rt(&["delete", "--force", &f.id]).ok();
         assert_eq!(f.rt(&["list", "-q"]).ok().stdout, "");
+        let json = f.rt(&["list", "--format", "json"]).ok().stdout;
+        // runc prints `null` for no containers; an empty array means the same to callers.
+        let json: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json:?}"));
+        assert!(json.is_null() || json.as_array().is_some_and(|a| a.is_empty()), "{json}");
     }
 }

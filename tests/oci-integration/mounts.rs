@@ -68,6 +68,7 @@ container_test! {
         f.set_args(&["sleep", "100"]);
         f.create().ok();
         f.rt(&["start", &f.id]).ok();
+        f.wait_status(&f.id, "running");
         let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
         let dir = f.dir.path().to_str().unwrap();
         let leaked: Vec<&str> = mountinfo.lines().filter(|l| l.contains(dir)).collect();

@@ -45,7 +45,9 @@ container_test! {
         // A hostname needs a private UTS namespace.
         f.config.as_object_mut().unwrap().remove("hostname");
         let out = f.run_sh(&print_ns_script());
-        for (kind, target) in ns_lines(&out) {
+        let seen = ns_lines(&out);
+        assert_eq!(seen.len(), KINDS.len(), "{out}");
+        for (kind, target) in seen {
             if kind == "mnt" || kind == "pid" {
                 assert_ne!(target, host_ns(&kind), "{kind} should be new");
             } else {

@@ -24,8 +24,10 @@ container_test! {
 
 container_test! {
     fn run_returns_zero_for_success(f) {
-        f.set_args(&["true"]);
-        assert_eq!(f.run().code(), Some(0));
+        f.set_args(&["echo", "done"]);
+        let out = f.run();
+        assert_eq!(out.code(), Some(0), "{out}");
+        assert_eq!(out.stdout, "done\n");
     }
 }
 
