@@ -11,3 +11,4 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod security;
