@@ -1,1 +1,14 @@
-fn main() {}
+//! OCI integration tests: each test builds a busybox bundle and drives the runtime binary
+//! (`$NOOK_RUNTIME`, default: the nook binary cargo built) like containerd or podman would.
+//! Every test must also pass against runc (`NOOK_RUNTIME=/usr/sbin/runc`); that is how we know
+//! the tests themselves are right. Must run as root.
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod lifecycle;
+mod mounts;
+mod namespaces;
+mod process;
+mod security;
