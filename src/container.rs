@@ -21,6 +21,7 @@ use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
 
 use crate::cgroups::{default_devices, Cgroup, CgroupError};
+use crate::hooks::{self, HookError};
 use crate::process::launch::{self, LaunchArgs, LaunchError};
 use crate::spec::{self, SpecError};
 use crate::state::{self, ContainerDir, Record, StateError, Status};
@@ -78,6 +79,10 @@ pub enum ContainerError {
         #[source]
         source: nix::Error,
     },
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error("container deleted, but {0}")]
+    Poststop(#[source] HookError),
     #[error("container {id}: init {pid} did not exit after SIGKILL")]
     StillAlive { id: String, pid: i32 },
 }
@@ -139,6 +144,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         owner: String::new(),
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup_path: cgroup.path().to_path_buf(),
+        hooks: bundle.spec.hooks().clone(),
         ..Default::default()
     };
     // First write before anything else exists, so `delete --force` can find the cgroup even
@@ -156,6 +162,11 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         cgroup.apply(&resources)?;
     }
     let dir = undo.dir.as_ref().expect("set");
+    let state_json = |pid: Pid| {
+        let mut r = record.clone();
+        r.pid = pid.as_raw();
+        r.state_json(Status::Creating)
+    };
     let pending = launch::spawn(LaunchArgs {
         spec: &bundle.spec,
         rootfs: &bundle.rootfs,
@@ -164,6 +175,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
         console: console.as_ref(),
+        state_json: &state_json,
     })?;
     drop(console);
     record.pid = pending.pid.as_raw();
@@ -242,11 +254,13 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     let mut reason = String::new();
     conn.read_to_string(&mut reason)
         .map_err(ContainerError::StartIo)?;
-    if reason.is_empty() {
-        Ok(())
-    } else {
-        Err(ContainerError::ExecFailed(reason.trim().to_string()))
+    if !reason.is_empty() {
+        return Err(ContainerError::ExecFailed(reason.trim().to_string()));
     }
+    if let Some(poststart) = record.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
+        hooks::run_all("poststart", poststart, &record.state_json(Status::Running))?;
+    }
+    Ok(())
 }
 
 /// `kill`: signal the init, or with `all` every process in the container's cgroup.
@@ -307,6 +321,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         cg.destroy()?;
     }
     dir.remove()?;
+    // The container is gone whatever poststop says; its failure is reported, not undone.
+    if let Some(poststop) = record.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
+        hooks::run_all("poststop", poststop, &record.state_json(Status::Stopped))
+            .map_err(ContainerError::Poststop)?;
+    }
     Ok(())
 }
 

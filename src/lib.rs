@@ -4,6 +4,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod hooks;
 pub mod id;
 pub mod logging;
 pub mod namespaces;

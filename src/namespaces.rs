@@ -58,6 +58,17 @@ pub struct Plan {
     pub new_user: bool,
 }
 
+impl Plan {
+    /// Whether the init ends up in a user namespace other than the runtime's.
+    pub fn in_user_namespace(&self) -> bool {
+        self.new_user
+            || self
+                .child_joins
+                .iter()
+                .any(|j| j.typ == LinuxNamespaceType::User)
+    }
+}
+
 pub fn plan(namespaces: &[LinuxNamespace]) -> Plan {
     let mut plan = Plan {
         parent_joins: Vec::new(),

@@ -130,9 +130,6 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .ok_or_else(|| invalid("linux", "missing"))?;
     validate_namespaces(spec)?;
     refuse_unsupported_linux(linux)?;
-    if spec.hooks().is_some() {
-        return Err(SpecError::Unsupported("hooks"));
-    }
     Ok(())
 }
 

@@ -128,6 +128,9 @@ pub struct Record {
     pub annotations: HashMap<String, String>,
     /// The cgroup path as `cgroups::Cgroup::path` gave it.
     pub cgroup_path: PathBuf,
+    /// Hooks for later commands (poststart, poststop): the bundle may change after create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// The per-container directory, locked for the lifetime of this value.
@@ -336,6 +339,11 @@ pub struct OciState<'a> {
 }
 
 impl Record {
+    /// The state document as hooks receive it on stdin.
+    pub fn state_json(&self, status: Status) -> String {
+        serde_json::to_string(&self.oci_state(status)).expect("state serialises")
+    }
+
     pub fn oci_state(&self, status: Status) -> OciState<'_> {
         OciState {
             oci_version: OCI_VERSION,

@@ -130,3 +130,34 @@ pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<(), E
     };
     Errno::result(ret).map(drop)
 }
+
+/// Close every fd from `first` upwards except those in `keep`, using close_range on the gaps.
+/// The init calls it first thing, so no fd of the runtime (a state-dir lock, say) stays open
+/// in the container's process.
+pub fn close_fds_from_except(first: RawFd, keep: &[RawFd]) -> Result<(), Errno> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= first).collect();
+    keep.sort_unstable();
+    let mut start = first;
+    for fd in keep {
+        if fd > start {
+            close_range(start as libc::c_uint, (fd - 1) as libc::c_uint)?;
+        }
+        start = fd + 1;
+    }
+    close_range(start as libc::c_uint, libc::c_uint::MAX)
+}
+
+fn close_range(first: libc::c_uint, last: libc::c_uint) -> Result<(), Errno> {
+    // SAFETY: close_range only closes fds; no Rust object of ours owns these ones (the
+    // callers keep the fds they still use out of the range).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) };
+    Errno::result(ret).map(drop)
+}
+
+/// Restore the default action of SIGPIPE, which Rust's runtime ignores: an ignored signal
+/// would be inherited by the container's program across execve.
+pub fn default_sigpipe() -> Result<(), Errno> {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: installing SIG_DFL runs no handler code of ours.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.map(drop)
+}

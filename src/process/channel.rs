@@ -5,7 +5,10 @@
 //!   --------------------                      ----------------------
 //!   clone3(namespaces, into cgroup) ───────►  waits
 //!   write uid/gid maps, join v1 cgroups
-//!   Go ────────────────────────────────────►  join namespaces, rootfs, pivot_root,
+//!   Go{state} ─────────────────────────────►  join namespaces, mounts
+//!                                      ◄────  RunHooks         (only if the spec has prestart
+//!   prestart, createRuntime hooks                               or createRuntime hooks)
+//!   HooksDone ─────────────────────────────►  createContainer hooks, pivot_root,
 //!                                             process attributes, user, capabilities
 //!                                      ◄────  Ready            (or Failed{reason})
 //!   write state.json, pid file
@@ -55,6 +58,8 @@ enum Tag {
     Ready = 2,
     Commit = 3,
     Failed = 4,
+    RunHooks = 5,
+    HooksDone = 6,
 }
 
 impl Tag {
@@ -64,13 +69,22 @@ impl Tag {
             Tag::Ready => "Ready",
             Tag::Commit => "Commit",
             Tag::Failed => "Failed",
+            Tag::RunHooks => "RunHooks",
+            Tag::HooksDone => "HooksDone",
         }
     }
 
     fn from_byte(b: u8) -> Option<Tag> {
-        [Tag::Go, Tag::Ready, Tag::Commit, Tag::Failed]
-            .into_iter()
-            .find(|t| *t as u8 == b)
+        [
+            Tag::Go,
+            Tag::Ready,
+            Tag::Commit,
+            Tag::Failed,
+            Tag::RunHooks,
+            Tag::HooksDone,
+        ]
+        .into_iter()
+        .find(|t| *t as u8 == b)
     }
 }
 
@@ -158,9 +172,19 @@ pub fn pair() -> Result<(ParentEnd, InitEnd), ChannelError> {
 }
 
 impl ParentEnd {
-    /// Namespaces are mapped and the cgroup joined: the init may set itself up.
-    pub fn go(&self) -> Result<(), ChannelError> {
-        self.0.send(Tag::Go, &[])
+    /// Namespaces are mapped and the cgroup joined: the init may set itself up. Carries the
+    /// container state JSON the init hands to its own hooks.
+    pub fn go(&self, state_json: &str) -> Result<(), ChannelError> {
+        self.0.send(Tag::Go, state_json.as_bytes())
+    }
+
+    /// Wait until the init's mounts are done and it asks for the runtime-side hooks.
+    pub fn wait_run_hooks(&self) -> Result<(), ChannelError> {
+        self.0.expect(Tag::RunHooks).map(drop)
+    }
+
+    pub fn hooks_done(&self) -> Result<(), ChannelError> {
+        self.0.send(Tag::HooksDone, &[])
     }
 
     /// Wait until the init is set up, or carry back why it failed.
@@ -174,9 +198,23 @@ impl ParentEnd {
     }
 }
 
+impl std::os::fd::AsRawFd for InitEnd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0 .0.as_raw_fd()
+    }
+}
+
 impl InitEnd {
-    pub fn wait_go(&self) -> Result<(), ChannelError> {
-        self.0.expect(Tag::Go).map(drop)
+    /// Returns the container state JSON for the init's hooks.
+    pub fn wait_go(&self) -> Result<String, ChannelError> {
+        let payload = self.0.expect(Tag::Go)?;
+        Ok(String::from_utf8_lossy(&payload).into_owned())
+    }
+
+    /// Ask the runtime to run prestart and createRuntime hooks, and wait until it has.
+    pub fn run_runtime_hooks(&self) -> Result<(), ChannelError> {
+        self.0.send(Tag::RunHooks, &[])?;
+        self.0.expect(Tag::HooksDone).map(drop)
     }
 
     pub fn ready(&self) -> Result<(), ChannelError> {
@@ -200,8 +238,11 @@ mod tests {
     #[test]
     fn happy_path_in_order() {
         let (parent, init) = pair().unwrap();
-        parent.go().unwrap();
-        init.wait_go().unwrap();
+        parent.go("{}").unwrap();
+        assert_eq!(init.wait_go().unwrap(), "{}");
+        parent.hooks_done().unwrap();
+        assert!(init.run_runtime_hooks().is_ok());
+        parent.wait_run_hooks().unwrap();
         init.ready().unwrap();
         parent.wait_ready().unwrap();
         parent.commit().unwrap();

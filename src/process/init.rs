@@ -14,14 +14,15 @@
 //!  7. rlimits; bounding set dropped while we still hold CAP_SETPCAP; the user switch with
 //!     keepcaps; cwd entered as that user and proven to be inside the root (CVE-2024-21626);
 //!     then the other capability sets and no_new_privs;
-//!  8. Ready, wait for Commit, and only then drop the parent-death signal: from here the init
-//!     must outlive `nook create`;
-//!  9. every fd past the preserved ones is marked close-on-exec; block on start.sock until
-//!     `nook start` connects; execve.
+//!  8. SIGPIPE back to default (Rust ignores it) and every fd past the preserved ones
+//!     close-on-exec; the parent-death signal dropped, then Ready and wait for Commit: a runtime
+//!     dying in between shows as EOF, and the init must outlive a `nook create` that exits
+//!     right after Commit;
+//!  9. block on start.sock until `nook start` connects; execve.
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -29,10 +30,11 @@ use std::path::{Path, PathBuf};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::{access, execve, getcwd, sethostname, setsid, AccessFlags};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Hook, Spec};
 
 use super::attrs::{self, AttrError};
 use super::channel::{ChannelError, InitEnd};
+use crate::hooks::{self, HookError};
 use crate::namespaces::{clone_flag, Plan};
 use crate::rootfs::{self, RootfsError};
 use crate::security::caps::{self, CapSets, CapsError};
@@ -103,6 +105,10 @@ pub enum InitError {
     Nul(String),
     #[error("mark fds close-on-exec: {0}")]
     Cloexec(#[source] nix::Error),
+    #[error("linux.uidMappings: become root in the user namespace (is uid/gid 0 mapped?): {0}")]
+    NamespaceRoot(#[source] nix::Error),
+    #[error(transparent)]
+    Hook(#[from] HookError),
 }
 
 /// What the init needs from the runtime.
@@ -121,10 +127,19 @@ struct Exec {
     path: CString,
     args: Vec<CString>,
     env: Vec<CString>,
+    /// startContainer hooks, run in the container after `start` and before execve.
+    start_hooks: Vec<Hook>,
+    state_json: String,
 }
 
 /// Run the init to the end. Never returns: it execs the container's program or exits.
 pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
+    let mut keep = vec![chan.as_raw_fd(), listener.as_raw_fd()];
+    keep.extend(args.console.map(|c| c.as_raw_fd()));
+    if sys::close_fds_from_except(3 + args.preserve_fds, &keep).is_err() {
+        let _ = chan.failed("close the runtime's fds in the init");
+        std::process::exit(1);
+    }
     let exec = match setup(&args, &chan) {
         Ok(exec) => exec,
         Err(e) => {
@@ -144,9 +159,12 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     use nix::sys::prctl;
     prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
-    chan.wait_go()?;
+    let state_json = chan.wait_go()?;
 
     enter_namespaces(args.plan)?;
+    if args.plan.in_user_namespace() {
+        become_namespace_root()?;
+    }
     setsid().map_err(InitError::Setsid)?;
     let spec = args.spec;
     let process = spec.process().as_ref().expect("validated");
@@ -173,6 +191,18 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     }
 
     rootfs::prepare(spec, args.rootfs)?;
+    let hooks = spec.hooks().as_ref();
+    let list = |h: Option<&Vec<Hook>>| h.cloned().unwrap_or_default();
+    if let Some(h) = hooks {
+        if h.prestart().is_some() || h.create_runtime().is_some() {
+            chan.run_runtime_hooks()?;
+        }
+        hooks::run_all(
+            "createContainer",
+            &list(h.create_container().as_ref()),
+            &state_json,
+        )?;
+    }
     rootfs::enter(args.rootfs, args.no_pivot)?;
     // The root is ours now, so the path cannot lead out of it; create before a read-only root.
     let cwd = process.cwd();
@@ -188,7 +218,11 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         tty::setup(socket, size, (user.uid(), user.gid()))?;
     }
     rootfs::finalize(spec)?;
-    let exec = resolve_exec(process)?;
+    let mut exec = resolve_exec(process)?;
+    if let Some(h) = hooks {
+        exec.start_hooks = list(h.start_container().as_ref());
+        exec.state_json = state_json.replace("\"status\":\"creating\"", "\"status\":\"created\"");
+    }
 
     attrs::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
     let cap_sets = CapSets::from_spec(process.capabilities().as_ref())?;
@@ -203,10 +237,13 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     }
     attrs::set_umask(process.user());
 
+    sys::default_sigpipe().map_err(prctl_err("reset SIGPIPE"))?;
+    sys::cloexec_from(3 + args.preserve_fds).map_err(InitError::Cloexec)?;
+    // From Ready on, a dead runtime shows as EOF on the channel, which ends us; the
+    // parent-death signal must be gone before the runtime exits after Commit.
+    prctl::set_pdeathsig(None).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
     chan.ready()?;
     chan.wait_commit()?;
-    prctl::set_pdeathsig(None).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
-    sys::cloexec_from(3 + args.preserve_fds).map_err(InitError::Cloexec)?;
     Ok(exec)
 }
 
@@ -236,6 +273,30 @@ fn enter_namespaces(plan: &Plan) -> Result<(), InitError> {
     Ok(())
 }
 
+/// In a user namespace we start as whatever our host uid maps to (often nothing); become the
+/// namespace's root so files we create are owned by a mapped id.
+fn become_namespace_root() -> Result<(), InitError> {
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(InitError::NamespaceRoot)?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(InitError::NamespaceRoot)?;
+    Ok(())
+}
+
+/// The user's home directory from the container's /etc/passwd, or "/" as runc falls back to.
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+        })
+        .next()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".to_string())
+}
+
 /// chdir as the container user, then prove the result is under the root: a cwd such as
 /// /proc/self/fd/N could otherwise point at a directory outside it.
 fn enter_cwd(cwd: &Path) -> Result<(), InitError> {
@@ -260,6 +321,7 @@ fn cstring(s: impl AsRef<[u8]>) -> Result<CString, InitError> {
 fn resolve_exec(process: &oci_spec::runtime::Process) -> Result<Exec, InitError> {
     let args = process.args().as_deref().unwrap_or(&[]);
     let env: Vec<String> = process.env().clone().unwrap_or_default();
+
     let name = &args[0];
     let path = if name.contains('/') {
         PathBuf::from(name)
@@ -275,10 +337,16 @@ fn resolve_exec(process: &oci_spec::runtime::Process) -> Result<Exec, InitError>
             .find(|p| p.is_file() && access(p, AccessFlags::X_OK).is_ok())
             .ok_or_else(|| InitError::NotFound(name.clone()))?
     };
+    let mut env = env;
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(process.user().uid())));
+    }
     Ok(Exec {
         path: cstring(path.as_os_str().as_bytes())?,
         args: args.iter().map(cstring).collect::<Result<_, _>>()?,
         env: env.iter().map(cstring).collect::<Result<_, _>>()?,
+        start_hooks: Vec::new(),
+        state_json: String::new(),
     })
 }
 
@@ -297,6 +365,10 @@ fn wait_for_start_and_exec(exec: Exec, listener: UnixListener) -> ! {
         std::process::exit(1);
     }
     drop(listener);
+    if let Err(e) = hooks::run_all("startContainer", &exec.start_hooks, &exec.state_json) {
+        let _ = writeln!(conn, "{e}");
+        std::process::exit(1);
+    }
     // The runtime may have blocked signals (run forwards them); the program starts clean.
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let err = execve(&exec.path, &exec.args, &exec.env).unwrap_err();

@@ -15,6 +15,7 @@ use oci_spec::runtime::{LinuxIdMapping, Spec};
 use super::channel::{self, ChannelError, ParentEnd};
 use super::init::{self, InitArgs};
 use crate::cgroups::{Cgroup, CgroupError};
+use crate::hooks;
 use crate::namespaces::{self, clone_flag, Plan};
 use crate::sys::{self, Forked};
 
@@ -61,6 +62,8 @@ pub enum LaunchError {
     Init(String),
     #[error("container init exited before it was ready: {0}")]
     InitDied(String),
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
 }
 
 pub struct LaunchArgs<'a> {
@@ -71,6 +74,8 @@ pub struct LaunchArgs<'a> {
     pub no_pivot: bool,
     pub preserve_fds: i32,
     pub console: Option<&'a std::os::unix::net::UnixStream>,
+    /// The OCI state JSON (status "creating") for the init's pid, handed to hooks.
+    pub state_json: &'a dyn Fn(Pid) -> String,
 }
 
 /// A set-up init waiting for Commit. Dropping it without `commit` kills the init.
@@ -146,7 +151,17 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
         args.cgroup.add_process(pid)?;
     }
     let chan = pending.chan.as_ref().expect("set above");
-    chan.go()?;
+    let state_json = (args.state_json)(pid);
+    chan.go(&state_json)?;
+    if let Some(hooks) = args.spec.hooks() {
+        if hooks.prestart().is_some() || hooks.create_runtime().is_some() {
+            wait_for(chan.wait_run_hooks())?;
+            let list = |h: &Option<Vec<oci_spec::runtime::Hook>>| h.clone().unwrap_or_default();
+            hooks::run_all("prestart", &list(hooks.prestart()), &state_json)?;
+            hooks::run_all("createRuntime", &list(hooks.create_runtime()), &state_json)?;
+            chan.hooks_done()?;
+        }
+    }
     match chan.wait_ready() {
         Ok(()) => Ok(pending),
         Err(ChannelError::ChildFailed(reason)) => Err(LaunchError::Init(reason)),
@@ -156,6 +171,14 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
             Err(LaunchError::InitDied(exit_description(pid)))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A failure reported by the init reads as the init's own error.
+fn wait_for(r: Result<(), ChannelError>) -> Result<(), LaunchError> {
+    match r {
+        Err(ChannelError::ChildFailed(reason)) => Err(LaunchError::Init(reason)),
+        other => Ok(other?),
     }
 }
 

@@ -34,9 +34,12 @@ pub struct V1Hierarchy {
 }
 
 /// Match each v1 line of /proc/self/cgroup to the host mount of that hierarchy.
+/// In a cgroup namespace the host's mounts show roots like `/../..` that our paths do not start
+/// with; there the hierarchy is mounted fresh and `source` is not used.
 pub fn v1_hierarchies(
     mounts: &[MountInfo],
     cgroups: &[(String, PathBuf)],
+    cgroupns: bool,
 ) -> Result<Vec<V1Hierarchy>, PathBuf> {
     let mut out = Vec::new();
     for (controllers, path) in cgroups.iter().filter(|(c, _)| !c.is_empty()) {
@@ -50,15 +53,17 @@ pub fn v1_hierarchies(
             // A hierarchy with no mount in our namespace: nothing to show.
             continue;
         };
-        let rel = path
-            .strip_prefix(&m.root)
-            .map_err(|_| m.mount_point.clone())?;
+        let source = match path.strip_prefix(&m.root) {
+            Ok(rel) => m.mount_point.join(rel),
+            Err(_) if cgroupns => m.mount_point.clone(),
+            Err(_) => return Err(m.mount_point.clone()),
+        };
         let Some(dir_name) = m.mount_point.file_name() else {
             continue;
         };
         out.push(V1Hierarchy {
             dir_name: dir_name.to_string_lossy().into_owned(),
-            source: m.mount_point.join(rel),
+            source,
             data: controllers.clone(),
         });
     }
@@ -99,11 +104,12 @@ pub fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), R
     let cgroupns = has_cgroup_namespace(ctx);
     let mounts = mountinfo::parse_mountinfo(&mountinfo::read("/proc/self/mountinfo")?);
     let cgroups = mountinfo::parse_proc_cgroup(&mountinfo::read("/proc/self/cgroup")?);
-    let hierarchies =
-        v1_hierarchies(&mounts, &cgroups).map_err(|hierarchy| RootfsError::CgroupPath {
+    let hierarchies = v1_hierarchies(&mounts, &cgroups, cgroupns).map_err(|hierarchy| {
+        RootfsError::CgroupPath {
             destination: dest.into(),
             hierarchy,
-        })?;
+        }
+    })?;
 
     let rel = clean_relative(dest);
     let dir = ctx.root.mkdir_all(&rel, Mode::from_bits_truncate(0o755));
@@ -243,7 +249,7 @@ mod tests {
     fn hierarchies_match_controllers_to_mounts() {
         let mounts = mountinfo::parse_mountinfo(MOUNTINFO);
         let cgroups = mountinfo::parse_proc_cgroup(CGROUP);
-        let h = v1_hierarchies(&mounts, &cgroups).unwrap();
+        let h = v1_hierarchies(&mounts, &cgroups, false).unwrap();
         assert_eq!(h.len(), 3, "devices has no mount and is skipped: {h:?}");
         assert_eq!(h[0].dir_name, "cpu,cpuacct");
         assert_eq!(h[0].source, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/ctr"));
@@ -267,7 +273,7 @@ mod tests {
         );
         let cgroups = mountinfo::parse_proc_cgroup("4:cpu:/ctr\n");
         assert_eq!(
-            v1_hierarchies(&mounts, &cgroups),
+            v1_hierarchies(&mounts, &cgroups, false),
             Err(PathBuf::from("/sys/fs/cgroup/cpu"))
         );
     }

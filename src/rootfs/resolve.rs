@@ -85,6 +85,16 @@ impl Root {
     /// Resolve `rel` as a directory, creating missing components one at a time, each with
     /// mkdirat relative to its already-resolved parent — never by host path.
     pub fn mkdir_all(&self, rel: &Path, mode: Mode) -> nix::Result<OwnedFd> {
+        self.mkdir_all_depth(rel, mode, 0)
+    }
+
+    /// A dangling symlink on the way is followed the way the kernel would inside the root:
+    /// its target is created *inside the rootfs* (an absolute target counts from the rootfs),
+    /// which is what runc's securejoin does. Links are followed at most 40 deep.
+    fn mkdir_all_depth(&self, rel: &Path, mode: Mode, depth: u32) -> nix::Result<OwnedFd> {
+        if depth > 40 {
+            return Err(Errno::ELOOP);
+        }
         let dir_how = || {
             OpenHow::new()
                 .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
@@ -98,7 +108,19 @@ impl Root {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) => {
                     match mkdirat(&cur, name, mode) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Ok(()) => {}
+                        Err(Errno::EEXIST) => {
+                            if let Ok(target) = nix::fcntl::readlinkat(&cur, name) {
+                                let parent = prefix.parent().unwrap_or(Path::new(""));
+                                let target = Path::new(&target);
+                                let inside = if target.is_absolute() {
+                                    clean_relative(target)
+                                } else {
+                                    clean_relative(&Path::new("/").join(parent).join(target))
+                                };
+                                self.mkdir_all_depth(&inside, mode, depth + 1)?;
+                            }
+                        }
                         Err(e) => return Err(e),
                     }
                     // Re-resolve rather than trust the name: if it was a dangling symlink
@@ -218,12 +240,8 @@ mod tests {
 
         let root = Root::open(&rootfs).unwrap();
         // "escape" points at a host path; inside the root that path does not exist, so it is
-        // a dangling link there: refused, and nothing appears on the host.
-        let err = root.mkdir_all(Path::new("escape/sub"), Mode::from_bits_truncate(0o755));
-        assert_eq!(err.unwrap_err(), Errno::ENOENT);
-        assert!(!outside.join("sub").exists(), "created on the host");
+        // a dangling link there: its target is created inside the root, never on the host.
         let in_root = rootfs.join(outside.strip_prefix("/").unwrap());
-        std::fs::create_dir_all(&in_root).unwrap();
         root.mkdir_all(Path::new("escape/sub"), Mode::from_bits_truncate(0o755))
             .unwrap();
         assert!(!outside.join("sub").exists(), "created on the host");

@@ -58,14 +58,50 @@ impl CapSets {
         let Some(c) = spec else {
             return Ok(CapSets::default());
         };
-        Ok(CapSets {
+        let mut sets = CapSets {
             bounding: convert(c.bounding())?,
             effective: convert(c.effective())?,
             permitted: convert(c.permitted())?,
             inheritable: convert(c.inheritable())?,
             ambient: convert(c.ambient())?,
-        })
+        };
+        // The kernel only lets an ambient capability stand while it is both permitted and
+        // inheritable. runc skips the others (`runc spec` itself asks for three it cannot
+        // have), so nook does too, and `unreachable_ambient` names them.
+        let keep = sets.reachable_ambient();
+        sets.ambient = keep;
+        Ok(sets)
     }
+
+    fn reachable_ambient(&self) -> CapsHashSet {
+        self.ambient
+            .iter()
+            .filter(|c| self.permitted.contains(c) && self.inheritable.contains(c))
+            .copied()
+            .collect()
+    }
+}
+
+/// Ambient capabilities the spec lists but the kernel would refuse (not both permitted and
+/// inheritable); they are skipped, and the command layer warns about them.
+pub fn unreachable_ambient(spec: Option<&LinuxCapabilities>) -> Result<Vec<String>, CapsError> {
+    let Some(c) = spec else {
+        return Ok(Vec::new());
+    };
+    let sets = CapSets {
+        permitted: convert(c.permitted())?,
+        inheritable: convert(c.inheritable())?,
+        ambient: convert(c.ambient())?,
+        ..Default::default()
+    };
+    let reachable = sets.reachable_ambient();
+    let mut out: Vec<String> = sets
+        .ambient
+        .difference(&reachable)
+        .map(|c| c.to_string())
+        .collect();
+    out.sort();
+    Ok(out)
 }
 
 /// Step 1, while still root with every capability: shrink the bounding set. Needs CAP_SETPCAP,
@@ -117,6 +153,16 @@ mod tests {
         assert_eq!(sets.effective, [Capability::CAP_KILL].into());
         assert!(sets.inheritable.is_empty());
         assert!(sets.ambient.is_empty());
+    }
+
+    #[test]
+    fn ambient_outside_inheritable_is_skipped_and_reported() {
+        let json = r#"{"permitted":["CAP_KILL","CAP_CHOWN"],"inheritable":["CAP_KILL"],
+                       "ambient":["CAP_KILL","CAP_CHOWN"]}"#;
+        let c: LinuxCapabilities = serde_json::from_str(json).unwrap();
+        let sets = CapSets::from_spec(Some(&c)).unwrap();
+        assert_eq!(sets.ambient, [Capability::CAP_KILL].into());
+        assert_eq!(unreachable_ambient(Some(&c)).unwrap(), vec!["CAP_CHOWN"]);
     }
 
     #[test]
