@@ -75,6 +75,61 @@ pub enum Command {
     Resume(IdArg),
     /// List the processes of a container
     Ps(PsArgs),
+    /// Run a new process inside a running container
+    Exec(ExecArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Process definition (JSON, as config.json's "process")
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Return once the process has started instead of waiting for it
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Write the new process's host pid to this file
+    #[arg(long)]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master
+    #[arg(long)]
+    pub console_socket: Option<PathBuf>,
+    /// Allocate a terminal (needs --console-socket)
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Pass N extra fds (3..3+N) to the process
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Extra environment variable KEY=VALUE
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// User as uid[:gid]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Extra group ids
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Working directory inside the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Add a capability to the bounding, effective and permitted sets
+    #[arg(short, long = "cap")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// AppArmor profile (not supported yet)
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// SELinux label (not supported yet)
+    #[arg(long)]
+    pub process_label: Option<String>,
+    /// Exec even into a paused container
+    #[arg(long)]
+    pub ignore_paused: bool,
+    pub id: String,
+    /// Command and arguments (without --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -22,7 +22,10 @@ use nix::unistd::Pid;
 
 use crate::cgroups::{default_devices, Cgroup, CgroupError};
 use crate::hooks::{self, HookError};
-use crate::process::launch::{self, LaunchArgs, LaunchError};
+use crate::process::{
+    self,
+    launch::{self, LaunchArgs, LaunchError},
+};
 use crate::spec::{self, SpecError};
 use crate::state::{self, ContainerDir, Record, StateError, Status};
 use crate::sys;
@@ -66,6 +69,10 @@ pub enum ContainerError {
     ExecFailed(String),
     #[error("container not running")]
     NotRunning,
+    #[error("cannot exec in a stopped container")]
+    ExecStopped,
+    #[error("cannot exec in a paused container (use --ignore-paused to override)")]
+    ExecPaused,
     #[error("container not paused")]
     NotPaused,
     #[error("cannot delete container {id} that is not stopped: {status}")]
@@ -410,4 +417,59 @@ fn open_live(root: &Path, id: &str, want: Status) -> Result<(ContainerDir, Recor
     }
     let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
     Ok((dir, record, cgroup))
+}
+
+/// What `exec` was asked to do besides the process itself.
+#[derive(Debug, Default, Clone)]
+pub struct ExecOptions {
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub ignore_paused: bool,
+}
+
+/// The process definition of the container's config.json, the base `exec <id> cmd` builds on.
+pub fn config_process(root: &Path, id: &str) -> Result<oci_spec::runtime::Process> {
+    let dir = ContainerDir::peek(root, id)?;
+    let record = dir.load()?;
+    let spec = spec::parse(&record.bundle.join("config.json"))?;
+    Ok(spec.process().clone().unwrap_or_default())
+}
+
+/// `exec`: start `process` inside the running container; returns its host pid once it has
+/// called execve (or is about to: it has nothing left to fail on but execve itself).
+pub fn exec(
+    root: &Path,
+    id: &str,
+    process: &oci_spec::runtime::Process,
+    opts: &ExecOptions,
+) -> Result<Pid> {
+    spec::validate_process(process)?;
+    let dir = ContainerDir::peek(root, id)?;
+    let record = dir.load()?;
+    match status(&dir, &record) {
+        Status::Running | Status::Created => {}
+        Status::Paused if opts.ignore_paused => {}
+        Status::Paused => return Err(ContainerError::ExecPaused),
+        Status::Stopped | Status::Creating => return Err(ContainerError::ExecStopped),
+    }
+    let console = match (process.terminal() == Some(true), &opts.console_socket) {
+        (true, Some(path)) => Some(tty::connect(path)?),
+        (true, None) => return Err(ContainerError::TerminalWithoutSocket),
+        (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
+        (false, None) => None,
+    };
+    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    let pending = process::exec::spawn(process::exec::ExecArgs {
+        init_pid: Pid::from_raw(record.pid),
+        process,
+        cgroup: &cgroup,
+        preserve_fds: opts.preserve_fds,
+        console: console.as_ref(),
+    })?;
+    drop(console);
+    if let Some(path) = &opts.pid_file {
+        write_pid_file(path, pending.pid)?;
+    }
+    Ok(pending.commit().map_err(LaunchError::from)?)
 }

@@ -113,6 +113,18 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .process()
         .as_ref()
         .ok_or_else(|| invalid("process", "missing"))?;
+    validate_process(process)?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| invalid("linux", "missing"))?;
+    validate_namespaces(spec)?;
+    refuse_unsupported_linux(linux)?;
+    Ok(())
+}
+
+/// What a process definition (config.json's or an `exec --process` file) must satisfy.
+pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), SpecError> {
     match process.args() {
         Some(args) if !args.is_empty() => {}
         _ => return Err(invalid("process.args", "must name a program")),
@@ -123,14 +135,21 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
             format!("{:?} is not an absolute path", process.cwd()),
         ));
     }
-    refuse_unsupported_process(process)?;
-    let linux = spec
-        .linux()
-        .as_ref()
-        .ok_or_else(|| invalid("linux", "missing"))?;
-    validate_namespaces(spec)?;
-    refuse_unsupported_linux(linux)?;
-    Ok(())
+    refuse_unsupported_process(process)
+}
+
+/// Parse an `exec --process` file, naming the JSON path of the first field that does not fit.
+pub fn parse_process(path: &Path) -> Result<oci_spec::runtime::Process, SpecError> {
+    let file = File::open(path).map_err(|source| SpecError::ConfigOpen {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+    serde_path_to_error::deserialize(&mut de).map_err(|e| SpecError::ConfigParse {
+        path: path.to_path_buf(),
+        field: e.path().to_string(),
+        source: e.into_inner(),
+    })
 }
 
 fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {

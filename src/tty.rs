@@ -47,12 +47,14 @@ pub fn connect(path: &Path) -> Result<UnixStream, TtyError> {
     })
 }
 
-/// Init side, after pivot_root while still root: create the pty in the container's devpts,
-/// hand the master to the socket, and make the slave our terminal and stdio.
+/// Container side, after pivot_root while still root: create the pty in the container's devpts,
+/// hand the master to the socket, and make the slave our terminal and stdio (and, for the
+/// init, /dev/console).
 pub fn setup(
     socket: &UnixStream,
     size: Option<(u16, u16)>,
     owner: (u32, u32),
+    console: bool,
 ) -> Result<(), TtyError> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(step("open /dev/ptmx"))?;
@@ -74,7 +76,9 @@ pub fn setup(
         Some(Gid::from_raw(owner.1)),
     )
     .map_err(step("chown pty slave"))?;
-    bind_console(&slave)?;
+    if console {
+        bind_console(&slave)?;
+    }
     let fds = [master.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let name = slave_path.as_bytes();

@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod pause;
@@ -45,6 +46,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Command::Pause(args) => pause::pause(root, &args.id),
         Command::Resume(args) => pause::resume(root, &args.id),
         Command::Ps(args) => ps::run(root, args),
+        Command::Exec(args) => exec::run(root, args),
     }
 }
 

@@ -36,7 +36,7 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
     Ok(code)
 }
 
-fn forward_until_exit(init: Pid, set: &SigSet) -> Result<u8> {
+pub(super) fn forward_until_exit(init: Pid, set: &SigSet) -> Result<u8> {
     loop {
         let sig = set.wait().context("wait for signals")?;
         if sig != Signal::SIGCHLD {

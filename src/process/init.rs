@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::{access, execve, getcwd, sethostname, setsid, AccessFlags};
-use oci_spec::runtime::{Hook, Spec};
+use oci_spec::runtime::{Hook, Process, Spec};
 
 use super::attrs::{self, AttrError};
 use super::channel::{ChannelError, InitEnd};
@@ -123,7 +123,7 @@ pub struct InitArgs<'a> {
 }
 
 /// The program to execve, resolved before we block so `create` reports a missing binary.
-struct Exec {
+pub(crate) struct Exec {
     path: CString,
     args: Vec<CString>,
     env: Vec<CString>,
@@ -151,7 +151,7 @@ pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
     wait_for_start_and_exec(exec, UnixListener::from(listener))
 }
 
-fn prctl_err(what: &'static str) -> impl FnOnce(nix::Error) -> InitError {
+pub(crate) fn prctl_err(what: &'static str) -> impl FnOnce(nix::Error) -> InitError {
     move |source| InitError::Prctl { what, source }
 }
 
@@ -215,7 +215,7 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
         let user = process.user();
-        tty::setup(socket, size, (user.uid(), user.gid()))?;
+        tty::setup(socket, size, (user.uid(), user.gid()), true)?;
     }
     rootfs::finalize(spec)?;
     let mut exec = resolve_exec(process)?;
@@ -224,27 +224,43 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         exec.state_json = state_json.replace("\"status\":\"creating\"", "\"status\":\"created\"");
     }
 
+    become_process(process)?;
+    handshake(chan, args.preserve_fds)?;
+    Ok(exec)
+}
+
+/// Shared by the init and exec'd processes: take on the process's limits, user, cwd and
+/// capabilities. Bounding set first, while CAP_SETPCAP is still ours; the user switch with
+/// keepcaps so permitted survives it; cwd entered as the user; the other sets; no_new_privs.
+pub(crate) fn become_process(process: &Process) -> Result<(), InitError> {
+    use nix::sys::prctl;
     attrs::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
     let cap_sets = CapSets::from_spec(process.capabilities().as_ref())?;
     caps::drop_bounding(&cap_sets)?;
     prctl::set_keepcaps(true).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
     attrs::switch_user(process.user())?;
     prctl::set_keepcaps(false).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
-    enter_cwd(cwd)?;
+    enter_cwd(process.cwd())?;
     caps::apply_sets(&cap_sets)?;
     if process.no_new_privileges() == Some(true) {
         prctl::set_no_new_privs().map_err(prctl_err("PR_SET_NO_NEW_PRIVS"))?;
     }
     attrs::set_umask(process.user());
+    Ok(())
+}
 
+/// The end of setup: SIGPIPE to default, fds past the preserved ones close-on-exec, then
+/// Ready/Commit. From Ready on, a dead runtime shows as EOF on the channel, which ends us, so
+/// the parent-death signal goes first: the process must outlive a runtime that exits right
+/// after Commit.
+pub(crate) fn handshake(chan: &InitEnd, preserve_fds: i32) -> Result<(), InitError> {
+    use nix::sys::prctl;
     sys::default_sigpipe().map_err(prctl_err("reset SIGPIPE"))?;
-    sys::cloexec_from(3 + args.preserve_fds).map_err(InitError::Cloexec)?;
-    // From Ready on, a dead runtime shows as EOF on the channel, which ends us; the
-    // parent-death signal must be gone before the runtime exits after Commit.
+    sys::cloexec_from(3 + preserve_fds).map_err(InitError::Cloexec)?;
     prctl::set_pdeathsig(None).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
     chan.ready()?;
     chan.wait_commit()?;
-    Ok(exec)
+    Ok(())
 }
 
 fn enter_namespaces(plan: &Plan) -> Result<(), InitError> {
@@ -318,7 +334,7 @@ fn cstring(s: impl AsRef<[u8]>) -> Result<CString, InitError> {
 }
 
 /// Find args[0] the way execvp would, using the container's PATH.
-fn resolve_exec(process: &oci_spec::runtime::Process) -> Result<Exec, InitError> {
+pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
     let args = process.args().as_deref().unwrap_or(&[]);
     let env: Vec<String> = process.env().clone().unwrap_or_default();
 
@@ -370,8 +386,15 @@ fn wait_for_start_and_exec(exec: Exec, listener: UnixListener) -> ! {
         std::process::exit(1);
     }
     // The runtime may have blocked signals (run forwards them); the program starts clean.
+    let err = exec_now(&exec);
+    let _ = writeln!(conn, "{err}");
+    std::process::exit(127);
+}
+
+/// execve with a clean signal mask (the runtime may have blocked signals to forward them);
+/// returns only the reason it failed.
+pub(crate) fn exec_now(exec: &Exec) -> String {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let err = execve(&exec.path, &exec.args, &exec.env).unwrap_err();
-    let _ = writeln!(conn, "exec {:?}: {}", exec.path, err.desc());
-    std::process::exit(127);
+    format!("exec {:?}: {}", exec.path, err.desc())
 }

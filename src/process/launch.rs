@@ -85,6 +85,34 @@ pub struct Pending {
 }
 
 impl Pending {
+    pub(crate) fn new(pid: Pid, chan: ParentEnd) -> Self {
+        Pending {
+            pid,
+            chan: Some(chan),
+        }
+    }
+
+    /// Release the child with Go and wait until it is set up (or carry back why not).
+    pub(crate) fn go_and_wait_ready(&mut self, state_json: &str) -> Result<(), LaunchError> {
+        let chan = self.chan.as_ref().expect("not committed yet");
+        chan.go(state_json)?;
+        self.wait_ready()
+    }
+
+    fn wait_ready(&mut self) -> Result<(), LaunchError> {
+        let chan = self.chan.as_ref().expect("not committed yet");
+        match chan.wait_ready() {
+            Ok(()) => Ok(()),
+            Err(ChannelError::ChildFailed(reason)) => Err(LaunchError::Init(reason)),
+            Err(ChannelError::Closed { .. }) => {
+                // Reaped here, so Drop must not signal a pid that may be reused already.
+                self.chan = None;
+                Err(LaunchError::InitDied(exit_description(self.pid)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Tell the init its state is saved; from now on it lives without us.
     pub fn commit(mut self) -> Result<Pid, ChannelError> {
         let chan = self.chan.take().expect("commit once");
@@ -140,10 +168,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     };
     drop(init_end);
     drop(listener);
-    let pending = Pending {
-        pid,
-        chan: Some(parent_end),
-    };
+    let mut pending = Pending::new(pid, parent_end);
     if plan.new_user {
         write_id_maps(pid, args.spec)?;
     }
@@ -162,16 +187,8 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
             chan.hooks_done()?;
         }
     }
-    match chan.wait_ready() {
-        Ok(()) => Ok(pending),
-        Err(ChannelError::ChildFailed(reason)) => Err(LaunchError::Init(reason)),
-        Err(ChannelError::Closed { .. }) => {
-            let pid = pending.pid;
-            std::mem::forget(pending);
-            Err(LaunchError::InitDied(exit_description(pid)))
-        }
-        Err(e) => Err(e.into()),
-    }
+    pending.wait_ready()?;
+    Ok(pending)
 }
 
 /// A failure reported by the init reads as the init's own error.

@@ -3,5 +3,6 @@
 
 pub mod attrs;
 pub mod channel;
+pub mod exec;
 pub mod init;
 pub mod launch;

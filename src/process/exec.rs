@@ -1,0 +1,201 @@
+//! `exec`: a new process inside a running container.
+//!
+//! The runtime opens the init's namespace files (/proc/<init>/ns/*) and enters its pid and
+//! time namespaces itself (they apply to children), then forks the process straight into the
+//! container's cgroup where the kernel allows. The child makes itself non-dumpable and closes
+//! every runtime fd before it joins anything, so nothing in the container can ptrace it or reach
+//! a host fd through it (CVE-2016-9962 class); it joins the user namespace first, the mount
+//! namespace last, and then takes on the process definition exactly as the init does.
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
+
+use nix::sched::setns;
+use nix::sys::signal::Signal;
+use nix::unistd::{setsid, Pid};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+
+use super::channel::{self, InitEnd};
+use super::init::{self, prctl_err, InitError};
+use super::launch::{LaunchError, Pending};
+use crate::cgroups::Cgroup;
+use crate::namespaces::clone_flag;
+use crate::sys::{self, Forked};
+use crate::tty;
+
+/// A namespace of the container's init that differs from ours, to be joined.
+struct NsFile {
+    typ: LinuxNamespaceType,
+    file: File,
+}
+
+pub struct ExecArgs<'a> {
+    pub init_pid: Pid,
+    pub process: &'a Process,
+    pub cgroup: &'a Cgroup,
+    pub preserve_fds: i32,
+    pub console: Option<&'a UnixStream>,
+}
+
+/// The order namespaces are joined in: user first (it grants the rights to join the rest),
+/// mount last (it changes the paths everything else is opened by).
+const JOIN_ORDER: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Time,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Mount,
+];
+
+fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// The init's namespaces that are not ours, opened now (while /proc/<init> is the process we
+/// checked) in join order.
+fn container_namespaces(init: Pid) -> Result<Vec<NsFile>, LaunchError> {
+    let mut out = Vec::new();
+    for typ in JOIN_ORDER {
+        let name = proc_name(typ);
+        let theirs = format!("/proc/{init}/ns/{name}");
+        let open_err = |source| LaunchError::OpenNamespace {
+            typ: typ.to_string(),
+            path: theirs.clone().into(),
+            source,
+        };
+        let file = match File::open(&theirs) {
+            Ok(f) => f,
+            // A kernel without this namespace type: nothing to join.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(open_err(e)),
+        };
+        let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).map_err(open_err)?;
+        let their_meta = file.metadata().map_err(open_err)?;
+        if (ours.dev(), ours.ino()) != (their_meta.dev(), their_meta.ino()) {
+            out.push(NsFile { typ, file });
+        }
+    }
+    Ok(out)
+}
+
+/// Fork the exec'd process and drive it to Ready; `commit` on the result lets it execve.
+pub fn spawn(args: ExecArgs<'_>) -> Result<Pending, LaunchError> {
+    let namespaces = container_namespaces(args.init_pid)?;
+    let (parent_end, init_end) = channel::pair()?;
+    let cgroup_fd = args.cgroup.clone_into_fd()?;
+    // pid and time namespaces apply to children: enter them here, just before the fork.
+    let (for_parent, for_child): (Vec<NsFile>, Vec<NsFile>) = namespaces
+        .into_iter()
+        .partition(|n| matches!(n.typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time));
+    for ns in &for_parent {
+        setns(&ns.file, clone_flag(ns.typ)).map_err(|source| LaunchError::Setns {
+            typ: ns.typ.to_string(),
+            path: format!("/proc/{}/ns/{}", args.init_pid, proc_name(ns.typ)).into(),
+            source,
+        })?;
+    }
+    let forked =
+        sys::fork_with(0, cgroup_fd.as_ref().map(|f| f.as_fd())).map_err(LaunchError::Fork)?;
+    let pid = match forked {
+        Forked::Child => {
+            drop(parent_end);
+            child(&args, &for_child, init_end)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(init_end);
+    let mut pending = Pending::new(pid, parent_end);
+    if cgroup_fd.is_none() {
+        args.cgroup.add_process(pid)?;
+    }
+    pending.go_and_wait_ready("{}")?;
+    Ok(pending)
+}
+
+fn child(args: &ExecArgs<'_>, namespaces: &[NsFile], chan: InitEnd) -> ! {
+    let mut keep = vec![chan.as_raw_fd()];
+    keep.extend(namespaces.iter().map(|n| n.file.as_raw_fd()));
+    keep.extend(args.console.map(|c| c.as_raw_fd()));
+    let result = sys::close_fds_from_except(3 + args.preserve_fds, &keep)
+        .map_err(InitError::Cloexec)
+        .and_then(|()| setup(args, namespaces, &chan));
+    match result {
+        Ok(exec) => {
+            drop(chan);
+            let reason = init::exec_now(&exec);
+            eprintln!("{reason}");
+            std::process::exit(127);
+        }
+        Err(e) => {
+            let _ = chan.failed(&crate::error_chain(&e));
+            std::process::exit(1);
+        }
+    }
+}
+
+fn setup(
+    args: &ExecArgs<'_>,
+    namespaces: &[NsFile],
+    chan: &InitEnd,
+) -> Result<init::Exec, InitError> {
+    use nix::sys::prctl;
+    prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
+    chan.wait_go()?;
+    for ns in namespaces {
+        setns(&ns.file, clone_flag(ns.typ)).map_err(|source| InitError::Setns {
+            typ: ns.typ.to_string(),
+            path: format!("/proc/{}/ns/{}", args.init_pid, proc_name(ns.typ)).into(),
+            source,
+        })?;
+    }
+    let process = args.process;
+    if let Some(socket) = args.console {
+        setsid().map_err(InitError::Setsid)?;
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let user = process.user();
+        tty::setup(socket, size, (user.uid(), user.gid()), false)?;
+    }
+    let exec = init::resolve_exec(process)?;
+    init::become_process(process)?;
+    init::handshake(chan, args.preserve_fds)?;
+    Ok(exec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_namespaces_are_not_joined() {
+        let me = Pid::from_raw(std::process::id() as i32);
+        let list = container_namespaces(me).unwrap();
+        assert!(
+            list.is_empty(),
+            "joined {} of our own namespaces",
+            list.len()
+        );
+    }
+
+    #[test]
+    fn user_first_mount_last() {
+        assert_eq!(JOIN_ORDER[0], LinuxNamespaceType::User);
+        assert_eq!(JOIN_ORDER[JOIN_ORDER.len() - 1], LinuxNamespaceType::Mount);
+    }
+}
