@@ -77,6 +77,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Run a new process inside a running container
     Exec(ExecArgs),
+    /// Print the runtime-spec features document: what nook implements
+    Features,
 }
 
 #[derive(Args, Debug)]

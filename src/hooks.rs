@@ -23,6 +23,16 @@ use oci_spec::runtime::Hook;
 
 use crate::sys;
 
+/// The hook kinds nook runs, in lifecycle order.
+pub const KINDS: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
     #[error("{kind} hook {path}: start: {source}")]

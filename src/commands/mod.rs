@@ -4,6 +4,7 @@
 mod create;
 mod delete;
 mod exec;
+mod features;
 mod kill;
 mod list;
 mod pause;
@@ -47,6 +48,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Command::Resume(args) => pause::resume(root, &args.id),
         Command::Ps(args) => ps::run(root, args),
         Command::Exec(args) => exec::run(root, args),
+        Command::Features => features::run(),
     }
 }
 

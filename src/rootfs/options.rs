@@ -80,6 +80,69 @@ enum Effect {
     Ignore,
 }
 
+/// Every option name `parse` gives a meaning to (the features document lists these).
+pub const KNOWN: &[&str] = &[
+    "defaults",
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "sync",
+    "async",
+    "dirsync",
+    "remount",
+    "mand",
+    "nomand",
+    "noatime",
+    "atime",
+    "nodiratime",
+    "diratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "lazytime",
+    "nolazytime",
+    "iversion",
+    "noiversion",
+    "silent",
+    "loud",
+    "nosymfollow",
+    "symfollow",
+    "bind",
+    "rbind",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rnosymfollow",
+    "rsymfollow",
+    "rrelatime",
+    "rnoatime",
+    "rstrictatime",
+    "ratime",
+    "rnostrictatime",
+    "rnorelatime",
+];
+
 fn effect(option: &str) -> Option<Effect> {
     use Effect::*;
     let f = |bits| Set(bits);
@@ -225,6 +288,13 @@ pub fn root_propagation(value: Option<&str>) -> Result<MsFlags, UnsupportedOptio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_known_option_has_a_meaning() {
+        for name in KNOWN {
+            assert!(effect(name).is_some(), "{name} listed but not parsed");
+        }
+    }
 
     #[test]
     fn flags_accumulate_and_later_options_win() {
