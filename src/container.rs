@@ -69,6 +69,8 @@ pub enum ContainerError {
     ExecFailed(String),
     #[error("container not running")]
     NotRunning,
+    #[error("exec process: {0}")]
+    ExecSetup(String),
     #[error("cannot exec in a stopped container")]
     ExecStopped,
     #[error("cannot exec in a paused container (use --ignore-paused to override)")]
@@ -466,6 +468,10 @@ pub fn exec(
         cgroup: &cgroup,
         preserve_fds: opts.preserve_fds,
         console: console.as_ref(),
+    })
+    .map_err(|e| match e {
+        LaunchError::Init(reason) => ContainerError::ExecSetup(reason),
+        other => other.into(),
     })?;
     drop(console);
     if let Some(path) = &opts.pid_file {

@@ -7,6 +7,7 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod engine;
 mod lifecycle;
 mod mounts;
 mod namespaces;

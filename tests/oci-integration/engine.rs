@@ -1,0 +1,142 @@
+//! Engine features the other topics do not reach: the time namespace and its offsets,
+//! `kill --all`, `--no-pivot`, `pause`/`resume`/`ps`, and JSON log lines for failures.
+
+use crate::support::{container_test, is_nook, is_runc};
+use serde_json::json;
+use std::fs;
+
+fn uptime_secs(text: &str) -> f64 {
+    text.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+container_test! {
+    fn time_namespace_applies_boottime_offset(f) {
+        if is_runc() {
+            return; // runc 1.1.5 has no time namespace support
+        }
+        f.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+        f.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 864000}});
+        let host_before = uptime_secs(&fs::read_to_string("/proc/uptime").unwrap());
+        let out = f.run_sh("cat /proc/uptime; readlink /proc/self/ns/time");
+        let inside = uptime_secs(&out);
+        assert!(inside - host_before >= 864000.0 - 5.0, "{out}");
+        assert!(inside - host_before < 864000.0 + 60.0, "{out}");
+        let ns = out.lines().nth(1).unwrap();
+        assert_ne!(ns, fs::read_link("/proc/self/ns/time").unwrap().to_str().unwrap());
+    }
+}
+
+container_test! {
+    fn time_offsets_without_time_namespace_are_refused(f) {
+        if is_runc() {
+            return;
+        }
+        f.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 1}});
+        f.set_args(&["true"]);
+        let out = f.run().failed();
+        assert!(out.stderr.contains("linux.timeOffsets"), "{out}");
+    }
+}
+
+container_test! {
+    fn kill_all_reaches_every_process(f) {
+        // A background child besides the init: --all must reach it too. Without a pid
+        // namespace of its own, killing the init alone would leave the child running.
+        f.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "pid");
+        f.set_sh("sleep 100 & echo $! > /tmp/child; wait");
+        f.create().ok();
+        f.rt(&["start", &f.id]).ok();
+        let state = f.wait_status(&f.id, "running");
+        assert!(state["pid"].as_i64().unwrap() > 0);
+        // Wait until the background child exists.
+        let mut pids = Vec::new();
+        for _ in 0..100 {
+            let out = f.rt(&["ps", "--format", "json", &f.id]).ok();
+            pids = serde_json::from_str::<Vec<i64>>(out.stdout.trim()).unwrap();
+            if pids.len() >= 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(pids.len() >= 2, "expected init and child, got {pids:?}");
+        f.rt(&["kill", "--all", &f.id, "KILL"]).ok();
+        f.wait_status(&f.id, "stopped");
+        for pid in pids {
+            let mut gone = false;
+            for _ in 0..100 {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                    || fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+                {
+                    gone = true;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            assert!(gone, "pid {pid} survived kill --all");
+        }
+    }
+}
+
+container_test! {
+    fn no_pivot_still_confines_the_root(f) {
+        f.set_sh("ls /; cat /proc/self/mountinfo | head -1");
+        f.write_config();
+        let bundle = f.bundle();
+        let out = f
+            .rt(&["run", "--no-pivot", "--bundle", bundle.to_str().unwrap(), &f.id])
+            .ok();
+        // The container's / is its rootfs: busybox's bin is there, the host's /work is not.
+        assert!(out.stdout.lines().any(|l| l == "bin"), "{out}");
+        assert!(!out.stdout.lines().any(|l| l == "work"), "{out}");
+    }
+}
+
+container_test! {
+    fn pause_freezes_and_resume_continues(f) {
+        f.set_sh("i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done");
+        f.create().ok();
+        f.rt(&["start", &f.id]).ok();
+        let state = f.wait_status(&f.id, "running");
+        let pid = state["pid"].as_i64().unwrap();
+        let count_path = format!("/proc/{pid}/root/tmp/count");
+        let read = || fs::read_to_string(&count_path).unwrap_or_default().trim().parse::<u64>().unwrap_or(0);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        f.rt(&["pause", &f.id]).ok();
+        assert_eq!(f.state(&f.id)["status"], "paused");
+        let frozen = read();
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        assert_eq!(read(), frozen, "the container made progress while paused");
+        f.rt(&["resume", &f.id]).ok();
+        assert_eq!(f.state(&f.id)["status"], "running");
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        assert!(read() > frozen, "the container did not continue after resume");
+        let out = f.rt(&["ps", "--format", "json", &f.id]).ok();
+        let pids: Vec<i64> = serde_json::from_str(out.stdout.trim()).unwrap();
+        assert!(pids.contains(&pid), "{pids:?} lacks the init {pid}");
+        f.rt(&["delete", "--force", &f.id]).ok();
+    }
+}
+
+container_test! {
+    fn failure_ends_in_a_json_error_line(f) {
+        let log = f.dir.path().join("log.json");
+        let out = f.exec({
+            let mut cmd = f.cmd(&["--log", log.to_str().unwrap(), "--log-format", "json", "delete", "no-such-container"]);
+            cmd.env_remove("RUST_LOG");
+            cmd
+        });
+        let out = out.failed();
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        let last = text.lines().last().unwrap_or_else(|| panic!("empty log; {out}"));
+        let v: serde_json::Value = serde_json::from_str(last).unwrap();
+        assert_eq!(v["level"], "error");
+        assert!(v["msg"].as_str().unwrap().contains("does not exist"), "{last}");
+        assert!(v["time"].as_str().is_some());
+        if is_nook() {
+            assert!(v["msg"].as_str().unwrap().contains("no-such-container"), "{last}");
+        }
+    }
+}
