@@ -68,8 +68,12 @@ pub enum SeccompError {
         #[source]
         source: LibError,
     },
-    #[error("linux.seccomp: turn off libseccomp's own no_new_privs: {0}")]
-    NoNewPrivs(#[source] LibError),
+    #[error("linux.seccomp: set libseccomp attribute {attr}: {source}")]
+    Attr {
+        attr: &'static str,
+        #[source]
+        source: LibError,
+    },
     #[error("{field}: argument index {index} is out of range (0-5)")]
     ArgIndex { field: String, index: usize },
     #[error("{field}: add the rule for {name}: {source}")]
@@ -243,7 +247,17 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
     }
     let mut ctx = ScmpFilterContext::new(default).map_err(SeccompError::NewFilter)?;
     // libseccomp would set no_new_privs itself when loading; only process.noNewPrivileges may.
-    ctx.set_ctl_nnp(false).map_err(SeccompError::NoNewPrivs)?;
+    ctx.set_ctl_nnp(false)
+        .map_err(|source| SeccompError::Attr {
+            attr: "SCMP_FLTATR_CTL_NNP",
+            source,
+        })?;
+    // The kernel's errno instead of libseccomp's catch-all ECANCELED when loading fails.
+    ctx.set_api_sysrawrc(true)
+        .map_err(|source| SeccompError::Attr {
+            attr: "SCMP_FLTATR_API_SYSRAWRC",
+            source,
+        })?;
     for (index, &a) in s.architectures().iter().flatten().enumerate() {
         ctx.add_arch(arch(a)).map_err(|source| SeccompError::Arch {
             index,
