@@ -43,6 +43,8 @@ pub enum SpecError {
     Invalid { field: &'static str, reason: String },
     #[error("{0}: not supported by nook yet")]
     Unsupported(&'static str),
+    #[error(transparent)]
+    Seccomp(#[from] crate::security::seccomp::SeccompError),
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> SpecError {
@@ -120,6 +122,9 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .ok_or_else(|| invalid("linux", "missing"))?;
     validate_namespaces(spec)?;
     refuse_unsupported_linux(linux)?;
+    if let Some(seccomp) = linux.seccomp() {
+        crate::security::seccomp::validate(seccomp)?;
+    }
     Ok(())
 }
 
@@ -176,9 +181,6 @@ fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), Spec
 }
 
 fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
-    if l.seccomp().is_some() {
-        return Err(SpecError::Unsupported("linux.seccomp"));
-    }
     if l.mount_label().as_deref().is_some_and(|v| !v.is_empty()) {
         return Err(SpecError::Unsupported("linux.mountLabel"));
     }
@@ -430,9 +432,10 @@ mod tests {
 
     #[test]
     fn unsupported_fields_are_named() {
-        let err =
-            with(|v| v["linux"]["seccomp"] = serde_json::json!({"defaultAction":"SCMP_ACT_ALLOW"}))
-                .unwrap_err();
-        assert_eq!(err.to_string(), "linux.seccomp: not supported by nook yet");
+        let err = with(|v| v["linux"]["mountLabel"] = "label".into()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "linux.mountLabel: not supported by nook yet"
+        );
     }
 }

@@ -4,6 +4,8 @@
 //!  1. non-dumpable and parent-death signal first, so nothing inside can ptrace or outlive a
 //!     runtime that died mid-create;
 //!  2. wait for Go: until the parent wrote the id maps, uid 0 means nothing in a new user ns;
+//!     the seccomp filter is built and its agent (listenerPath, a host path) connected now,
+//!     before any namespace join or pivot_root can hide that path;
 //!  3. join namespaces by path (files opened before the first join, while host paths resolve),
 //!     then unshare what must come after them (always the cgroup namespace: the parent has placed
 //!     us in the container's cgroup by now, so it becomes the namespace root);
@@ -11,14 +13,19 @@
 //!     cannot have tampered with, before the rootfs replaces it;
 //!  5. rootfs: mounts, pivot_root, masked and read-only paths;
 //!  6. the command is looked up inside the container now, so a missing binary fails `create`;
-//!  7. rlimits; bounding set dropped while we still hold CAP_SETPCAP; the user switch with
-//!     keepcaps; cwd entered as that user and proven to be inside the root (CVE-2024-21626);
-//!     then the other capability sets and no_new_privs;
+//!  7. without no_new_privs the seccomp filter is loaded here, while we still hold
+//!     CAP_SYS_ADMIN, which the kernel then requires and the user switch clears (the rest of
+//!     setup must pass the filter, as in runc); rlimits; bounding set dropped while we still
+//!     hold CAP_SETPCAP; the user switch with keepcaps; cwd entered as that user and proven to
+//!     be inside the root (CVE-2024-21626); then the other capability sets and no_new_privs;
 //!  8. SIGPIPE back to default (Rust ignores it) and every fd past the preserved ones
 //!     close-on-exec; the parent-death signal dropped, then Ready and wait for Commit: a runtime
 //!     dying in between shows as EOF, and the init must outlive a `nook create` that exits
 //!     right after Commit;
-//!  9. block on start.sock until `nook start` connects; execve.
+//!  9. block on start.sock until `nook start` connects; with no_new_privs, the seccomp filter is
+//!     loaded now, as close to execve as it can be (nook's own accept/read/write on the channel
+//!     and start socket stay outside it) but before the startContainer hooks, which run
+//!     programs from the image and so must never run unfiltered; execve.
 
 use std::ffi::CString;
 use std::io::{Read, Write};
@@ -38,6 +45,7 @@ use crate::hooks::{self, HookError};
 use crate::namespaces::{clone_flag, Plan};
 use crate::rootfs::{self, RootfsError};
 use crate::security::caps::{self, CapSets, CapsError};
+use crate::security::seccomp::{self, SeccompError};
 use crate::sys;
 use crate::tty::{self, TtyError};
 
@@ -109,6 +117,8 @@ pub enum InitError {
     NamespaceRoot(#[source] nix::Error),
     #[error(transparent)]
     Hook(#[from] HookError),
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
 }
 
 /// What the init needs from the runtime.
@@ -129,7 +139,10 @@ pub(crate) struct Exec {
     env: Vec<CString>,
     /// startContainer hooks, run in the container after `start` and before execve.
     start_hooks: Vec<Hook>,
+    /// The OCI state (status "created"), for startContainer hooks and the seccomp agent.
     state_json: String,
+    /// A seccomp filter still to load, just before the startContainer hooks.
+    seccomp: Option<seccomp::Prepared>,
 }
 
 /// Run the init to the end. Never returns: it execs the container's program or exits.
@@ -160,6 +173,12 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
     let state_json = chan.wait_go()?;
+    let linux = args.spec.linux().as_ref().expect("validated");
+    let mut filter = linux
+        .seccomp()
+        .as_ref()
+        .map(seccomp::Prepared::new)
+        .transpose()?;
 
     enter_namespaces(args.plan)?;
     if args.plan.in_user_namespace() {
@@ -181,7 +200,6 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
             &adj.to_string(),
         )?;
     }
-    let linux = spec.linux().as_ref().expect("validated");
     for (key, value) in linux.sysctl().iter().flatten() {
         attrs::write_proc(
             &format!("linux.sysctl[{key}]"),
@@ -221,8 +239,17 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     let mut exec = resolve_exec(process)?;
     if let Some(h) = hooks {
         exec.start_hooks = list(h.start_container().as_ref());
-        exec.state_json = state_json.replace("\"status\":\"creating\"", "\"status\":\"created\"");
     }
+    exec.state_json = state_json.replace("\"status\":\"creating\"", "\"status\":\"created\"");
+
+    // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, which the user
+    // switch below clears from the effective set: load it now, and the rest must pass it.
+    if process.no_new_privileges() != Some(true) {
+        if let Some(filter) = filter.take() {
+            filter.load(&state_json)?;
+        }
+    }
+    exec.seccomp = filter;
 
     become_process(process)?;
     handshake(chan, args.preserve_fds)?;
@@ -363,12 +390,13 @@ pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
         env: env.iter().map(cstring).collect::<Result<_, _>>()?,
         start_hooks: Vec::new(),
         state_json: String::new(),
+        seccomp: None,
     })
 }
 
 /// Block until `nook start` connects and sends one byte, then execve. If execve fails the
 /// reason goes back over the connection so `start` can print it.
-fn wait_for_start_and_exec(exec: Exec, listener: UnixListener) -> ! {
+fn wait_for_start_and_exec(mut exec: Exec, listener: UnixListener) -> ! {
     let mut conn = loop {
         match listener.accept() {
             Ok((conn, _)) => break conn,
@@ -381,6 +409,12 @@ fn wait_for_start_and_exec(exec: Exec, listener: UnixListener) -> ! {
         std::process::exit(1);
     }
     drop(listener);
+    if let Some(filter) = exec.seccomp.take() {
+        if let Err(e) = filter.load(&exec.state_json) {
+            let _ = writeln!(conn, "{}", crate::error_chain(&e));
+            std::process::exit(1);
+        }
+    }
     if let Err(e) = hooks::run_all("startContainer", &exec.start_hooks, &exec.state_json) {
         let _ = writeln!(conn, "{e}");
         std::process::exit(1);

@@ -1,3 +1,4 @@
-//! Security attributes of the container process: capabilities (and, later, seccomp and LSMs).
+//! Security attributes of the container process: capabilities and seccomp (LSMs later).
 
 pub mod caps;
+pub mod seccomp;

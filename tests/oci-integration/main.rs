@@ -12,4 +12,5 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod seccomp;
 mod security;

@@ -1,0 +1,220 @@
+//! linux.seccomp: the filter is in force in the container, denies with the configured errno,
+//! honours argument conditions, works with and without no_new_privs, hands the notify fd to a
+//! seccomp agent, and bad profiles fail `create` cleanly.
+
+use crate::support::{assert_nothing_left, container_test, is_nook, Fixture, Outcome};
+use serde_json::{json, Value};
+use std::io::IoSliceMut;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+
+/// A profile that allows everything except `syscalls`.
+fn allow_all_but(syscalls: Value) -> Value {
+    json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": syscalls})
+}
+
+/// mkdir and mkdirat denied with ENOTSUP (95), an errno nothing else here would produce.
+fn deny_mkdir() -> Value {
+    allow_all_but(json!([
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95}
+    ]))
+}
+
+/// The value of `key:` in the container's /proc/self/status as printed by `grep`.
+fn status_field(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} in {out}"))
+        .trim()
+        .to_string()
+}
+
+const CHECK_MKDIR: &str = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; \
+     mkdir /tmp/x 2>&1; test -d /tmp/x && echo exists || echo absent; \
+     echo written > /tmp/f && cat /tmp/f";
+
+fn assert_mkdir_denied(out: &str) {
+    assert_eq!(status_field(out, "Seccomp"), "2", "{out}");
+    assert!(
+        out.to_lowercase().contains("not supported"),
+        "mkdir should fail with ENOTSUP: {out}"
+    );
+    assert!(out.contains("absent"), "{out}");
+    assert!(
+        out.contains("written"),
+        "other syscalls must still work: {out}"
+    );
+}
+
+container_test! {
+    fn denied_syscall_returns_the_configured_errno(f) {
+        f.config["linux"]["seccomp"] = deny_mkdir();
+        let out = f.run_sh(CHECK_MKDIR);
+        assert_mkdir_denied(&out);
+        assert_eq!(status_field(&out, "NoNewPrivs"), "1", "{out}");
+    }
+}
+
+container_test! {
+    fn loaded_without_no_new_privs(f) {
+        // Loading without no_new_privs needs CAP_SYS_ADMIN, which this user never has: the
+        // runtime must load the filter while it still holds it, and must not set no_new_privs.
+        f.config["process"]["noNewPrivileges"] = json!(false);
+        f.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        f.config["linux"]["seccomp"] = deny_mkdir();
+        let out = f.run_sh(CHECK_MKDIR);
+        assert_mkdir_denied(&out);
+        assert_eq!(status_field(&out, "NoNewPrivs"), "0", "{out}");
+    }
+}
+
+container_test! {
+    fn argument_conditions_select_the_calls(f) {
+        // kill is denied only for SIGUSR1 (EQ on arg 1); chmod only when the mode has the
+        // setuid bit (MASKED_EQ on the mode argument, whose index differs per syscall).
+        let setuid = 0o4000;
+        let masked = |index: u32| json!([{"index": index, "value": setuid, "valueTwo": setuid, "op": "SCMP_CMP_MASKED_EQ"}]);
+        f.config["linux"]["seccomp"] = allow_all_but(json!([
+            {"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "args": masked(1)},
+            {"names": ["fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO", "args": masked(2)}
+        ]));
+        let out = f.run_sh(
+            "kill -USR1 $$ 2>/dev/null || echo usr1-denied; kill -0 $$ && echo zero-allowed; \
+             touch /tmp/f; chmod 4755 /tmp/f 2>/dev/null || echo suid-denied; \
+             chmod 755 /tmp/f && echo plain-allowed; stat -c %a /tmp/f");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines, ["usr1-denied", "zero-allowed", "suid-denied", "plain-allowed", "755"], "{out}");
+    }
+}
+
+/// `create` must fail with exit 1, name `field` (nook; runc's wording differs) and leave nothing.
+#[track_caller]
+fn assert_refused(f: &Fixture, out: Outcome, field: &str) {
+    let out = out.failed();
+    if is_nook() {
+        assert!(
+            out.stderr.contains(field),
+            "stderr should name {field}: {out}"
+        );
+    }
+    assert_nothing_left(f, &f.id);
+}
+
+container_test! {
+    fn unknown_action_is_refused(f) {
+        f.config["linux"]["seccomp"] = allow_all_but(json!([
+            {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"},
+            {"names": ["rmdir"], "action": "SCMP_ACT_EXPLODE"}
+        ]));
+        let out = f.create();
+        assert_refused(&f, out, "linux.seccomp.syscalls[1].action");
+    }
+}
+
+container_test! {
+    fn argument_index_past_five_is_refused(f) {
+        f.config["linux"]["seccomp"] = allow_all_but(json!([
+            {"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}
+        ]));
+        let out = f.create();
+        assert_refused(&f, out, "linux.seccomp.syscalls[0].args[0].index");
+    }
+}
+
+container_test! {
+    fn unknown_architecture_is_refused(f) {
+        f.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_PDP11"]});
+        let out = f.create();
+        assert_refused(&f, out, "linux.seccomp.architectures[1]");
+    }
+}
+
+container_test! {
+    fn notify_without_a_listener_is_refused(f) {
+        f.config["linux"]["seccomp"] = allow_all_but(json!([
+            {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}
+        ]));
+        let out = f.create();
+        assert_refused(&f, out, "linux.seccomp.listenerPath");
+    }
+}
+
+/// Receive one message with one fd over an accepted connection.
+fn receive_state_and_fd(listener: &UnixListener) -> (Value, OwnedFd) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let (conn, _) = listener
+        .accept()
+        .expect("the runtime connects to listenerPath");
+    let mut buf = vec![0u8; 1 << 16];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .expect("recvmsg from the runtime");
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: SCM_RIGHTS just installed these fds in this process; nothing else owns them.
+            fd = fds.first().map(|&raw| unsafe { OwnedFd::from_raw_fd(raw) });
+        }
+    }
+    let len = msg.bytes;
+    let state: Value = serde_json::from_slice(&buf[..len]).expect("the state is JSON");
+    (state, fd.expect("an fd with SCM_RIGHTS"))
+}
+
+container_test! {
+    fn notify_hands_the_fd_to_the_agent(f) {
+        // A one-shot agent: receive the fd and the state, then answer the first notification
+        // (a mkdir) with success without creating anything.
+        let socket = f.dir.path().join("agent.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        let agent = std::thread::spawn(move || {
+            use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
+            let (state, fd) = receive_state_and_fd(&listener);
+            let req = ScmpNotifReq::receive(fd.as_raw_fd()).expect("a notification");
+            let name = req.data.syscall.get_name().unwrap();
+            ScmpNotifResp::new_val(req.id, 0, ScmpNotifRespFlags::empty())
+                .respond(fd.as_raw_fd())
+                .expect("answer the notification");
+            (state, name)
+        });
+        let mut profile = allow_all_but(json!([
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}
+        ]));
+        profile["listenerPath"] = json!(socket);
+        profile["listenerMetadata"] = json!("agent-metadata");
+        f.config["linux"]["seccomp"] = profile;
+        let out = f.run_sh("mkdir /tmp/x && echo made; test -d /tmp/x && echo exists || echo absent");
+        assert_eq!(out, "made\nabsent\n", "the agent's answer should stand in for mkdir");
+        let (state, name) = agent.join().unwrap();
+        assert!(name == "mkdir" || name == "mkdirat", "{name}");
+        assert_eq!(state["fds"], json!(["seccompFd"]), "{state}");
+        assert_eq!(state["metadata"], "agent-metadata", "{state}");
+        assert_eq!(state["state"]["id"], json!(f.id), "{state}");
+        assert!(state["pid"].as_i64().unwrap_or(0) > 0, "{state}");
+        assert!(state["ociVersion"].is_string(), "{state}");
+    }
+}
+
+container_test! {
+    fn start_container_hooks_run_under_the_filter(f) {
+        // The hook is a program from the image: it must never run without the filter.
+        f.config["linux"]["seccomp"] = deny_mkdir();
+        f.config["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c",
+            "grep Seccomp: /proc/self/status > /hook.out; mkdir /hook-dir 2>> /hook.out; true"]}]});
+        f.run_sh("true");
+        let out = std::fs::read_to_string(f.rootfs().join("hook.out")).unwrap();
+        assert_eq!(status_field(&out, "Seccomp"), "2", "{out}");
+        assert!(out.to_lowercase().contains("not supported"), "{out}");
+        assert!(!f.rootfs().join("hook-dir").exists());
+    }
+}
