@@ -154,6 +154,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup_path: cgroup.path().to_path_buf(),
         hooks: bundle.spec.hooks().clone(),
+        seccomp: linux.seccomp().clone(),
         ..Default::default()
     };
     // First write before anything else exists, so `delete --force` can find the cgroup even
@@ -468,6 +469,8 @@ pub fn exec(
         cgroup: &cgroup,
         preserve_fds: opts.preserve_fds,
         console: console.as_ref(),
+        seccomp: record.seccomp.as_ref(),
+        state_json: &record.state_json(Status::Running),
     })
     .map_err(|e| match e {
         LaunchError::Init(reason) => ContainerError::ExecSetup(reason),

@@ -131,6 +131,9 @@ pub struct Record {
     /// Hooks for later commands (poststart, poststop): the bundle may change after create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The container's seccomp profile, applied to every `exec`'d process as well.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// The per-container directory, locked for the lifetime of this value.

@@ -1,4 +1,5 @@
 use anyhow::Result;
+use nook::security::seccomp as seccomp_mod;
 use serde_json::json;
 
 /// `features`: the runtime-spec features document, built from what nook implements: every
@@ -20,7 +21,7 @@ pub fn document() -> serde_json::Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
-            "seccomp": {"enabled": false},
+            "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
@@ -30,6 +31,77 @@ pub fn document() -> serde_json::Value {
             "nook.version": env!("CARGO_PKG_VERSION"),
             "nook.commit": env!("NOOK_COMMIT")
         }
+    })
+}
+
+/// Every action and operator the spec defines is applied; architectures and flags are those
+/// this libseccomp (and kernel) accept, probed now.
+fn seccomp() -> serde_json::Value {
+    use oci_spec::runtime::LinuxSeccompOperator as O;
+    use oci_spec::runtime::{Arch, LinuxSeccompAction as A, LinuxSeccompFilterFlag as F};
+    let names = |v: Vec<serde_json::Value>| -> Vec<String> {
+        v.into_iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect()
+    };
+    let actions = [
+        A::ScmpActKill,
+        A::ScmpActKillThread,
+        A::ScmpActKillProcess,
+        A::ScmpActTrap,
+        A::ScmpActErrno,
+        A::ScmpActTrace,
+        A::ScmpActAllow,
+        A::ScmpActLog,
+        A::ScmpActNotify,
+    ];
+    let operators = [
+        O::ScmpCmpNe,
+        O::ScmpCmpLt,
+        O::ScmpCmpLe,
+        O::ScmpCmpEq,
+        O::ScmpCmpGe,
+        O::ScmpCmpGt,
+        O::ScmpCmpMaskedEq,
+    ];
+    let archs = [
+        Arch::ScmpArchX86,
+        Arch::ScmpArchX86_64,
+        Arch::ScmpArchX32,
+        Arch::ScmpArchArm,
+        Arch::ScmpArchAarch64,
+        Arch::ScmpArchMips,
+        Arch::ScmpArchMips64,
+        Arch::ScmpArchMips64n32,
+        Arch::ScmpArchMipsel,
+        Arch::ScmpArchMipsel64,
+        Arch::ScmpArchMipsel64n32,
+        Arch::ScmpArchPpc,
+        Arch::ScmpArchPpc64,
+        Arch::ScmpArchPpc64le,
+        Arch::ScmpArchS390,
+        Arch::ScmpArchS390x,
+        Arch::ScmpArchParisc,
+        Arch::ScmpArchParisc64,
+        Arch::ScmpArchRiscv64,
+        Arch::ScmpArchLoongarch64,
+        Arch::ScmpArchM68k,
+        Arch::ScmpArchSh,
+        Arch::ScmpArchSheb,
+    ];
+    let flags = [
+        F::SeccompFilterFlagTsync,
+        F::SeccompFilterFlagLog,
+        F::SeccompFilterFlagSpecAllow,
+        F::SeccompFilterFlagWaitKillableRecv,
+    ];
+    json!({
+        "enabled": true,
+        "actions": names(actions.iter().map(|a| json!(a)).collect()),
+        "operators": names(operators.iter().map(|o| json!(o)).collect()),
+        "archs": names(archs.iter().filter(|a| seccomp_mod::arch_supported(**a)).map(|a| json!(a)).collect()),
+        "knownFlags": names(flags.iter().map(|f| json!(f)).collect()),
+        "supportedFlags": names(flags.iter().filter(|f| seccomp_mod::flag_supported(**f)).map(|f| json!(f)).collect()),
     })
 }
 

@@ -22,6 +22,7 @@ use super::init::{self, prctl_err, InitError};
 use super::launch::{LaunchError, Pending};
 use crate::cgroups::Cgroup;
 use crate::namespaces::clone_flag;
+use crate::security::seccomp;
 use crate::sys::{self, Forked};
 use crate::tty;
 
@@ -37,6 +38,10 @@ pub struct ExecArgs<'a> {
     pub cgroup: &'a Cgroup,
     pub preserve_fds: i32,
     pub console: Option<&'a UnixStream>,
+    /// The container's seccomp profile: an exec'd process is filtered like the init.
+    pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    /// The container state, for the seccomp agent.
+    pub state_json: &'a str,
 }
 
 /// The order namespaces are joined in: user first (it grants the rights to join the rest),
@@ -156,6 +161,8 @@ fn setup(
     prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
     chan.wait_go()?;
+    // Built (and its agent, a host path, connected) before the mount namespace changes.
+    let mut filter = args.seccomp.map(seccomp::Prepared::new).transpose()?;
     for ns in namespaces {
         setns(&ns.file, clone_flag(ns.typ)).map_err(|source| InitError::Setns {
             typ: ns.typ.to_string(),
@@ -173,8 +180,18 @@ fn setup(
         tty::setup(socket, size, (user.uid(), user.gid()), false)?;
     }
     let exec = init::resolve_exec(process)?;
+    // Same order as the init: without no_new_privs the load needs CAP_SYS_ADMIN, which the
+    // user switch clears; with it, load as late as possible, after the handshake.
+    if process.no_new_privileges() != Some(true) {
+        if let Some(f) = filter.take() {
+            f.load(args.state_json)?;
+        }
+    }
     init::become_process(process)?;
     init::handshake(chan, args.preserve_fds)?;
+    if let Some(f) = filter.take() {
+        f.load(args.state_json)?;
+    }
     Ok(exec)
 }
 

@@ -422,6 +422,20 @@ pub fn process_state(state_json: &str, metadata: Option<String>) -> Result<Vec<u
     serde_json::to_vec(&msg).map_err(SeccompError::State)
 }
 
+/// Whether this libseccomp can build filters for `a` (the features document lists only those).
+pub fn arch_supported(a: Arch) -> bool {
+    ScmpFilterContext::new(ScmpAction::Allow)
+        .and_then(|mut ctx| ctx.add_arch(arch(a)).map(drop))
+        .is_ok()
+}
+
+/// Whether this libseccomp and kernel accept `flag`.
+pub fn flag_supported(flag: Flag) -> bool {
+    ScmpFilterContext::new(ScmpAction::Allow)
+        .and_then(|mut ctx| ctx.set_filter_attr(flag_attr(flag), 1).map(drop))
+        .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
