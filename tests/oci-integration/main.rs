@@ -7,8 +7,11 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod exec;
+mod hooks;
 mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
 mod security;
+mod tty;
