@@ -397,3 +397,17 @@ container_test! {
         assert_eq!(run(&[]), "closed\n", "fd 3 leaked into the exec without --preserve-fds");
     }
 }
+
+container_test! {
+    fn detached_exec_of_a_missing_binary_fails(f) {
+        // containerd execs with --detach: a process that never started must be an error, or the
+        // shim reports a started process and waits for a pid that is already gone.
+        let init = start_sleeper(&mut f);
+        let before = f.state(&f.id);
+        let pid_file = f.dir.path().join("exec.pid");
+        let out = exec_in(&f, &["--detach", "--pid-file", pid_file.to_str().unwrap()], &["/nonexistent"]);
+        assert!(out.stderr.contains("/nonexistent"), "the error does not name the binary: {out}");
+        assert!(!pid_file.exists(), "a pid file names a process that never ran: {out}");
+        assert_refused_untouched(&f, out, init, &before);
+    }
+}
