@@ -477,8 +477,13 @@ pub fn exec(
         other => other.into(),
     })?;
     drop(console);
+    let pid = pending.commit_and_wait_exec().map_err(|e| match e {
+        LaunchError::Init(reason) => ContainerError::ExecSetup(reason),
+        other => other.into(),
+    })?;
+    // Only a process that really started gets a pid file.
     if let Some(path) = &opts.pid_file {
-        write_pid_file(path, pending.pid)?;
+        write_pid_file(path, pid)?;
     }
-    Ok(pending.commit().map_err(LaunchError::from)?)
+    Ok(pid)
 }

@@ -192,6 +192,22 @@ impl ParentEnd {
         self.0.expect(Tag::Ready).map(drop)
     }
 
+    /// After Commit to a process that execs right away: its end closes on a successful execve
+    /// (close-on-exec), or carries the reason execve failed.
+    pub fn wait_exec(&self) -> Result<(), ChannelError> {
+        match self.0.recv(Tag::Failed) {
+            Err(ChannelError::Closed { .. }) => Ok(()),
+            Ok((Tag::Failed, reason)) => Err(ChannelError::ChildFailed(
+                String::from_utf8_lossy(&reason).into_owned(),
+            )),
+            Ok((tag, _)) => Err(ChannelError::Unexpected {
+                expected: "end of stream",
+                received: tag.name(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
     /// State is saved: the init may stop depending on us and wait for `start`.
     pub fn commit(&self) -> Result<(), ChannelError> {
         self.0.send(Tag::Commit, &[])

@@ -140,9 +140,9 @@ fn child(args: &ExecArgs<'_>, namespaces: &[NsFile], chan: InitEnd) -> ! {
         .and_then(|()| setup(args, namespaces, &chan));
     match result {
         Ok(exec) => {
-            drop(chan);
+            // The channel is close-on-exec: the runtime sees EOF once execve succeeded.
             let reason = init::exec_now(&exec);
-            eprintln!("{reason}");
+            let _ = chan.failed(&reason);
             std::process::exit(127);
         }
         Err(e) => {

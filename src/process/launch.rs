@@ -113,6 +113,21 @@ impl Pending {
         }
     }
 
+    /// Let an exec'd process go and wait until its execve succeeded (or say why it failed).
+    pub fn commit_and_wait_exec(mut self) -> Result<Pid, LaunchError> {
+        let chan = self.chan.take().expect("commit once");
+        chan.commit()?;
+        match chan.wait_exec() {
+            Ok(()) => Ok(self.pid),
+            Err(ChannelError::ChildFailed(reason)) => {
+                // It exits right after reporting; reap it so no zombie is left behind.
+                let _ = waitpid(self.pid, None);
+                Err(LaunchError::Init(reason))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Tell the init its state is saved; from now on it lives without us.
     pub fn commit(mut self) -> Result<Pid, ChannelError> {
         let chan = self.chan.take().expect("commit once");
