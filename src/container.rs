@@ -105,6 +105,9 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     pub no_pivot: bool,
     pub preserve_fds: i32,
+    /// For foreground `run`: a terminal container without --console-socket gets a pty whose
+    /// master comes back in `Created`, as runc does.
+    pub own_pty: bool,
 }
 
 /// A container whose directory, cgroup and init exist; undone on drop unless kept.
@@ -133,11 +136,18 @@ impl Drop for Undo<'_> {
 
 /// `create`: set the container up and leave its init blocked before execve.
 /// Returns the init's pid; on failure nothing is left behind.
-pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Pid> {
+pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
     let bundle = spec::load(bundle)?;
     let process = bundle.spec.process().as_ref().expect("validated");
+    // With `own_pty`, a terminal container without a socket sends its pty master to us.
+    let mut own_end = None;
     let console = match (process.terminal() == Some(true), &opts.console_socket) {
         (true, Some(path)) => Some(tty::connect(path)?),
+        (true, None) if opts.own_pty => {
+            let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
+            own_end = Some(ours);
+            Some(theirs)
+        }
         (true, None) => return Err(ContainerError::TerminalWithoutSocket),
         (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
         (false, None) => None,
@@ -194,9 +204,16 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pending.pid)?;
     }
+    let pty_master = own_end.as_ref().map(tty::receive_master).transpose()?;
     let pid = pending.commit().map_err(LaunchError::from)?;
     undo.keep();
-    Ok(pid)
+    Ok(Created { pid, pty_master })
+}
+
+/// A created container: its init's pid, and the pty master when `own_pty` made one.
+pub struct Created {
+    pub pid: Pid,
+    pub pty_master: Option<std::os::fd::OwnedFd>,
 }
 
 /// Write the pid file atomically: callers poll for it and must never read half a number.

@@ -161,3 +161,22 @@ pub fn default_sigpipe() -> Result<(), Errno> {
     // SAFETY: installing SIG_DFL runs no handler code of ours.
     unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.map(drop)
 }
+
+/// A terminal's window size as (rows, cols).
+pub fn window_size(fd: BorrowedFd<'_>) -> Result<(u16, u16), Errno> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize struct into `size`, which outlives the call.
+    let ret = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TIOCGWINSZ,
+            &mut size as *mut libc::winsize,
+        )
+    };
+    Errno::result(ret).map(|_| (size.ws_row, size.ws_col))
+}

@@ -30,6 +30,12 @@ pub enum TtyError {
         #[source]
         source: nix::Error,
     },
+    #[error("console: create a socketpair for the pty: {0}")]
+    Pair(#[source] std::io::Error),
+    #[error("console: receive the pty master: {0}")]
+    Receive(#[source] nix::Error),
+    #[error("console: the container sent no pty master")]
+    NoMaster,
     #[error("console: /dev/console in the rootfs is not a regular file we created or may use (symlink?): {0}")]
     UnsafeConsole(#[source] nix::Error),
 }
@@ -132,4 +138,29 @@ fn bind_console(slave: &OwnedFd) -> Result<(), TtyError> {
     )
     .map_err(step("bind pty slave onto /dev/console"))?;
     Ok(())
+}
+
+/// Receive the pty master the container sends over `socket` (SCM_RIGHTS).
+pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd, TtyError> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned};
+    use std::os::fd::FromRawFd;
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(TtyError::Receive)?;
+    for cmsg in msg.cmsgs().map_err(TtyError::Receive)? {
+        if let ControlMessageOwned::ScmRights(fds) = cmsg {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel just installed this fd for us and nothing else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err(TtyError::NoMaster)
 }

@@ -11,6 +11,7 @@ pub fn options(args: &CreateArgs) -> CreateOptions {
         console_socket: args.console_socket.clone(),
         no_pivot: args.no_pivot,
         preserve_fds: args.preserve_fds as i32 + listen_fds(),
+        own_pty: false,
     }
 }
 

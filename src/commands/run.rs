@@ -1,10 +1,17 @@
 use std::path::Path;
 
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+
 use anyhow::{Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use nook::container;
+use nook::sys;
 
 use crate::cli::RunArgs;
 
@@ -21,15 +28,30 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
             .thread_block()
             .context("block signals for forwarding")?;
     }
-    let pid = container::create(root, id, &args.create.bundle, &opts).map_err(super::chain)?;
+    let opts = container::CreateOptions {
+        own_pty: !args.detach,
+        ..opts
+    };
+    let created = container::create(root, id, &args.create.bundle, &opts).map_err(super::chain)?;
+    let pid = created.pid;
+    // Raw before start, so the first keystrokes already reach the container unchanged.
+    let raw = created
+        .pty_master
+        .as_ref()
+        .and_then(|_| RawTerminal::enter());
     if let Err(e) = container::start(root, id) {
+        drop(raw);
         let _ = container::delete(root, id, true);
         return Err(super::chain(e));
     }
     if args.detach {
         return Ok(0);
     }
-    let code = forward_until_exit(pid, &forwarded)?;
+    let code = match created.pty_master {
+        Some(master) => proxy_until_exit(pid, &forwarded, master)?,
+        None => forward_until_exit(pid, &forwarded)?,
+    };
+    drop(raw);
     if !args.keep {
         container::delete(root, id, true).map_err(super::chain)?;
     }
@@ -44,15 +66,132 @@ pub(super) fn forward_until_exit(init: Pid, set: &SigSet) -> Result<u8> {
             let _ = kill(init, sig);
             continue;
         }
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == init => return Ok(code as u8),
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == init => {
-                    return Ok(128 + sig as i32 as u8)
+        if let Some(code) = reap(init) {
+            return Ok(code);
+        }
+    }
+}
+
+/// The caller's terminal in raw mode while a container owns the pty; restored on drop.
+struct RawTerminal {
+    saved: Termios,
+}
+
+impl RawTerminal {
+    fn enter() -> Option<RawTerminal> {
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(stdin.as_fd()).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
+        Some(RawTerminal { saved })
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// Like `forward_until_exit`, while copying stdin to the container's pty and the pty to
+/// stdout, and passing window-size changes on.
+fn proxy_until_exit(init: Pid, set: &SigSet, master: OwnedFd) -> Result<u8> {
+    let sigfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout();
+    if let Ok((rows, cols)) = sys::window_size(stdin.as_fd()) {
+        let _ = sys::set_window_size(master.as_fd(), rows, cols);
+    }
+    let mut stdin_open = true;
+    let mut buf = [0u8; 8192];
+    loop {
+        let mut fds = vec![
+            PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(master.as_fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::Error::EINTR) => continue,
+            other => other.context("poll")?,
+        };
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (sig_ready, pty_ready, in_ready) = (ready(0), ready(1), ready(2));
+        drop(fds);
+        if pty_ready {
+            match nix::unistd::read(&master, &mut buf) {
+                Ok(n) if n > 0 => {
+                    stdout.write_all(&buf[..n])?;
+                    stdout.flush()?;
                 }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => continue,
+                _ => {}
             }
+        }
+        if in_ready {
+            match nix::unistd::read(&stdin, &mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = nix::unistd::write(&master, &buf[..n]);
+                }
+                _ => stdin_open = false,
+            }
+        }
+        if !sig_ready {
+            continue;
+        }
+        let Ok(Some(info)) = sigfd.read_signal() else {
+            continue;
+        };
+        match Signal::try_from(info.ssi_signo as i32) {
+            Ok(Signal::SIGCHLD) => {
+                if let Some(code) = reap(init) {
+                    drain(&master, &mut stdout);
+                    return Ok(code);
+                }
+            }
+            Ok(Signal::SIGWINCH) => {
+                if let Ok((rows, cols)) = sys::window_size(stdin.as_fd()) {
+                    let _ = sys::set_window_size(master.as_fd(), rows, cols);
+                }
+            }
+            Ok(sig) => {
+                let _ = kill(init, sig);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Whatever the container wrote before it exited still goes out.
+fn drain(master: &OwnedFd, stdout: &mut std::io::Stdout) {
+    let _ = nix::fcntl::fcntl(
+        master,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = nix::unistd::read(master, &mut buf) {
+        if n == 0 || stdout.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = stdout.flush();
+}
+
+/// The init's exit code (128+signal when killed), once it has exited.
+fn reap(init: Pid) -> Option<u8> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == init => return Some(code as u8),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == init => {
+                return Some(128 + sig as i32 as u8)
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return None,
+            Ok(_) => continue,
         }
     }
 }
