@@ -504,3 +504,5 @@ fn join_checked(base: &Path, path: &Path) -> Result<PathBuf, CgroupError> {
 mod host_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_devices_tests;
