@@ -273,3 +273,14 @@ fn host_device_program() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// A program the verifier refuses comes back with its log, for the error message.
+#[test]
+#[ignore = "needs root (CAP_BPF)"]
+fn host_verifier_log() {
+    use super::bpf::{load_device_program, op, Insn};
+    // Returns r0 without ever setting it.
+    let err = load_device_program(&[Insn::new(op::EXIT, 0, 0, 0, 0)]).unwrap_err();
+    assert_eq!(err.errno, Errno::EACCES);
+    assert!(err.log.contains("R0"), "{}", err.log);
+}

@@ -10,7 +10,9 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 use super::v1::remove_if_empty;
-use super::{files, v2_devices, v2_resources as res, Backend, CgroupError, DEFAULT_PARENT, FREEZE_TIMEOUT};
+use super::{
+    files, v2_devices, v2_resources as res, Backend, CgroupError, DEFAULT_PARENT, FREEZE_TIMEOUT,
+};
 
 /// Controllers a container's limits can use. Others (perf_event, ...) need no delegation.
 const WANTED: &[&str] = &[

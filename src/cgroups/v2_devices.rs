@@ -150,18 +150,17 @@ impl Policy {
     /// v1 removes access only from the exception with the very same numbers, so
     /// "allow c 1:* rwm, deny c 1:3 rwm" would still allow 1:3. Refused instead of pretended.
     fn check_no_hole(&self, rule: &Rule, meta: Meta) -> Result<(), CgroupError> {
-        let wider = [
-            (None, meta.minor),
-            (meta.major, None),
-            (None, None),
-        ];
+        let wider = [(None, meta.minor), (meta.major, None), (None, None)];
         for (major, minor) in wider {
             let wide = Meta {
                 kind: meta.kind,
                 major,
                 minor,
             };
-            let overlap = self.exceptions.get(&wide).is_some_and(|a| a & rule.access != 0);
+            let overlap = self
+                .exceptions
+                .get(&wide)
+                .is_some_and(|a| a & rule.access != 0);
             if wide != meta && overlap {
                 return Err(CgroupError::InvalidValue {
                     field: FIELD,
@@ -282,7 +281,10 @@ fn exception_block(meta: &Meta, access: u8, default_allow: bool, verdict: i32) -
 
 /// Turn the spec's rules into a program, refusing invalid rules. `None`: nothing to attach.
 pub(crate) fn compile(rules: &[LinuxDeviceCgroup]) -> Result<Option<Vec<Insn>>, CgroupError> {
-    let rules = rules.iter().map(parse_rule).collect::<Result<Vec<_>, _>>()?;
+    let rules = rules
+        .iter()
+        .map(parse_rule)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(program(&Policy::from_rules(&rules)?))
 }
 
@@ -296,12 +298,11 @@ pub(crate) fn apply_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(
         path: dir.to_path_buf(),
         source,
     })?;
-    let old = bpf::query_device_programs(cgroup.as_fd()).map_err(|source| {
-        CgroupError::BpfQuery {
+    let old =
+        bpf::query_device_programs(cgroup.as_fd()).map_err(|source| CgroupError::BpfQuery {
             path: dir.to_path_buf(),
             source,
-        }
-    })?;
+        })?;
     if let Some(insns) = program {
         let prog = bpf::load_device_program(&insns).map_err(|e| CgroupError::BpfLoad {
             path: dir.to_path_buf(),

@@ -98,7 +98,10 @@ impl V1Model {
         if self.default_allow {
             !self.exceptions.iter().filter(on).any(|e| e.3 & access != 0)
         } else {
-            self.exceptions.iter().filter(on).any(|e| access & !e.3 == 0)
+            self.exceptions
+                .iter()
+                .filter(on)
+                .any(|e| access & !e.3 == 0)
         }
     }
 }
