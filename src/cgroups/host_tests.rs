@@ -189,3 +189,98 @@ fn host_v2_core_files() {
     result.unwrap();
     assert!(!mount.join("nook-test").exists());
 }
+
+/// A device program on a real cgroup2 directory (the hybrid host's `unified` mount or a pure
+/// v2 host's root): a child that moves itself in can open /dev/null and not /dev/zero; after
+/// an update the opposite holds, with exactly one program attached.
+#[test]
+#[ignore = "needs root and a cgroup2 mount"]
+fn host_device_program() {
+    use std::os::fd::AsFd;
+
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    use nix::sys::wait::{waitpid, WaitStatus};
+    use nix::unistd::{fork, write, ForkResult};
+    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType};
+
+    let mount = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|m| m.join("cgroup.procs").exists() && m.join("cgroup.subtree_control").exists())
+        .expect("a cgroup2 mount");
+    let dir = mount.join(format!("nook-devtest-{}", std::process::id()));
+    fs::create_dir(&dir).unwrap();
+    let rules = |allowed_minor: i64| {
+        let deny_all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap();
+        let one = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(1i64)
+            .minor(allowed_minor)
+            .access("rwm")
+            .build()
+            .unwrap();
+        vec![deny_all, one]
+    };
+    // The child moves itself in (writing "0" to cgroup.procs moves the writer) and reports
+    // through its exit code: per device two bits, 1 opened, 2 refused with EPERM; /dev/null
+    // in the low two bits, /dev/zero in the next two.
+    let probe = || -> i32 {
+        let procs = dir.join("cgroup.procs");
+        // SAFETY: run with --test-threads=1 (see the module doc); the child only makes
+        // syscalls through nix and leaves with _exit.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                let code = (|| {
+                    let f = open(&procs, OFlag::O_WRONLY, Mode::empty()).map_err(|_| 100)?;
+                    write(f.as_fd(), b"0").map_err(|_| 101)?;
+                    let bits = |path: &str| match open(path, OFlag::O_RDWR, Mode::empty()) {
+                        Ok(_) => 1,
+                        Err(Errno::EPERM) => 2,
+                        Err(_) => 0,
+                    };
+                    Ok::<i32, i32>(bits("/dev/null") | (bits("/dev/zero") << 2))
+                })()
+                .unwrap_or_else(|e| e);
+                // SAFETY: _exit never returns and runs no destructors in the forked copy.
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => match waitpid(child, None).unwrap() {
+                WaitStatus::Exited(_, code) => code,
+                other => panic!("probe: {other:?}"),
+            },
+        }
+    };
+    let count_programs = || {
+        let fd = open(&dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        super::bpf::query_device_programs(fd.as_fd()).unwrap().len()
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        super::v2_devices::apply_devices(&dir, &rules(3)).unwrap();
+        assert_eq!(count_programs(), 1);
+        assert_eq!(probe(), 0b10_01, "/dev/null open and /dev/zero refused");
+        super::v2_devices::apply_devices(&dir, &rules(5)).unwrap();
+        assert_eq!(count_programs(), 1, "the old program is detached");
+        assert_eq!(probe(), 0b01_10, "/dev/null refused and /dev/zero open");
+    }));
+    fs::remove_dir(&dir).unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// A program the verifier refuses comes back with its log, for the error message.
+#[test]
+#[ignore = "needs root (CAP_BPF)"]
+fn host_verifier_log() {
+    use super::bpf::{load_device_program, op, Insn};
+    // Returns r0 without ever setting it.
+    let err = load_device_program(&[Insn::new(op::EXIT, 0, 0, 0, 0)]).unwrap_err();
+    assert_eq!(err.errno, Errno::EACCES);
+    assert!(err.log.contains("R0"), "{}", err.log);
+}

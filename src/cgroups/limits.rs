@@ -139,23 +139,3 @@ pub(crate) fn device_rule(rule: &LinuxDeviceCgroup) -> Result<String, CgroupErro
         number(rule.minor())?
     ))
 }
-
-/// True for a rule allowing every access to every device.
-pub(crate) fn is_allow_all(rule: &LinuxDeviceCgroup) -> bool {
-    rule.allow()
-        && rule.typ().unwrap_or(LinuxDeviceType::A) == LinuxDeviceType::A
-        && rule.major().unwrap_or(-1) == -1
-        && rule.minor().unwrap_or(-1) == -1
-        && rule.access().as_deref().is_none_or(|a| {
-            a.is_empty() || (a.len() == 3 && ["r", "w", "m"].iter().all(|c| a.contains(c)))
-        })
-}
-
-/// A rule list that leaves every device allowed, which is what a cgroup v2 without a
-/// device eBPF program enforces: empty, or an allow-all followed only by allows.
-pub(crate) fn devices_are_noop(rules: &[LinuxDeviceCgroup]) -> bool {
-    match rules.iter().rposition(is_allow_all) {
-        Some(i) => rules[i..].iter().all(|r| r.allow()),
-        None => rules.is_empty(),
-    }
-}

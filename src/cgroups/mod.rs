@@ -13,6 +13,7 @@
 //! is silently ignored. The few zero values runc and Go-based callers use to mean "unset"
 //! (cpu shares/quota/period 0, memory swap 0, pids limit 0) are treated as unset.
 
+mod bpf;
 pub mod default_devices;
 mod detect;
 mod files;
@@ -20,6 +21,7 @@ mod limits;
 mod v1;
 mod v1_resources;
 mod v2;
+mod v2_devices;
 mod v2_resources;
 
 use std::os::fd::OwnedFd;
@@ -111,6 +113,32 @@ pub enum CgroupError {
     FreezeTimeout { path: PathBuf, timeout: Duration },
     #[error("freeze {path}: no freezer on this host")]
     NoFreezer { path: PathBuf },
+    #[error("load the device eBPF program for {path}; verifier log: {log:?}")]
+    BpfLoad {
+        path: PathBuf,
+        log: String,
+        #[source]
+        source: Errno,
+    },
+    #[error("attach the device eBPF program to {path}")]
+    BpfAttach {
+        path: PathBuf,
+        #[source]
+        source: Errno,
+    },
+    #[error("list the device eBPF programs attached to {path}")]
+    BpfQuery {
+        path: PathBuf,
+        #[source]
+        source: Errno,
+    },
+    #[error("detach the old device eBPF program {prog_id} from {path}")]
+    BpfDetach {
+        path: PathBuf,
+        prog_id: u32,
+        #[source]
+        source: Errno,
+    },
     #[error("destroy {path}: processes still running after {timeout:?} of SIGKILL")]
     NotEmpty { path: PathBuf, timeout: Duration },
 }
@@ -476,3 +504,5 @@ fn join_checked(base: &Path, path: &Path) -> Result<PathBuf, CgroupError> {
 mod host_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_devices_tests;

@@ -10,7 +10,9 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 use super::v1::remove_if_empty;
-use super::{files, v2_resources as res, Backend, CgroupError, DEFAULT_PARENT, FREEZE_TIMEOUT};
+use super::{
+    files, v2_devices, v2_resources as res, Backend, CgroupError, DEFAULT_PARENT, FREEZE_TIMEOUT,
+};
 
 /// Controllers a container's limits can use. Others (perf_event, ...) need no delegation.
 const WANTED: &[&str] = &[
@@ -57,6 +59,12 @@ impl Backend for V2 {
     fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         res::check_supported(r)?;
         let dir = &self.leaf;
+        // First: a program that cannot be loaded must not leave other limits half-written.
+        // An absent or empty list leaves whatever program is attached in place (nook adds
+        // its default rules only when the spec restricts devices at all).
+        if let Some(d) = r.devices().as_deref().filter(|d| !d.is_empty()) {
+            v2_devices::apply_devices(dir, d)?;
+        }
         if let Some(m) = r.memory() {
             res::apply_memory(dir, m)?;
         }

@@ -7,7 +7,7 @@ use oci_spec::runtime::{
     LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxPids, LinuxResources,
 };
 
-use super::{files, limits, v1_resources::check_not_below_usage, CgroupError};
+use super::{files, limits, v1_resources::check_not_below_usage, v2_devices, CgroupError};
 
 fn unsupported(field: &'static str, why: &'static str) -> CgroupError {
     CgroupError::Unsupported {
@@ -17,21 +17,12 @@ fn unsupported(field: &'static str, why: &'static str) -> CgroupError {
     }
 }
 
-/// Everything nook cannot apply on v2, refused before the first write.
-///
-/// Devices: v2 has no devices files; access control needs an eBPF program attached to the
-/// cgroup, which nook does not load yet. Without one every device is allowed, so only rule
-/// lists that mean "allow everything" are accepted; any deny (including the usual
-/// "deny all, then allow a list") is refused rather than pretended.
+/// Everything nook cannot apply on v2, refused before the first write. Device rules are
+/// compiled here too, so an invalid or unrepresentable rule list is refused up front.
 #[allow(deprecated)] // memory.kernel is deprecated precisely because kernels dropped it
 pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
     if let Some(d) = r.devices() {
-        if !limits::devices_are_noop(d) {
-            return Err(unsupported(
-                "linux.resources.devices",
-                "device rules need an eBPF device program, which nook does not load yet",
-            ));
-        }
+        v2_devices::compile(d)?;
     }
     if let Some(m) = r.memory() {
         if m.kernel().is_some() || m.kernel_tcp().is_some() {
