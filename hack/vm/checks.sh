@@ -182,5 +182,16 @@ else
     rt delete --force "$id" >/dev/null 2>&1 || true
 fi
 
+# --- 5: the device rules every real config carries ----------------------------------------
+# `runc spec`, containerd and podman all send at least a deny-all rule; on v2 it has to become
+# an eBPF device program.
+id=devices
+config '["true"]' '{"devices": [{"allow": false, "access": "rwm"}], "pids": {"limit": 10}}'
+code=0
+rt run --bundle "$bundle" "$id" </dev/null >"$work/devices.out" 2>&1 || code=$?
+if [ "$code" = 0 ]; then pass devices-deny-all-runs; else fail devices-deny-all-runs "exit $code: $(cat "$work/devices.out")"; fi
+rt delete --force "$id" >/dev/null 2>&1 || true
+if wait_gone "$cg/nook/$id"; then pass devices-cgroup-removed; else fail devices-cgroup-removed "$cg/nook/$id still exists"; fi
+
 rm -rf "$work"
 echo "checks: done"
