@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Builds the cgroup v2 test VM's boot files into OUTDIR:
+#   OUTDIR/vmlinuz          Debian's cloud kernel (copied from /boot)
+#   OUTDIR/initramfs.cpio   busybox, nook (+ its shared libs), the optional test binary
+#                           (+ its libs), hack/vm/init and hack/vm/checks.sh
+# Installs what it needs (qemu-system-x86, linux-image-cloud-amd64, busybox-static, cpio)
+# when missing. Idempotent: the staging tree is rebuilt from scratch on every call.
+#
+# usage: build-initramfs.sh OUTDIR NOOK_BINARY [TEST_BINARY]
+#        build-initramfs.sh --install-only
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+log() { printf 'build-initramfs: %s\n' "$*" >&2; }
+
+install_packages() {
+    local missing=() pkg
+    for pkg in qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        log "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+# The newest installed cloud kernel.
+find_kernel() {
+    local k
+    k=$(find /boot -maxdepth 1 -name 'vmlinuz-*-cloud-amd64' | sort -V | tail -n 1)
+    if [ -z "$k" ]; then
+        log "no /boot/vmlinuz-*-cloud-amd64 after installing linux-image-cloud-amd64"
+        exit 1
+    fi
+    printf '%s\n' "$k"
+}
+
+# Copies the shared libraries (and the dynamic loader) that ldd lists for $1 into the
+# staging tree at the same absolute paths.
+copy_libs() {
+    local bin=$1 stage=$2 lib
+    if ! ldd "$bin" >/dev/null 2>&1; then
+        return 0 # statically linked
+    fi
+    # Lines look like "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+    # "/lib64/ld-linux-x86-64.so.2 (0x...)"; vdso has no path.
+    ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
+        if [ -e "$lib" ]; then
+            mkdir -p "$stage$(dirname "$lib")"
+            cp -L "$lib" "$stage$lib"
+        fi
+    done
+}
+
+if [ "${1:-}" = "--install-only" ]; then
+    install_packages
+    exit 0
+fi
+
+if [ "$#" -lt 2 ] || [ "$#" -gt 3 ]; then
+    echo "usage: $0 OUTDIR NOOK_BINARY [TEST_BINARY] | --install-only" >&2
+    exit 2
+fi
+out=$1
+nook=$2
+testbin=${3:-}
+
+install_packages
+
+[ -x "$nook" ] || { log "nook binary $nook is not executable"; exit 1; }
+if [ -n "$testbin" ] && [ ! -x "$testbin" ]; then
+    log "test binary $testbin is not executable"
+    exit 1
+fi
+
+mkdir -p "$out"
+stage="$out/stage"
+rm -rf "$stage"
+mkdir -p "$stage"
+
+# Merged-/usr layout like the host, so ldd's paths (/lib/..., /lib64/...) land right.
+mkdir -p "$stage"/usr/{bin,sbin,lib,lib64,local/bin,local/lib/nook-vm}
+ln -s usr/bin "$stage/bin"
+ln -s usr/sbin "$stage/sbin"
+ln -s usr/lib "$stage/lib"
+ln -s usr/lib64 "$stage/lib64"
+mkdir -p "$stage"/{dev,proc,sys,run,tmp,root,etc,newroot}
+chmod 1777 "$stage/tmp"
+
+# Console nodes: the kernel opens /dev/console for init before anything is mounted.
+mknod -m 600 "$stage/dev/console" c 5 1
+mknod -m 666 "$stage/dev/null" c 1 3
+
+# busybox: the VM's userland and the tests' container rootfs source (/bin/busybox).
+cp /bin/busybox "$stage/usr/bin/busybox"
+while read -r applet; do
+    case "$applet" in
+        busybox | "") ;;
+        *) [ -e "$stage/usr/bin/$applet" ] || ln -s busybox "$stage/usr/bin/$applet" ;;
+    esac
+done < <(/bin/busybox --list)
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
+printf 'root:x:0:\n' >"$stage/etc/group"
+
+# nook at /usr/local/bin/nook; the tests tell nook from runc by the file name.
+cp "$nook" "$stage/usr/local/bin/nook"
+copy_libs "$nook" "$stage"
+
+if [ -n "$testbin" ]; then
+    # Debug info is most of a debug test binary's size and is not needed to run it.
+    if command -v objcopy >/dev/null; then
+        objcopy --strip-debug "$testbin" "$stage/usr/local/lib/nook-vm/oci-integration"
+    else
+        cp "$testbin" "$stage/usr/local/lib/nook-vm/oci-integration"
+    fi
+    chmod 755 "$stage/usr/local/lib/nook-vm/oci-integration"
+    copy_libs "$testbin" "$stage"
+fi
+
+install -m 755 "$here/init" "$stage/init"
+install -m 755 "$here/checks.sh" "$stage/usr/local/lib/nook-vm/checks.sh"
+
+kernel=$(find_kernel)
+cp "$kernel" "$out/vmlinuz"
+
+# Uncompressed: the kernel unpacks it faster than it would inflate it, which matters
+# without KVM.
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out/initramfs.cpio.tmp"
+mv "$out/initramfs.cpio.tmp" "$out/initramfs.cpio"
+rm -rf "$stage"
+log "kernel $(basename "$kernel"), initramfs $(du -h "$out/initramfs.cpio" | cut -f1) in $out"

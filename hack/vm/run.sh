@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The cgroup v2 lane: boots a small VM on a pure cgroup v2 hierarchy and runs nook's cgroup
+# checks and OCI integration tests inside it. Exits 0 only if every result passed.
+# See hack/vm/README.md.
+#
+# Environment (all optional):
+#   NOOK_VM_OUT      work dir                          (default: target/vm)
+#   NOOK_VM_NOOK     nook binary to test               (default: cargo build --release)
+#   NOOK_VM_TESTBIN  integration test binary, or "none" (default: cargo test --no-run)
+#   NOOK_VM_FILTER   run only integration tests whose name contains this
+#   NOOK_VM_SKIP     skip integration tests whose name contains this
+#   NOOK_VM_TIMEOUT  seconds for the whole VM run    (default: 600; tests get this - 90)
+#   NOOK_VM_ACCEL    tcg | kvm                         (default: tcg)
+#   NOOK_VM_MEM      guest memory                      (default: 1536M)
+set -euo pipefail
+
+start=$(date +%s)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=${NOOK_VM_OUT:-$repo/target/vm}
+timeout_s=${NOOK_VM_TIMEOUT:-600}
+mem=${NOOK_VM_MEM:-1536M}
+
+log() { printf 'vm-lane: %s\n' "$*" >&2; }
+
+mkdir -p "$out"
+"$here/build-initramfs.sh" --install-only
+
+cd "$repo"
+nook=${NOOK_VM_NOOK:-}
+if [ -z "$nook" ]; then
+    log "building nook (release)"
+    cargo build --release --bin nook --quiet
+    nook=$repo/target/release/nook
+fi
+
+testbin=${NOOK_VM_TESTBIN:-}
+if [ -z "$testbin" ]; then
+    log "building the OCI integration tests"
+    # The executable's path is only known from cargo's JSON messages.
+    testbin=$(cargo test --test oci-integration --no-run --message-format=json 2>/dev/null |
+        grep -o '"executable":"[^"]*oci_integration-[^"]*"' | tail -n 1 | cut -d'"' -f4 || true)
+    if [ -z "$testbin" ]; then
+        log "cannot build or find the oci-integration test binary"
+        exit 1
+    fi
+elif [ "$testbin" = none ]; then
+    testbin=""
+fi
+build_done=$(date +%s)
+
+"$here/build-initramfs.sh" "$out" "$nook" ${testbin:+"$testbin"}
+
+# Software emulation by default: this project's machines are themselves VMs, and their
+# nested /dev/kvm is not usable (qemu aborts on MSR 0x10a with -cpu host, hangs with others).
+accel=${NOOK_VM_ACCEL:-tcg}
+case "$accel" in
+    kvm) accel_args=(-accel kvm -cpu host) ;;
+    tcg) accel_args=(-accel tcg -cpu max) ;;
+    *) log "NOOK_VM_ACCEL must be kvm or tcg, not $accel"; exit 2 ;;
+esac
+
+# The VM stops the tests itself 90 s before the host gives up, to still report.
+test_timeout=$((timeout_s - 90))
+[ "$test_timeout" -ge 60 ] || test_timeout=60
+cmdline="console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init nook.timeout=$test_timeout"
+[ -n "${NOOK_VM_FILTER:-}" ] && cmdline+=" nook.filter=$NOOK_VM_FILTER"
+[ -n "${NOOK_VM_SKIP:-}" ] && cmdline+=" nook.skip=$NOOK_VM_SKIP"
+
+console=$out/console.log
+results=$out/results.log
+rm -f "$console" "$results"
+log "booting ($accel, $mem, 2 cpus, timeout ${timeout_s} s); console follows"
+boot_start=$(date +%s)
+rc=0
+timeout -k 10 "$timeout_s" qemu-system-x86_64 \
+    "${accel_args[@]}" -smp 2 -m "$mem" \
+    -kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio" -append "$cmdline" \
+    -display none -monitor none -no-reboot -nodefaults -vga none \
+    -serial stdio -serial "file:$results" \
+    </dev/null 2>&1 | tee "$console" || rc=$?
+end=$(date +%s)
+
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    log "TIMEOUT: the VM did not finish within ${timeout_s} s"
+fi
+
+# Results from the second serial port (no kernel messages mixed in); the console as fallback.
+source_file=$results
+[ -s "$source_file" ] || source_file=$console
+summary=$(tr -d '\r' <"$source_file" | grep -E '^vm-lane: [0-9]+ passed, [0-9]+ failed$' | tail -n 1 || true)
+npass=$(tr -d '\r' <"$source_file" | grep -c '^PASS ' || true)
+nfail=$(tr -d '\r' <"$source_file" | grep -c '^FAIL ' || true)
+
+echo
+echo "=== vm-lane results ==="
+tr -d '\r' <"$source_file" | grep '^FAIL ' || true
+echo "build $((build_done - start)) s, VM $((end - boot_start)) s, total wall time $((end - start)) s"
+if [ -z "$summary" ]; then
+    log "no summary line from the VM (crashed or timed out); $npass PASS and $nfail FAIL lines seen"
+    echo "vm-lane: $npass passed, $((nfail + 1)) failed"
+    exit 1
+fi
+echo "$summary"
+if [ "$nfail" -ne 0 ] || ! [[ "$summary" =~ ' 0 failed'$ ]] || [ "$npass" -eq 0 ]; then
+    exit 1
+fi
+exit 0
