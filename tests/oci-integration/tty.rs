@@ -152,3 +152,35 @@ container_test! {
         assert_nothing_left(&f, &f.id);
     }
 }
+
+container_test! {
+    fn foreground_run_with_a_terminal_and_no_socket_gets_a_pty(f) {
+        // Like runc: `run` in the foreground makes the pty itself and copies it to its stdio.
+        f.config["process"]["terminal"] = json!(true);
+        f.set_sh("tty; echo in-pty; exit 3");
+        f.write_config();
+        let command = format!(
+            "{} --root {} run --bundle {} {}",
+            crate::support::runtime().display(),
+            f.root().display(),
+            f.bundle().display(),
+            f.id
+        );
+        // script(1) gives the runtime a terminal of its own; stdin stays open until we are done.
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn script(1)");
+        let stdin = child.stdin.take();
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        assert_eq!(out.status.code(), Some(3), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.lines().any(|l| l.starts_with("/dev/pts/")), "{text}");
+        assert!(text.contains("in-pty"), "{text}");
+        assert_nothing_left(&f, &f.id);
+    }
+}
