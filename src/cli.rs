@@ -79,6 +79,46 @@ pub enum Command {
     Exec(ExecArgs),
     /// Print the runtime-spec features document: what nook implements
     Features,
+    /// Change the resource limits of a running container
+    Update(UpdateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// LinuxResources JSON from a file, or "-" for stdin
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit in bytes (k, m, g suffixes accepted)
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory soft limit in bytes
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit in bytes (-1 for unlimited)
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long)]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds (-1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// CPUs the container may use (e.g. 0-1)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of tasks (-1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000)
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    pub id: String,
 }
 
 #[derive(Args, Debug)]

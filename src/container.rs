@@ -504,3 +504,15 @@ pub fn exec(
     }
     Ok(pid)
 }
+
+/// `update`: apply new resource limits to a live container's cgroup.
+pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let record = dir.load()?;
+    if !status(&dir, &record).can_signal() {
+        return Err(ContainerError::NotRunning);
+    }
+    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    cgroup.apply(resources)?;
+    Ok(())
+}

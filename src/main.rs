@@ -9,7 +9,18 @@ use clap::Parser;
 use nook::logging::{Level, Logger};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // Usage errors exit 1 like every other failure (runc's convention; callers test for it).
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     if cli.version {
         print!("{}", commands::version());
         return ExitCode::SUCCESS;

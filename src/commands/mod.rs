@@ -13,6 +13,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use anyhow::{bail, Result};
 
@@ -49,6 +50,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Command::Ps(args) => ps::run(root, args),
         Command::Exec(args) => exec::run(root, args),
         Command::Features => features::run(),
+        Command::Update(args) => update::run(root, args),
     }
 }
 

@@ -140,3 +140,39 @@ container_test! {
         }
     }
 }
+
+container_test! {
+    fn update_changes_limits_of_a_running_container(f) {
+        f.config["linux"]["resources"] = json!({"pids": {"limit": 10}, "memory": {"limit": 50_000_000}});
+        f.set_args(&["sleep", "100"]);
+        f.create().ok();
+        f.rt(&["start", &f.id]).ok();
+        f.wait_status(&f.id, "running");
+        f.rt(&["update", "--memory", "64m", "--pids-limit", "20", &f.id]).ok();
+        let resources = f.dir.path().join("res.json");
+        fs::write(&resources, r#"{"cpu": {"quota": 50000, "period": 100000}}"#).unwrap();
+        f.rt(&["update", "--resources", resources.to_str().unwrap(), &f.id]).ok();
+        let pid = f.state(&f.id)["pid"].as_i64().unwrap();
+        let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let path_in = |controller: &str| {
+            cgroups
+                .lines()
+                .find_map(|l| {
+                    let mut parts = l.splitn(3, ':');
+                    let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+                    ctrls.split(',').any(|c| c == controller).then(|| path.to_string())
+                })
+                .unwrap_or_else(|| panic!("no {controller} line in {cgroups}"))
+        };
+        let read = |controller: &str, file: &str| {
+            let path = format!("/sys/fs/cgroup/{controller}{}/{file}", path_in(controller));
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")).trim().to_string()
+        };
+        assert_eq!(read("memory", "memory.limit_in_bytes"), (64 << 20).to_string());
+        assert_eq!(read("pids", "pids.max"), "20");
+        assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+        let bad = f.rt(&["update", "--pids-limit", "notanumber", &f.id]).failed();
+        assert!(!bad.stderr.is_empty(), "{bad}");
+        assert_eq!(read("pids", "pids.max"), "20", "a refused update changed the limits");
+    }
+}
