@@ -39,7 +39,7 @@ fn read_resources(path: &Path) -> Result<LinuxResources> {
 
 fn apply_flags(res: &mut LinuxResources, args: &UpdateArgs) -> Result<()> {
     if args.memory.is_some() || args.memory_reservation.is_some() || args.memory_swap.is_some() {
-        let mut m = res.memory().clone().unwrap_or_default();
+        let mut m = res.memory().unwrap_or_default();
         if let Some(v) = &args.memory {
             m.set_limit(Some(bytes(v, "--memory")?));
         }
