@@ -190,7 +190,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     let pending = launch::spawn(LaunchArgs {
         spec: &bundle.spec,
         rootfs: &bundle.rootfs,
-        start_socket: &dir.start_socket(),
+        start_socket: &dir.start_socket_addr(),
         cgroup: &cgroup,
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
@@ -270,9 +270,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         return Err(ContainerError::CannotStart(status));
     }
     let path = dir.start_socket();
-    let mut conn = UnixStream::connect(&path).map_err(|source| ContainerError::StartConnect {
-        path: path.clone(),
-        source,
+    let mut conn = UnixStream::connect(dir.start_socket_addr()).map_err(|source| {
+        ContainerError::StartConnect {
+            path: path.clone(),
+            source,
+        }
     })?;
     // Gone before the init runs, so nobody sees `created` for a running container.
     let _ = std::fs::remove_file(&path);
@@ -299,8 +301,10 @@ pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
         return Err(ContainerError::NotRunning);
     }
     if all {
+        // The init is in the cgroup too (with cgroup.kill it may be gone already).
         let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
         cgroup.signal_all(signal)?;
+        return Ok(());
     }
     signal_init(&record, signal)
 }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -232,6 +233,19 @@ impl ContainerDir {
 
     pub fn start_socket(&self) -> PathBuf {
         self.path.join(START_SOCKET)
+    }
+
+    /// start.sock as an address for bind/connect. A unix socket address holds at most 107
+    /// bytes, and roots like docker's (`.../runtime-runc/moby/<64 hex>`) are longer: those go
+    /// through `/proc/self/fd/<dir fd>/start.sock`, which needs the lock's fd.
+    pub fn start_socket_addr(&self) -> PathBuf {
+        let full = self.start_socket();
+        match &self.lock {
+            Some(lock) if full.as_os_str().len() >= 100 => {
+                PathBuf::from(format!("/proc/self/fd/{}/{START_SOCKET}", lock.as_raw_fd()))
+            }
+            _ => full,
+        }
     }
 
     pub fn load(&self) -> Result<Record, StateError> {

@@ -47,10 +47,23 @@ fn step(step: &'static str) -> impl FnOnce(nix::Error) -> TtyError {
 /// Runtime side: connect to the caller's socket before forking, so a socket nobody listens
 /// on fails `create` up front.
 pub fn connect(path: &Path) -> Result<UnixStream, TtyError> {
-    UnixStream::connect(path).map_err(|source| TtyError::Connect {
+    let err = |source| TtyError::Connect {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    // A unix socket address holds at most 107 bytes; reach longer paths through their
+    // directory's fd.
+    if path.as_os_str().len() < 100 {
+        return UnixStream::connect(path).map_err(err);
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return UnixStream::connect(path).map_err(err);
+    };
+    let dir = std::fs::File::open(parent).map_err(err)?;
+    let short = Path::new("/proc/self/fd")
+        .join(dir.as_raw_fd().to_string())
+        .join(name);
+    UnixStream::connect(short).map_err(err)
 }
 
 /// Container side, after pivot_root while still root: create the pty in the container's devpts,

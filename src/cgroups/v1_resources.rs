@@ -233,7 +233,8 @@ pub(crate) fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<(), CgroupErro
 }
 
 pub(crate) fn apply_blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
-    if let Some(w) = b.weight() {
+    // 0 means "not set" (docker always sends it), as for the other weights.
+    if let Some(w) = b.weight().filter(|w| *w != 0) {
         // Kernels with BFQ but without CFQ only have the bfq file.
         let file = if dir.join("blkio.weight").exists() {
             "blkio.weight"
@@ -242,7 +243,7 @@ pub(crate) fn apply_blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupErro
         };
         files::write(dir, file, &w.to_string())?;
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
         files::write(dir, "blkio.leaf_weight", &w.to_string())?;
     }
     for d in b.weight_device().as_deref().unwrap_or_default() {

@@ -66,7 +66,7 @@ pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
             .iter()
             .flatten()
             .any(|d| d.leaf_weight().is_some());
-        if b.leaf_weight().is_some() || leaf_device {
+        if b.leaf_weight().is_some_and(|w| w != 0) || leaf_device {
             return Err(unsupported(
                 "linux.resources.blockIO.leafWeight",
                 "v2 has no leaf weights",
@@ -204,7 +204,8 @@ pub(crate) fn apply_io(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> 
             ("io.weight", limits::blkio_to_io_weight(w).to_string())
         }
     };
-    if let Some(w) = b.weight() {
+    // 0 means "not set" (docker always sends it).
+    if let Some(w) = b.weight().filter(|w| *w != 0) {
         let (file, value) = weight(w);
         files::write(dir, file, &value)?;
     }

@@ -109,6 +109,12 @@ pub enum InitError {
     CwdOutside { path: PathBuf },
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotFound(String),
+    #[error("exec: {name:?}: stat {name}: {source}")]
+    NotExecutable {
+        name: String,
+        #[source]
+        source: nix::Error,
+    },
     #[error("exec: {0:?}: contains a NUL byte")]
     Nul(String),
     #[error("mark fds close-on-exec: {0}")]
@@ -367,7 +373,15 @@ pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
 
     let name = &args[0];
     let path = if name.contains('/') {
-        PathBuf::from(name)
+        // Checked now, like runc, so `create` (not `start`) reports a missing program.
+        let path = PathBuf::from(name);
+        if let Err(e) = access(&path, AccessFlags::X_OK) {
+            return Err(InitError::NotExecutable {
+                name: name.clone(),
+                source: e,
+            });
+        }
+        path
     } else {
         let search = env
             .iter()

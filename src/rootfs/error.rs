@@ -103,6 +103,12 @@ pub enum RootfsError {
         #[source]
         source: Errno,
     },
+    #[error("mount destination {destination}: tmpcopyup: copy the image's directory into the tmpfs: {source}")]
+    CopyUp {
+        destination: PathBuf,
+        #[source]
+        source: Errno,
+    },
     #[error("cgroup mount at {destination}: no cgroup of this process in hierarchy {hierarchy}")]
     CgroupPath {
         destination: PathBuf,

@@ -11,6 +11,7 @@
 //! resolved fd, never on a host path built by string joining.
 
 mod cgroup;
+mod copyup;
 mod devices;
 mod error;
 mod masks;

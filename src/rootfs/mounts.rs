@@ -9,6 +9,7 @@ use nix::sys::stat::{fchmodat, fstat, FchmodatFlags, Mode, SFlag};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
 use oci_spec::runtime::{Mount, Spec};
 
+use super::copyup;
 use super::error::RootfsError;
 use super::options::{self, MountOptions};
 use super::resolve::{clean_absolute, clean_relative, fd_path, file_type, in_root_path, Root};
@@ -146,6 +147,12 @@ fn fs_entry(
     };
     check_proc(ctx, dest, &target, kind, false)?;
     let old_mode = fstat(&target).map(|st| st.st_mode & 0o7777).ok();
+    // tmpcopyup: hold the image directory open, so its contents stay reachable once covered.
+    let copy_from = if opts.copy_up && fstype == "tmpfs" {
+        Some(copyup::open_dir(&target).map_err(|e| resolve_error(dest, e))?)
+    } else {
+        None
+    };
     let mut flags = opts.flags;
     if delays_readonly(kind, dest) {
         flags -= MsFlags::MS_RDONLY;
@@ -172,6 +179,13 @@ fn fs_entry(
             FchmodatFlags::FollowSymlink,
         )
         .map_err(|e| mount_error(fstype, dest, opts, e))?;
+    }
+    if let Some(from) = copy_from {
+        let into = copyup::open_dir(&mounted).map_err(|e| resolve_error(dest, e))?;
+        copyup::copy_tree(&from, &into).map_err(|source| RootfsError::CopyUp {
+            destination: dest.into(),
+            source,
+        })?;
     }
     after_mount(&mounted, dest, opts)
 }

@@ -27,6 +27,8 @@ pub struct MountOptions {
     /// Everything that is not a flag: passed verbatim to the filesystem, which rejects what it
     /// does not know (runc does the same, so typos surface as EINVAL rather than vanishing).
     pub data: Vec<String>,
+    /// `tmpcopyup`: a tmpfs starts with the contents of the directory it covers.
+    pub copy_up: bool,
 }
 
 impl Default for MountOptions {
@@ -36,6 +38,7 @@ impl Default for MountOptions {
             cleared: MsFlags::empty(),
             propagation: Vec::new(),
             rec_attr: None,
+            copy_up: false,
             data: Vec::new(),
         }
     }
@@ -77,6 +80,7 @@ enum Effect {
     Propagation(MsFlags),
     /// mount_setattr: (attributes to set, attributes to clear).
     RecAttr(u64, u64),
+    CopyUp,
     Ignore,
 }
 
@@ -141,6 +145,7 @@ pub const KNOWN: &[&str] = &[
     "ratime",
     "rnostrictatime",
     "rnorelatime",
+    "tmpcopyup",
 ];
 
 fn effect(option: &str) -> Option<Effect> {
@@ -213,6 +218,7 @@ fn effect(option: &str) -> Option<Effect> {
         // relatime is the field's zero value; leaving it means strictatime, as for
         // mount(8)'s "norelatime".
         "rnorelatime" => atime(MOUNT_ATTR_STRICTATIME),
+        "tmpcopyup" => CopyUp,
         _ => return None,
     })
 }
@@ -220,7 +226,6 @@ fn effect(option: &str) -> Option<Effect> {
 fn unsupported(option: &str) -> Option<&'static str> {
     match option {
         "idmap" | "ridmap" => Some("id-mapped mounts are not implemented"),
-        "tmpcopyup" => Some("copying the image's directory into the tmpfs is not implemented"),
         _ => None,
     }
 }
@@ -254,6 +259,7 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> Result<MountOptions, UnsupportedOp
                 set = (set & !c) | s;
                 clr = (clr & !s) | c;
             }
+            Some(Effect::CopyUp) => out.copy_up = true,
             Some(Effect::Ignore) => {}
             None => out.data.push(option.to_owned()),
         }
@@ -445,7 +451,7 @@ mod tests {
 
     #[test]
     fn unsupported_options_are_refused_by_name() {
-        for opt in ["idmap", "ridmap", "tmpcopyup"] {
+        for opt in ["idmap", "ridmap"] {
             let e = parse(&["rbind", opt]).unwrap_err();
             assert_eq!(e.option, opt);
             assert!(e.to_string().contains(opt));

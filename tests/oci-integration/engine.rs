@@ -111,7 +111,10 @@ container_test! {
         assert_eq!(read(), frozen, "the container made progress while paused");
         f.rt(&["resume", &f.id]).ok();
         assert_eq!(f.state(&f.id)["status"], "running");
-        std::thread::sleep(std::time::Duration::from_millis(400));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while read() <= frozen && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         assert!(read() > frozen, "the container did not continue after resume");
         let out = f.rt(&["ps", "--format", "json", &f.id]).ok();
         let pids: Vec<i64> = serde_json::from_str(out.stdout.trim()).unwrap();
@@ -154,25 +157,86 @@ container_test! {
         f.rt(&["update", "--resources", resources.to_str().unwrap(), &f.id]).ok();
         let pid = f.state(&f.id)["pid"].as_i64().unwrap();
         let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        // v1: one line per controller; pure v2: only the "0::" line.
+        let v2 = cgroups.lines().all(|l| l.starts_with("0::"));
         let path_in = |controller: &str| {
             cgroups
                 .lines()
                 .find_map(|l| {
                     let mut parts = l.splitn(3, ':');
                     let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-                    ctrls.split(',').any(|c| c == controller).then(|| path.to_string())
+                    let hit = if v2 { ctrls.is_empty() } else { ctrls.split(',').any(|c| c == controller) };
+                    hit.then(|| path.to_string())
                 })
                 .unwrap_or_else(|| panic!("no {controller} line in {cgroups}"))
         };
-        let read = |controller: &str, file: &str| {
-            let path = format!("/sys/fs/cgroup/{controller}{}/{file}", path_in(controller));
+        let read = |controller: &str, v1_file: &str, v2_file: &str| {
+            let path = if v2 {
+                format!("/sys/fs/cgroup{}/{v2_file}", path_in(controller))
+            } else {
+                format!("/sys/fs/cgroup/{controller}{}/{v1_file}", path_in(controller))
+            };
             fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")).trim().to_string()
         };
-        assert_eq!(read("memory", "memory.limit_in_bytes"), (64 << 20).to_string());
-        assert_eq!(read("pids", "pids.max"), "20");
-        assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read("memory", "memory.limit_in_bytes", "memory.max"), (64 << 20).to_string());
+        assert_eq!(read("pids", "pids.max", "pids.max"), "20");
+        let quota = read("cpu", "cpu.cfs_quota_us", "cpu.max");
+        assert!(quota == "50000" || quota == "50000 100000", "{quota}");
         let bad = f.rt(&["update", "--pids-limit", "notanumber", &f.id]).failed();
         assert!(!bad.stderr.is_empty(), "{bad}");
-        assert_eq!(read("pids", "pids.max"), "20", "a refused update changed the limits");
+        assert_eq!(read("pids", "pids.max", "pids.max"), "20", "a refused update changed the limits");
+    }
+}
+
+container_test! {
+    fn tmpcopyup_starts_the_tmpfs_with_the_image_contents(f) {
+        // podman adds tmpcopyup to every tmpfs it mounts (--read-only, --tmpfs).
+        fs::create_dir_all(f.rootfs().join("etc/skel/sub")).unwrap();
+        fs::write(f.rootfs().join("etc/skel/sub/greeting"), "hello\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", f.rootfs().join("etc/skel/pw")).unwrap();
+        f.config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/etc/skel", "type": "tmpfs", "source": "tmpfs",
+            "options": ["rw", "nosuid", "nodev", "tmpcopyup"]}));
+        let out = f.run_sh("cat /etc/skel/sub/greeting; readlink /etc/skel/pw; \
+                            echo new > /etc/skel/new; grep ' /etc/skel ' /proc/self/mountinfo");
+        assert!(out.contains("hello"), "{out}");
+        assert!(out.contains("/etc/passwd"), "{out}");
+        assert!(out.contains("tmpfs"), "{out}");
+        assert!(!f.rootfs().join("etc/skel/new").exists(), "the write went to the image");
+    }
+}
+
+container_test! {
+    fn missing_program_by_path_fails_create(f) {
+        // runc stats args[0] at create; callers turn that error into exit code 127.
+        f.set_args(&["/no/such/program"]);
+        let out = f.create().failed();
+        assert!(out.stderr.contains("/no/such/program"), "{out}");
+        assert!(f.rt(&["state", &f.id]).status.code() != Some(0), "a failed create left state");
+    }
+}
+
+container_test! {
+    fn zero_blkio_weight_means_unset(f) {
+        // docker sends "blockIO": {"weight": 0} for every container.
+        f.config["linux"]["resources"] = json!({"blockIO": {"weight": 0}, "cpu": {"shares": 0}});
+        let out = f.run_sh("echo ran");
+        assert!(out.contains("ran"), "{out}");
+    }
+}
+
+container_test! {
+    fn long_state_root_and_ids_work(f) {
+        // docker's root plus a 64-hex id is longer than a unix socket address may be.
+        let deep = f.dir.path().join("runtime-runc").join("moby").join("x".repeat(40));
+        fs::create_dir_all(&deep).unwrap();
+        let id = "a".repeat(64);
+        f.set_sh("echo long-ok");
+        f.write_config();
+        let bundle = f.bundle();
+        let mut cmd = std::process::Command::new(crate::support::runtime());
+        cmd.arg("--root").arg(&deep).args(["run", "--bundle", bundle.to_str().unwrap(), &id]);
+        let out = f.exec(cmd).ok();
+        assert!(out.stdout.contains("long-ok"), "{out}");
     }
 }
