@@ -147,3 +147,58 @@ summary() {
         return 1
     fi
 }
+
+# make_oci_archive NAME: sets OCI_TAR=$WORK/oci.tar, an OCI image layout (one uncompressed layer: the busybox
+# rootfs) annotated with NAME, built by hand so that no registry or other engine is needed.
+make_oci_archive() {
+    local name=$1 dir=$WORK/oci layer_digest layer_size config_digest config_size manifest_digest manifest_size
+    [[ -n ${ROOTFS_TAR:-} ]] || make_rootfs_tar
+    mkdir -p "$dir/blobs/sha256"
+    layer_digest=$(sha256sum "$ROOTFS_TAR" | cut -d' ' -f1)
+    layer_size=$(stat -c %s "$ROOTFS_TAR")
+    cp "$ROOTFS_TAR" "$dir/blobs/sha256/$layer_digest"
+    printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+        "$layer_digest" >"$dir/config.json"
+    config_digest=$(sha256sum "$dir/config.json" | cut -d' ' -f1)
+    config_size=$(stat -c %s "$dir/config.json")
+    mv "$dir/config.json" "$dir/blobs/sha256/$config_digest"
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+        "$config_digest" "$config_size" "$layer_digest" "$layer_size" >"$dir/manifest.json"
+    manifest_digest=$(sha256sum "$dir/manifest.json" | cut -d' ' -f1)
+    manifest_size=$(stat -c %s "$dir/manifest.json")
+    mv "$dir/manifest.json" "$dir/blobs/sha256/$manifest_digest"
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+        "$manifest_digest" "$manifest_size" "$name" "${name##*:}" >"$dir/index.json"
+    echo '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+    tar -C "$dir" -cf "$WORK/oci.tar" oci-layout index.json blobs
+    # shellcheck disable=SC2034 # used by the sourcing scripts
+    OCI_TAR=$WORK/oci.tar
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or SECONDS pass.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            echo "timed out waiting for: $*"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# kill_workdir_processes: kills (by pid) the processes whose command line names $WORK (daemons, shims, conmons).
+kill_workdir_processes() {
+    local pid
+    for pid in $(pgrep -f "$WORK"); do
+        [[ $pid != "$$" ]] && kill -9 "$pid" 2>/dev/null
+    done
+    return 0
+}
+
+# umount_workdir: lazily unmounts everything mounted under $WORK, deepest first.
+umount_workdir() {
+    findmnt -rn -o TARGET | grep "^$WORK/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    return 0
+}
