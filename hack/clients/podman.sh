@@ -61,7 +61,7 @@ cleanup() {
             [[ -d $dir ]] && rmdir "$dir" 2>/dev/null
         done
     done <"$CIDS"
-    rmdir /sys/fs/cgroup/*/libpod_parent 2>/dev/null
+    rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null
     if [[ $KEEP == 1 ]]; then
         echo "kept $WORK"
     else
