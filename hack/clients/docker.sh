@@ -3,7 +3,8 @@
 # Starts a private dockerd (and the containerd it supervises) with data, exec root, socket and pidfile under a
 # temp dir, no networking (no bridge, no iptables), the vfs storage driver; stops it at the end.
 # Prints PASS/FAIL lines and "clients-docker: N passed, M failed"; exits 1 on any failure.
-# Env: RUNTIME (default /usr/local/bin/nook), ONLY=regex (subset of scenarios), KEEP=1 (keep the temp dir).
+# Env: RUNTIME (default /usr/local/bin/nook), ONLY=regex (subset of scenarios), KEEP=1 (keep the temp dir),
+# DOCKER_RUN_OPTS (extra docker run options).
 # The scenarios' shell snippets run in the container: no host-side expansion wanted.
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -34,7 +35,9 @@ SEC=(--security-opt seccomp=unconfined)
 # "runc" is reserved by dockerd: the runc check registers its wrapper under another name.
 DOCKER_RUNTIME=$RUNTIME_NAME
 [[ $DOCKER_RUNTIME != runc ]] || DOCKER_RUNTIME=runc-wrapped
-RUNOPTS=(--runtime "$DOCKER_RUNTIME" --network none)
+# DOCKER_RUN_OPTS: extra options for every docker run (word-split), e.g. "--blkio-weight 500".
+read -r -a EXTRA <<<"${DOCKER_RUN_OPTS:-}"
+RUNOPTS=(--runtime "$DOCKER_RUNTIME" --network none ${EXTRA[@]+"${EXTRA[@]}"})
 
 cleanup() {
     local rc=$?

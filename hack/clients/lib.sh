@@ -45,15 +45,24 @@ make_workdir() {
     mkdir -p "$WORK/logs" "$WORK/bin"
 }
 
-# make_wrapper: $WORK/bin/$RUNTIME_NAME logs its argv and exit status to $WORK/argv.log and runs $RUNTIME.
+# make_wrapper: $WORK/bin/$RUNTIME_NAME logs its argv and exit status to $WORK/argv.log, copies the bundle's
+# config.json to $WORK/configs/ID.json, and runs $RUNTIME.
 # It keeps the runtime's name so that name-based client logic (podman's runtime_supports_json) still applies.
 # It does not exec, so the exit status gets logged; it does not touch stdio, so fds pass through unchanged.
 make_wrapper() {
     WRAPPER=$WORK/bin/$RUNTIME_NAME
     ARGV_LOG=$WORK/argv.log
+    mkdir -p "$WORK/configs"
     cat >"$WRAPPER" <<EOF
 #!/bin/bash
 echo "\$(date +%T.%N) [\$\$] $RUNTIME \$*" >>'$ARGV_LOG'
+# Keep a copy of each config.json the client hands over, named after the container id (the last argument).
+prev=
+for arg in "\$@"; do
+    case \$prev in --bundle | -b) cp -f "\$arg/config.json" "$WORK/configs/\${*: -1}.json" 2>/dev/null ;; esac
+    case \$arg in --bundle=*) cp -f "\${arg#--bundle=}/config.json" "$WORK/configs/\${*: -1}.json" 2>/dev/null ;; esac
+    prev=\$arg
+done
 '$RUNTIME' "\$@"
 rc=\$?
 echo "\$(date +%T.%N) [\$\$] exit \$rc" >>'$ARGV_LOG'
