@@ -54,6 +54,7 @@ cleanup() {
     fi
     kill_workdir_processes
     umount_workdir
+    remove_short_roots
     # ctr's cgroups: <controller>/<namespace>/<id>.
     local dir
     for dir in /sys/fs/cgroup/*/"$NS"/* /sys/fs/cgroup/unified/"$NS"/*; do

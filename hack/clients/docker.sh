@@ -58,6 +58,7 @@ cleanup() {
     fi
     kill_workdir_processes
     umount_workdir
+    remove_short_roots
     # Container cgroups: <controller>/docker/<id>.
     local cid dir
     while read -r cid; do

@@ -45,33 +45,41 @@ make_workdir() {
     mkdir -p "$WORK/logs" "$WORK/bin"
 }
 
+# WORKAROUNDS (comma-separated, off by default) makes the wrapper hide known nook bugs, to test what lies
+# behind them; every use is logged in argv.log:
+#   blkio-weight-0  drop linux.resources.blockIO.weight when it is 0 (docker always sends it; nook writes it
+#                   and the kernel refuses 0; runc skips 0)
+#   short-root      pass the runtime a short symlink (/tmp/nkr.N) to the --root directory (nook binds
+#                   <root>/<id>/start.sock, longer than a unix socket path may be under docker's roots)
+WORKAROUNDS=${WORKAROUNDS:-}
+
 # make_wrapper: $WORK/bin/$RUNTIME_NAME logs its argv and exit status to $WORK/argv.log, copies the bundle's
-# config.json to $WORK/configs/ID.json, and runs $RUNTIME.
+# config.json to $WORK/configs/ID.json, applies WORKAROUNDS and runs $RUNTIME.
 # It keeps the runtime's name so that name-based client logic (podman's runtime_supports_json) still applies.
 # It does not exec, so the exit status gets logged; it does not touch stdio, so fds pass through unchanged.
 make_wrapper() {
     WRAPPER=$WORK/bin/$RUNTIME_NAME
     ARGV_LOG=$WORK/argv.log
     mkdir -p "$WORK/configs"
-    cat >"$WRAPPER" <<EOF
-#!/bin/bash
-echo "\$(date +%T.%N) [\$\$] $RUNTIME \$*" >>'$ARGV_LOG'
-# Keep a copy of each config.json the client hands over, named after the container id (the last argument).
-prev=
-for arg in "\$@"; do
-    case \$prev in --bundle | -b) cp -f "\$arg/config.json" "$WORK/configs/\${*: -1}.json" 2>/dev/null ;; esac
-    case \$arg in --bundle=*) cp -f "\${arg#--bundle=}/config.json" "$WORK/configs/\${*: -1}.json" 2>/dev/null ;; esac
-    prev=\$arg
-done
-'$RUNTIME' "\$@"
-rc=\$?
-echo "\$(date +%T.%N) [\$\$] exit \$rc" >>'$ARGV_LOG'
-exit \$rc
-EOF
+    {
+        echo '#!/bin/bash'
+        printf 'RUNTIME=%q WORK=%q WORKAROUNDS=%q\n' "$RUNTIME" "$WORK" "$WORKAROUNDS"
+        cat "$CLIENTS_DIR/wrapper.sh"
+    } >"$WRAPPER"
     chmod 755 "$WRAPPER"
 }
 
-# make_rootfs_tar: sets ROOTFS_TAR=$WORK/rootfs.tar,, a busybox rootfs built by hack/mkrootfs.sh.
+# remove_short_roots: the symlinks the short-root workaround made.
+remove_short_roots() {
+    if [[ -s $WORK/short-roots ]]; then
+        sort -u "$WORK/short-roots" | while read -r link; do
+            if [[ -L $link ]]; then rm -f "$link"; fi
+        done
+    fi
+    return 0
+}
+
+# make_rootfs_tar: sets ROOTFS_TAR=$WORK/rootfs.tar, a busybox rootfs built by hack/mkrootfs.sh.
 make_rootfs_tar() {
     ensure_pkg /bin/busybox busybox-static
     "$REPO_DIR/hack/mkrootfs.sh" "$WORK/rootfs" >/dev/null

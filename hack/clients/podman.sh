@@ -49,11 +49,9 @@ cleanup() {
     pm rm -a -f -t 0 >/dev/null 2>&1
     pm rmi -a -f >/dev/null 2>&1
     # conmon processes left behind by a failing runtime (their command lines name our temp dir).
-    local pid
-    for pid in $(pgrep -f "$WORK"); do
-        [[ $pid != "$$" ]] && kill -9 "$pid" 2>/dev/null
-    done
-    findmnt -rn -o TARGET | grep "^$WORK" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    kill_workdir_processes
+    umount_workdir
+    remove_short_roots
     # Container cgroups (cgroupfs manager: <controller>/libpod_parent/libpod-<id>).
     local cid dir
     while read -r cid; do
