@@ -34,7 +34,7 @@ EOF
 
 ctrc() { timeout 90 ctr -a "$SOCK" -n "$NS" "$@"; }
 # What ctr sends by default: no seccomp profile, so nothing to disable here.
-RUNOPTS=(--snapshotter native --runc-binary "$WRAPPER" --runc-root "$WORK/runc-root")
+RUNOPTS=(--snapshotter native --runc-binary "$WRAPPER" --runc-root "$WORK/runc-root" --fifo-dir "$WORK/fifo")
 
 cleanup() {
     local rc=$?
@@ -61,6 +61,7 @@ cleanup() {
         [[ -d $dir ]] && rmdir "$dir" 2>/dev/null
     done
     rmdir /sys/fs/cgroup/*/"$NS" 2>/dev/null
+    remove_run_containerd
     if [[ $KEEP == 1 ]]; then
         echo "kept $WORK"
     else
@@ -106,16 +107,16 @@ t_detached() {
 
 t_exec() {
     local out rc=0
-    out=$(ctrc task exec --exec-id x1 c-det sh -c 'echo in-exec; exit 6') || rc=$?
+    out=$(ctrc task exec --fifo-dir "$WORK/fifo" --exec-id x1 c-det sh -c 'echo in-exec; exit 6') || rc=$?
     expect_eq "exec output" "$out" in-exec
     expect_eq "exec exit code" "$rc" 6
-    out=$(ctrc task exec --exec-id x2 --user 1000 c-det id -u) || { show_shim_log c-det; return 1; }
+    out=$(ctrc task exec --fifo-dir "$WORK/fifo" --exec-id x2 --user 1000 c-det id -u) || { show_shim_log c-det; return 1; }
     expect_eq "exec --user" "$out" 1000
 }
 
 t_exec_tty() {
     local cmd out
-    cmd=$(printf '%q ' ctr -a "$SOCK" -n "$NS" task exec -t --exec-id x3 c-det sh -c 'tty; echo ok')
+    cmd=$(printf '%q ' ctr -a "$SOCK" -n "$NS" task exec -t --fifo-dir "$WORK/fifo" --exec-id x3 c-det sh -c 'tty; echo ok')
     out=$(timeout 60 script -qec "$cmd" /dev/null | tr -d '\r')
     echo "$out"
     expect_match "exec tty output" "$out" "*/dev/pts/*ok*"
@@ -134,7 +135,7 @@ t_pause() {
     expect_eq "status after pause" "$(task_status c-det)" PAUSED
     ctrc task resume c-det
     expect_eq "status after resume" "$(task_status c-det)" RUNNING
-    expect_eq "exec after resume" "$(ctrc task exec --exec-id x4 c-det echo alive)" alive
+    expect_eq "exec after resume" "$(ctrc task exec --fifo-dir "$WORK/fifo" --exec-id x4 c-det echo alive)" alive
 }
 
 t_metrics() {

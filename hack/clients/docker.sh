@@ -67,6 +67,7 @@ cleanup() {
         done
     done <"$CIDS"
     rmdir /sys/fs/cgroup/*/docker 2>/dev/null
+    remove_run_containerd
     if [[ $KEEP == 1 ]]; then
         echo "kept $WORK"
     else

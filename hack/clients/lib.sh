@@ -219,3 +219,14 @@ umount_workdir() {
     findmnt -rn -o TARGET | grep "^$WORK/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
     return 0
 }
+
+# containerd 1.6 shims put their sockets in /run/containerd/s whatever the daemon's state dir:
+# remove_run_containerd removes those dirs at the end if they did not exist at the start (and are empty).
+RUN_CONTAINERD_EXISTED=0
+[[ ! -d /run/containerd ]] || RUN_CONTAINERD_EXISTED=1
+remove_run_containerd() {
+    if [[ $RUN_CONTAINERD_EXISTED == 0 ]]; then
+        rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null
+    fi
+    return 0
+}
