@@ -189,6 +189,14 @@ t_read_only() {
     pm run --rm "${SEC[@]}" --read-only "$IMG" touch /tmp/newfile
 }
 
+# podman adds "tmpcopyup" to --tmpfs mounts by default (copy the image's directory into the new tmpfs).
+t_tmpfs() {
+    local out
+    out=$(pm run --rm "${SEC[@]}" --tmpfs /etc "$IMG" sh -c 'grep " /etc " /proc/mounts | cut -d" " -f3; cat /etc/passwd | head -n 1; touch /etc/new')
+    expect_eq "fs type, copied-up file" "$out" "tmpfs
+root:x:0:0:root:/root:/bin/sh"
+}
+
 t_cap_drop() {
     local out
     out=$(pm run --rm "${SEC[@]}" --cap-drop ALL "$IMG" grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status)
@@ -247,6 +255,7 @@ scenario stats t_stats
 scenario memory-oom t_memory
 scenario pids-limit t_pids
 scenario read-only t_read_only
+scenario tmpfs-copyup t_tmpfs
 scenario cap-drop-all t_cap_drop
 scenario user t_user
 scenario hostname t_hostname
