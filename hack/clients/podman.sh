@@ -112,6 +112,7 @@ t_exec() {
     expect_eq "exec exit code" "$(status pm exec "$cid" sh -c 'exit 5')" 5
     expect_eq "exec -u" "$(pm exec -u 1000 "$cid" id -u)" 1000
     expect_eq "exec -e" "$(pm exec -e FOO=bar "$cid" sh -c 'echo $FOO')" bar
+    expect_eq "exec missing command" "$(status pm exec "$cid" /no/such/cmd)" 127
     pm rm -f -t 0 "$cid"
 }
 
@@ -221,6 +222,25 @@ t_volume() {
     expect_eq "written by container" "$(cat "$WORK/vol/out")" from-container
 }
 
+t_privileged() {
+    local out
+    out=$(pm run --rm "${SEC[@]}" --privileged "$IMG" sh -c 'awk "/^CapEff/ {print \$2}" /proc/self/status; ls /dev/kmsg')
+    expect_eq "CapEff, /dev/kmsg" "$out" "$(awk '/^CapBnd/ {print $2}' /proc/self/status)
+/dev/kmsg"
+}
+
+t_host_namespaces() {
+    local out
+    out=$(pm run --rm "${SEC[@]}" --pid host --ipc host --uts host "$IMG" sh -c 'hostname; readlink /proc/self/ns/pid')
+    expect_eq "hostname, pid ns" "$out" "$(hostname)
+$(readlink /proc/self/ns/pid)"
+}
+
+t_env_workdir() {
+    expect_eq "env, cwd" "$(pm run --rm "${SEC[@]}" -e FOO=bar -w /tmp "$IMG" sh -c 'echo $FOO; pwd')" "bar
+/tmp"
+}
+
 t_exit_code() {
     expect_eq "sh -c 'exit 3'" "$(status pm run --rm "${SEC[@]}" "$IMG" sh -c 'exit 3')" 3
     expect_eq "missing command" "$(status pm run --rm "${SEC[@]}" "$IMG" /no/such/cmd)" 127
@@ -260,6 +280,9 @@ scenario cap-drop-all t_cap_drop
 scenario user t_user
 scenario hostname t_hostname
 scenario volume t_volume
+scenario privileged t_privileged
+scenario host-namespaces t_host_namespaces
+scenario env-workdir t_env_workdir
 scenario exit-code t_exit_code
 scenario run-rm-true-time t_time
 if [[ -s $WORK/time ]]; then
