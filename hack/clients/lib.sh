@@ -43,6 +43,8 @@ make_workdir() {
     WORK=$(mktemp -d "/tmp/nook-clients-$1.XXXXXX")
     chmod 755 "$WORK"
     mkdir -p "$WORK/logs" "$WORK/bin"
+    # Engines' helpers drop files in their working directory (conmon writes "oom" there after an OOM kill).
+    cd "$WORK"
 }
 
 # WORKAROUNDS (comma-separated, off by default) makes the wrapper hide known nook bugs, to test what lies
