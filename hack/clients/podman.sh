@@ -116,10 +116,11 @@ t_exec() {
     pm rm -f -t 0 "$cid"
 }
 
-# ptys: "script" gives podman a terminal, so -it goes through the console socket.
+# ptys: "script" gives podman a terminal, so -it goes through the console socket. The sleep: podman
+# sometimes loses the output of a tty container that exits at once (seen with runc too).
 t_tty() {
     local cmd out
-    cmd=$(printf '%q ' "${PODMAN[@]}" run -it --rm "${SEC[@]}" "$IMG" sh -c 'tty; echo ok; exit 4')
+    cmd=$(printf '%q ' "${PODMAN[@]}" run -it --rm "${SEC[@]}" "$IMG" sh -c 'tty; echo ok; sleep 0.3; exit 4')
     local rc=0
     out=$(timeout 60 script -qec "$cmd" /dev/null | tr -d '\r') || rc=$?
     echo "$out"
