@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the podman, containerd and docker scenarios one after the other (same environment: RUNTIME, ONLY,
+# KEEP, WORKAROUNDS); exits 1 if any of them failed.
+set -euo pipefail
+dir=$(dirname "$0")
+rc=0
+for engine in podman containerd docker; do
+    "$dir/$engine.sh" || rc=1
+done
+exit "$rc"

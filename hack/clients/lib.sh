@@ -1,0 +1,234 @@
+# shellcheck shell=bash
+# Shared helpers for hack/clients/{podman,containerd,docker}.sh (sourced, not run).
+#
+# Provides: pass/fail accounting with a summary line, scenario runner with per-scenario logs,
+# a wrapper around the OCI runtime that logs every command line the client runs,
+# a busybox rootfs tarball (the image every client imports), install-if-missing.
+
+CLIENTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$CLIENTS_DIR/../.." && pwd)
+
+# RUNTIME=/usr/sbin/runc runs the same scenarios against runc (to check the tests themselves).
+RUNTIME=${RUNTIME:-/usr/local/bin/nook}
+RUNTIME_NAME=$(basename "$RUNTIME")
+# KEEP=1 leaves the work directory (logs, argv log) in place for a post-mortem.
+KEEP=${KEEP:-0}
+# ONLY=regex runs only the scenarios whose name matches.
+ONLY=${ONLY:-}
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+WORK=
+
+need_root() {
+    if [[ $(id -u) != 0 ]]; then
+        echo "$0: run as root" >&2
+        exit 1
+    fi
+}
+
+# ensure_pkg CMD PKG: installs Debian package PKG unless CMD is on PATH (or an absolute path that exists).
+ensure_pkg() {
+    local cmd=$1 pkg=$2
+    if [[ $cmd == /* && -x $cmd ]] || { [[ $cmd != /* ]] && command -v "$cmd" >/dev/null 2>&1; }; then
+        return 0
+    fi
+    echo "installing $pkg" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >&2
+}
+
+# make_workdir NAME: a private temp dir for all client state, logs and the runtime wrapper.
+make_workdir() {
+    WORK=$(mktemp -d "/tmp/nook-clients-$1.XXXXXX")
+    chmod 755 "$WORK"
+    mkdir -p "$WORK/logs" "$WORK/bin"
+    # Engines' helpers drop files in their working directory (conmon writes "oom" there after an OOM kill).
+    cd "$WORK"
+}
+
+# WORKAROUNDS (comma-separated, off by default) makes the wrapper hide known nook bugs, to test what lies
+# behind them; every use is logged in argv.log:
+#   blkio-weight-0  drop linux.resources.blockIO.weight when it is 0 (docker always sends it; nook writes it
+#                   and the kernel refuses 0; runc skips 0)
+#   short-root      pass the runtime a short symlink (/tmp/nkr.N) to the --root directory (nook binds
+#                   <root>/<id>/start.sock, longer than a unix socket path may be under docker's roots)
+WORKAROUNDS=${WORKAROUNDS:-}
+
+# make_wrapper: $WORK/bin/$RUNTIME_NAME logs its argv and exit status to $WORK/argv.log, copies the bundle's
+# config.json to $WORK/configs/ID.json, applies WORKAROUNDS and runs $RUNTIME.
+# It keeps the runtime's name so that name-based client logic (podman's runtime_supports_json) still applies.
+# It does not exec, so the exit status gets logged; it does not touch stdio, so fds pass through unchanged.
+make_wrapper() {
+    WRAPPER=$WORK/bin/$RUNTIME_NAME
+    ARGV_LOG=$WORK/argv.log
+    mkdir -p "$WORK/configs"
+    {
+        echo '#!/bin/bash'
+        printf 'RUNTIME=%q WORK=%q WORKAROUNDS=%q\n' "$RUNTIME" "$WORK" "$WORKAROUNDS"
+        cat "$CLIENTS_DIR/wrapper.sh"
+    } >"$WRAPPER"
+    chmod 755 "$WRAPPER"
+}
+
+# remove_short_roots: the symlinks the short-root workaround made.
+remove_short_roots() {
+    if [[ -s $WORK/short-roots ]]; then
+        sort -u "$WORK/short-roots" | while read -r link; do
+            if [[ -L $link ]]; then rm -f "$link"; fi
+        done
+    fi
+    return 0
+}
+
+# make_rootfs_tar: sets ROOTFS_TAR=$WORK/rootfs.tar, a busybox rootfs built by hack/mkrootfs.sh.
+make_rootfs_tar() {
+    ensure_pkg /bin/busybox busybox-static
+    "$REPO_DIR/hack/mkrootfs.sh" "$WORK/rootfs" >/dev/null
+    tar -C "$WORK/rootfs" -cf "$WORK/rootfs.tar" .
+    # shellcheck disable=SC2034 # used by the sourcing scripts
+    ROOTFS_TAR=$WORK/rootfs.tar
+}
+
+pass() {
+    echo "PASS $1"
+    PASSED=$((PASSED + 1))
+}
+
+fail() {
+    echo "FAIL $1"
+    FAILED=$((FAILED + 1))
+    FAILED_NAMES+=("$1")
+}
+
+# scenario NAME FUNC: runs FUNC in a subshell with errexit, its output in $WORK/logs/NAME.log;
+# PASS if it returns 0, else FAIL and the tail of its log.
+scenario() {
+    local name=$1 fn=$2 rc
+    if [[ -n $ONLY && ! $name =~ $ONLY ]]; then
+        return 0
+    fi
+    local log=$WORK/logs/$name.log
+    echo "=== $name" >>"$ARGV_LOG"
+    local argv_start
+    argv_start=$(wc -l <"$ARGV_LOG")
+    set +e
+    (
+        set -euo pipefail
+        "$fn"
+    ) >"$log" 2>&1 </dev/null
+    rc=$?
+    set -e
+    if [[ $rc == 0 ]]; then
+        pass "$name"
+    else
+        fail "$name"
+        sed 's/^/    | /' "$log" | tail -n 25
+        echo "    runtime command lines:"
+        tail -n +"$((argv_start + 1))" "$ARGV_LOG" | sed 's/^/    > /' | tail -n 30
+    fi
+}
+
+# expect_eq WHAT ACTUAL EXPECTED
+expect_eq() {
+    if [[ $2 != "$3" ]]; then
+        echo "expected $1 to be '$3', got '$2'"
+        return 1
+    fi
+}
+
+# expect_match WHAT ACTUAL GLOB
+expect_match() {
+    # shellcheck disable=SC2053 # the third argument is a glob on purpose
+    if [[ $2 != $3 ]]; then
+        echo "expected $1 to match '$3', got '$2'"
+        return 1
+    fi
+}
+
+# status CMD...: prints CMD's exit status, never fails.
+status() {
+    local rc=0
+    "$@" || rc=$?
+    echo "$rc"
+}
+
+# median N...: the median of the given numbers.
+median() {
+    printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+# summary NAME: the final line; exit status 1 if anything failed.
+summary() {
+    echo "clients-$1 ($RUNTIME): $PASSED passed, $FAILED failed"
+    if ((FAILED > 0)); then
+        echo "failed: ${FAILED_NAMES[*]}"
+        return 1
+    fi
+}
+
+# make_oci_archive NAME: sets OCI_TAR=$WORK/oci.tar, an OCI image layout (one uncompressed layer: the busybox
+# rootfs) annotated with NAME, built by hand so that no registry or other engine is needed.
+make_oci_archive() {
+    local name=$1 dir=$WORK/oci layer_digest layer_size config_digest config_size manifest_digest manifest_size
+    [[ -n ${ROOTFS_TAR:-} ]] || make_rootfs_tar
+    mkdir -p "$dir/blobs/sha256"
+    layer_digest=$(sha256sum "$ROOTFS_TAR" | cut -d' ' -f1)
+    layer_size=$(stat -c %s "$ROOTFS_TAR")
+    cp "$ROOTFS_TAR" "$dir/blobs/sha256/$layer_digest"
+    printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+        "$layer_digest" >"$dir/config.json"
+    config_digest=$(sha256sum "$dir/config.json" | cut -d' ' -f1)
+    config_size=$(stat -c %s "$dir/config.json")
+    mv "$dir/config.json" "$dir/blobs/sha256/$config_digest"
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+        "$config_digest" "$config_size" "$layer_digest" "$layer_size" >"$dir/manifest.json"
+    manifest_digest=$(sha256sum "$dir/manifest.json" | cut -d' ' -f1)
+    manifest_size=$(stat -c %s "$dir/manifest.json")
+    mv "$dir/manifest.json" "$dir/blobs/sha256/$manifest_digest"
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+        "$manifest_digest" "$manifest_size" "$name" "${name##*:}" >"$dir/index.json"
+    echo '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+    tar -C "$dir" -cf "$WORK/oci.tar" oci-layout index.json blobs
+    # shellcheck disable=SC2034 # used by the sourcing scripts
+    OCI_TAR=$WORK/oci.tar
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or SECONDS pass.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            echo "timed out waiting for: $*"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# kill_workdir_processes: kills (by pid) the processes whose command line names $WORK (daemons, shims, conmons).
+kill_workdir_processes() {
+    local pid
+    for pid in $(pgrep -f "$WORK"); do
+        [[ $pid != "$$" ]] && kill -9 "$pid" 2>/dev/null
+    done
+    return 0
+}
+
+# umount_workdir: lazily unmounts everything mounted under $WORK, deepest first.
+umount_workdir() {
+    findmnt -rn -o TARGET | grep "^$WORK/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    return 0
+}
+
+# containerd 1.6 shims put their sockets in /run/containerd/s whatever the daemon's state dir:
+# remove_run_containerd removes those dirs at the end if they did not exist at the start (and are empty).
+RUN_CONTAINERD_EXISTED=0
+[[ ! -d /run/containerd ]] || RUN_CONTAINERD_EXISTED=1
+remove_run_containerd() {
+    if [[ $RUN_CONTAINERD_EXISTED == 0 ]]; then
+        rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null
+    fi
+    return 0
+}
