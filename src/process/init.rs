@@ -109,12 +109,9 @@ pub enum InitError {
     CwdOutside { path: PathBuf },
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotFound(String),
-    #[error("exec: {name:?}: stat {name}: {source}")]
-    NotExecutable {
-        name: String,
-        #[source]
-        source: nix::Error,
-    },
+    /// Worded as runc words it: docker and podman map "no such file or directory" to 127.
+    #[error("exec: {name:?}: stat {name}: {reason}")]
+    NotExecutable { name: String, reason: String },
     #[error("exec: {0:?}: contains a NUL byte")]
     Nul(String),
     #[error("mark fds close-on-exec: {0}")]
@@ -378,7 +375,7 @@ pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
         if let Err(e) = access(&path, AccessFlags::X_OK) {
             return Err(InitError::NotExecutable {
                 name: name.clone(),
-                source: e,
+                reason: e.desc().to_lowercase(),
             });
         }
         path
