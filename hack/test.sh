@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Runs every check: formatting, clippy, unit tests, then the OCI integration tests (as root).
-# Exits non-zero on the first failure. NOOK_RUNTIME=/usr/sbin/runc runs the integration tests
-# against runc instead of nook, to check the tests themselves.
+# The whole test suite: formatting, clippy, unit tests, the cgroup v2 lane (a qemu VM with a
+# pure cgroup2 hierarchy), podman/containerd/docker driving nook, and the OCI integration
+# tests against real containers (last, so the run ends with their result). Run as root.
+# Exits non-zero on the first failure.
+#
+#   NOOK_RUNTIME=/usr/sbin/runc   run the integration tests against runc (checks the tests)
+#   NOOK_TEST_SKIP="vm clients"   skip the slow lanes (e.g. while iterating locally)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -14,7 +18,9 @@ if [[ $(id -u) != 0 ]]; then
     exit 1
 fi
 
+skip=" ${NOOK_TEST_SKIP:-} "
 step() { echo; echo "=== $*"; }
+skipped() { [[ $skip == *" $1 "* ]]; }
 
 step "cargo fmt --check"
 cargo fmt --check
@@ -24,6 +30,23 @@ cargo clippy --all-targets -- -D warnings
 
 step "unit tests"
 cargo test --lib --bins
+
+if skipped vm; then
+    step "cgroup v2 lane: skipped (NOOK_TEST_SKIP)"
+else
+    step "cgroup v2 lane (qemu, pure cgroup2)"
+    hack/vm/run.sh
+fi
+
+if skipped clients; then
+    step "podman, containerd, docker on nook: skipped (NOOK_TEST_SKIP)"
+else
+    step "podman, containerd, docker on nook"
+    # The engines call the installed binary; make sure it is this tree's.
+    cargo build --release
+    install -m 0755 target/release/nook /usr/local/bin/nook
+    hack/clients/all.sh
+fi
 
 # Two threads: the suite is mostly waiting on the runtime, and the machine has two cores.
 step "integration tests against ${NOOK_RUNTIME:-the nook binary built by cargo}"
