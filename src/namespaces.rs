@@ -14,7 +14,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use nix::sched::CloneFlags;
+use std::fs::File;
+
+use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
@@ -32,6 +34,50 @@ pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
 
 const fn libc_clone_newtime() -> i32 {
     0x0000_0080
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NsError {
+    #[error("linux.namespaces: open {typ} namespace {path}: {source}")]
+    Open {
+        typ: LinuxNamespaceType,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("linux.namespaces: join {typ} namespace {path}: {source}")]
+    Join {
+        typ: LinuxNamespaceType,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+}
+
+/// A namespace file opened now and joined later: opening first, while host paths still
+/// resolve, keeps a later join (of a user or mount namespace) from changing what the next
+/// path means.
+pub struct Opened {
+    pub typ: LinuxNamespaceType,
+    pub path: PathBuf,
+    pub file: File,
+}
+
+impl Opened {
+    pub fn open(typ: LinuxNamespaceType, path: PathBuf) -> Result<Self, NsError> {
+        match File::open(&path) {
+            Ok(file) => Ok(Opened { typ, path, file }),
+            Err(source) => Err(NsError::Open { typ, path, source }),
+        }
+    }
+
+    pub fn join(&self) -> Result<(), NsError> {
+        setns(&self.file, clone_flag(self.typ)).map_err(|source| NsError::Join {
+            typ: self.typ,
+            path: self.path.clone(),
+            source,
+        })
+    }
 }
 
 /// A namespace to enter by path.

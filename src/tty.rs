@@ -156,7 +156,6 @@ fn bind_console(slave: &OwnedFd) -> Result<(), TtyError> {
 /// Receive the pty master the container sends over `socket` (SCM_RIGHTS).
 pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd, TtyError> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned};
-    use std::os::fd::FromRawFd;
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
@@ -170,8 +169,7 @@ pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd, TtyError> {
     for cmsg in msg.cmsgs().map_err(TtyError::Receive)? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
             if let Some(fd) = fds.first() {
-                // SAFETY: the kernel just installed this fd for us and nothing else owns it.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+                return Ok(crate::sys::take_received_fd(*fd));
             }
         }
     }

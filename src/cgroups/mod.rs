@@ -13,7 +13,7 @@
 //! is silently ignored. The few zero values runc and Go-based callers use to mean "unset"
 //! (cpu shares/quota/period 0, memory swap 0, pids limit 0) are treated as unset.
 
-mod bpf;
+use crate::sys::bpf;
 pub mod default_devices;
 mod detect;
 mod files;

@@ -7,12 +7,10 @@
 //! a host fd through it (CVE-2016-9962 class); it joins the user namespace first, the mount
 //! namespace last, and then takes on the process definition exactly as the init does.
 
-use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 
-use nix::sched::setns;
 use nix::sys::signal::Signal;
 use nix::unistd::{setsid, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
@@ -21,16 +19,10 @@ use super::channel::{self, InitEnd};
 use super::init::{self, prctl_err, InitError};
 use super::launch::{LaunchError, Pending};
 use crate::cgroups::Cgroup;
-use crate::namespaces::clone_flag;
+use crate::namespaces::{NsError, Opened};
 use crate::security::seccomp;
 use crate::sys::{self, Forked};
 use crate::tty;
-
-/// A namespace of the container's init that differs from ours, to be joined.
-struct NsFile {
-    typ: LinuxNamespaceType,
-    file: File,
-}
 
 pub struct ExecArgs<'a> {
     pub init_pid: Pid,
@@ -72,26 +64,27 @@ fn proc_name(typ: LinuxNamespaceType) -> &'static str {
 
 /// The init's namespaces that are not ours, opened now (while /proc/<init> is the process we
 /// checked) in join order.
-fn container_namespaces(init: Pid) -> Result<Vec<NsFile>, LaunchError> {
+fn container_namespaces(init: Pid) -> Result<Vec<Opened>, NsError> {
     let mut out = Vec::new();
     for typ in JOIN_ORDER {
         let name = proc_name(typ);
-        let theirs = format!("/proc/{init}/ns/{name}");
-        let open_err = |source| LaunchError::OpenNamespace {
-            typ: typ.to_string(),
-            path: theirs.clone().into(),
+        let ns = match Opened::open(typ, format!("/proc/{init}/ns/{name}").into()) {
+            Ok(ns) => ns,
+            // A kernel without this namespace type: nothing to join.
+            Err(NsError::Open { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        let open_err = |source| NsError::Open {
+            typ,
+            path: ns.path.clone(),
             source,
         };
-        let file = match File::open(&theirs) {
-            Ok(f) => f,
-            // A kernel without this namespace type: nothing to join.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(open_err(e)),
-        };
         let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).map_err(open_err)?;
-        let their_meta = file.metadata().map_err(open_err)?;
-        if (ours.dev(), ours.ino()) != (their_meta.dev(), their_meta.ino()) {
-            out.push(NsFile { typ, file });
+        let theirs = ns.file.metadata().map_err(open_err)?;
+        if (ours.dev(), ours.ino()) != (theirs.dev(), theirs.ino()) {
+            out.push(ns);
         }
     }
     Ok(out)
@@ -103,15 +96,11 @@ pub fn spawn(args: ExecArgs<'_>) -> Result<Pending, LaunchError> {
     let (parent_end, init_end) = channel::pair()?;
     let cgroup_fd = args.cgroup.clone_into_fd()?;
     // pid and time namespaces apply to children: enter them here, just before the fork.
-    let (for_parent, for_child): (Vec<NsFile>, Vec<NsFile>) = namespaces
+    let (for_parent, for_child): (Vec<Opened>, Vec<Opened>) = namespaces
         .into_iter()
         .partition(|n| matches!(n.typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time));
     for ns in &for_parent {
-        setns(&ns.file, clone_flag(ns.typ)).map_err(|source| LaunchError::Setns {
-            typ: ns.typ.to_string(),
-            path: format!("/proc/{}/ns/{}", args.init_pid, proc_name(ns.typ)).into(),
-            source,
-        })?;
+        ns.join()?;
     }
     let forked =
         sys::fork_with(0, cgroup_fd.as_ref().map(|f| f.as_fd())).map_err(LaunchError::Fork)?;
@@ -131,7 +120,7 @@ pub fn spawn(args: ExecArgs<'_>) -> Result<Pending, LaunchError> {
     Ok(pending)
 }
 
-fn child(args: &ExecArgs<'_>, namespaces: &[NsFile], chan: InitEnd) -> ! {
+fn child(args: &ExecArgs<'_>, namespaces: &[Opened], chan: InitEnd) -> ! {
     let mut keep = vec![chan.as_raw_fd()];
     keep.extend(namespaces.iter().map(|n| n.file.as_raw_fd()));
     keep.extend(args.console.map(|c| c.as_raw_fd()));
@@ -154,7 +143,7 @@ fn child(args: &ExecArgs<'_>, namespaces: &[NsFile], chan: InitEnd) -> ! {
 
 fn setup(
     args: &ExecArgs<'_>,
-    namespaces: &[NsFile],
+    namespaces: &[Opened],
     chan: &InitEnd,
 ) -> Result<init::Exec, InitError> {
     use nix::sys::prctl;
@@ -164,11 +153,7 @@ fn setup(
     // Built (and its agent, a host path, connected) before the mount namespace changes.
     let mut filter = args.seccomp.map(seccomp::Prepared::new).transpose()?;
     for ns in namespaces {
-        setns(&ns.file, clone_flag(ns.typ)).map_err(|source| InitError::Setns {
-            typ: ns.typ.to_string(),
-            path: format!("/proc/{}/ns/{}", args.init_pid, proc_name(ns.typ)).into(),
-            source,
-        })?;
+        ns.join()?;
     }
     let process = args.process;
     if let Some(socket) = args.console {

@@ -34,7 +34,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-use nix::sched::{setns, unshare, CloneFlags};
+use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::{access, execve, getcwd, sethostname, setsid, AccessFlags};
 use oci_spec::runtime::{Hook, Process, Spec};
@@ -42,7 +42,7 @@ use oci_spec::runtime::{Hook, Process, Spec};
 use super::attrs::{self, AttrError};
 use super::channel::{ChannelError, InitEnd};
 use crate::hooks::{self, HookError};
-use crate::namespaces::{clone_flag, Plan};
+use crate::namespaces::{NsError, Opened, Plan};
 use crate::rootfs::{self, RootfsError};
 use crate::security::caps::{self, CapSets, CapsError};
 use crate::security::seccomp::{self, SeccompError};
@@ -59,20 +59,8 @@ pub enum InitError {
         #[source]
         source: nix::Error,
     },
-    #[error("linux.namespaces: open {typ} namespace {path}: {source}")]
-    OpenNamespace {
-        typ: String,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("linux.namespaces: join {typ} namespace {path}: {source}")]
-    Setns {
-        typ: String,
-        path: PathBuf,
-        #[source]
-        source: nix::Error,
-    },
+    #[error(transparent)]
+    Namespace(#[from] NsError),
     #[error("linux.namespaces: unshare {flags:?}: {source}")]
     Unshare {
         flags: CloneFlags,
@@ -294,21 +282,13 @@ pub(crate) fn handshake(chan: &InitEnd, preserve_fds: i32) -> Result<(), InitErr
 }
 
 fn enter_namespaces(plan: &Plan) -> Result<(), InitError> {
-    let mut fds = Vec::with_capacity(plan.child_joins.len());
-    for join in &plan.child_joins {
-        let file = std::fs::File::open(&join.path).map_err(|source| InitError::OpenNamespace {
-            typ: join.typ.to_string(),
-            path: join.path.clone(),
-            source,
-        })?;
-        fds.push((join, file));
-    }
-    for (join, file) in fds {
-        setns(&file, clone_flag(join.typ)).map_err(|source| InitError::Setns {
-            typ: join.typ.to_string(),
-            path: join.path.clone(),
-            source,
-        })?;
+    let opened = plan
+        .child_joins
+        .iter()
+        .map(|j| Opened::open(j.typ, j.path.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    for ns in &opened {
+        ns.join()?;
     }
     if !plan.child_unshare.is_empty() {
         unshare(plan.child_unshare).map_err(|source| InitError::Unshare {

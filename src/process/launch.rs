@@ -1,12 +1,11 @@
 //! The runtime's side of creating the init: fork it into its namespaces (and cgroup), map its
 //! ids, release it, and wait until it is set up and blocked before execve.
 
-use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-use nix::sched::{setns, unshare};
+use nix::sched::unshare;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -16,7 +15,7 @@ use super::channel::{self, ChannelError, ParentEnd};
 use super::init::{self, InitArgs};
 use crate::cgroups::{Cgroup, CgroupError};
 use crate::hooks;
-use crate::namespaces::{self, clone_flag, Plan};
+use crate::namespaces::{self, clone_flag, NsError, Opened, Plan};
 use crate::sys::{self, Forked};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,20 +28,8 @@ pub enum LaunchError {
         #[source]
         source: std::io::Error,
     },
-    #[error("linux.namespaces: open {typ} namespace {path}: {source}")]
-    OpenNamespace {
-        typ: String,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("linux.namespaces: join {typ} namespace {path}: {source}")]
-    Setns {
-        typ: String,
-        path: PathBuf,
-        #[source]
-        source: nix::Error,
-    },
+    #[error(transparent)]
+    Namespace(#[from] NsError),
     #[error("linux.namespaces: create time namespace: {0}")]
     TimeNamespace(#[source] nix::Error),
     #[error("linux.timeOffsets: write /proc/self/timens_offsets: {0}")]
@@ -227,16 +214,7 @@ fn exit_description(pid: Pid) -> String {
 /// pid and time namespaces apply to our children: join or create them here, just before fork.
 fn enter_parent_namespaces(plan: &Plan, spec: &Spec) -> Result<(), LaunchError> {
     for join in &plan.parent_joins {
-        let file = File::open(&join.path).map_err(|source| LaunchError::OpenNamespace {
-            typ: join.typ.to_string(),
-            path: join.path.clone(),
-            source,
-        })?;
-        setns(&file, clone_flag(join.typ)).map_err(|source| LaunchError::Setns {
-            typ: join.typ.to_string(),
-            path: join.path.clone(),
-            source,
-        })?;
+        Opened::open(join.typ, join.path.clone())?.join()?;
     }
     if plan.new_time {
         unshare(clone_flag(oci_spec::runtime::LinuxNamespaceType::Time))

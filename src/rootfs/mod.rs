@@ -22,7 +22,7 @@ mod pivot;
 pub mod resolve;
 #[cfg(test)]
 mod root_tests;
-mod sys;
+use crate::sys::mount as sys;
 
 use std::path::Path;
 

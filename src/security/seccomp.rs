@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
@@ -33,7 +33,7 @@ type LibError = libseccomp::error::SeccompError;
 /// The kernel hands a filter six syscall arguments.
 const MAX_ARGS: usize = 6;
 /// What ERRNO and TRACE return when the profile gives no errnoRet.
-const EPERM: u32 = libc::EPERM as u32;
+const EPERM: u32 = nix::errno::Errno::EPERM as u32;
 /// Syscalls nook makes after loading the filter and before the agent holds the notify fd:
 /// a NOTIFY on one of them would wait forever for an agent that cannot answer yet.
 const NEEDED_BEFORE_HANDOFF: &[&str] = &["sendmsg"];
@@ -391,9 +391,9 @@ impl Prepared {
             return Ok(());
         };
         let fd = self.ctx.get_notify_fd().map_err(SeccompError::NotifyFd)?;
-        // SAFETY: the kernel created this fd for us at load; libseccomp only caches the number
-        // and never closes it, so this OwnedFd is its only owner.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // The kernel created this fd for us at load; libseccomp only caches the number and
+        // never closes it, so this OwnedFd is its only owner.
+        let fd = crate::sys::take_received_fd(fd);
         let fds = [fd.as_raw_fd()];
         sendmsg::<()>(
             agent.stream.as_raw_fd(),

@@ -1,5 +1,9 @@
 //! Thin wrappers over the raw syscalls that `nix` does not cover. This is the one module that
-//! uses `libc` directly; every `unsafe` here carries a `// SAFETY:` line.
+//! uses `libc` directly; every `unsafe` here carries a `// SAFETY:` line. The new mount API
+//! lives in `mount`, bpf(2) for cgroup v2 device programs in `bpf`.
+
+pub mod bpf;
+pub mod mount;
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -96,6 +100,13 @@ pub fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
 pub fn is_procfs(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     let st = nix::sys::statfs::fstatfs(fd)?;
     Ok(st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
+/// Own an fd the kernel just handed us (SCM_RIGHTS, a seccomp listener): nothing else owns it.
+pub fn take_received_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller got `fd` from the kernel a moment ago and passes it here once; no other
+    // object owns or will close it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 /// umask(2) with a raw mode from the spec.

@@ -1,6 +1,6 @@
 //! The slice of bpf(2) a cgroup device program needs: the instruction encoding, loading a
 //! `BPF_PROG_TYPE_CGROUP_DEVICE` program, and attaching, listing and detaching the programs on
-//! a cgroup directory. The only `libc` use in `cgroups`; every `unsafe` has a `// SAFETY:` line.
+//! a cgroup directory. Every `unsafe` has a `// SAFETY:` line.
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 

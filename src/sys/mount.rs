@@ -1,6 +1,6 @@
 //! Raw wrappers for the new mount API (`open_tree`, `move_mount`, `fsopen`/`fsmount`,
-//! `mount_setattr`), which `nix` does not cover. Kept private to the rootfs module until the
-//! lead folds it into `src/sys.rs`; every `unsafe` block carries a `// SAFETY:` line.
+//! `mount_setattr`), which `nix` does not cover; used by the rootfs module. Every `unsafe`
+//! block carries a `// SAFETY:` line.
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
