@@ -7,6 +7,7 @@ pub mod container;
 pub mod hooks;
 pub mod id;
 pub mod logging;
+pub mod mountinfo;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

@@ -43,52 +43,6 @@ pub enum Layout {
     V2 { mount: PathBuf },
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u8::from_str_radix(d, 8).ok());
-        match octal {
-            Some(v) if bytes[i] == b'\\' => {
-                out.push(v);
-                i += 4;
-            }
-            _ => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-struct Mount {
-    root: String,
-    point: String,
-    fstype: String,
-    super_opts: String,
-}
-
-fn parse_line(line: &str) -> Option<Mount> {
-    let (left, right) = line.split_once(" - ")?;
-    let left: Vec<&str> = left.split(' ').collect();
-    let right: Vec<&str> = right.split(' ').collect();
-    if left.len() < 6 || right.len() < 3 {
-        return None;
-    }
-    Some(Mount {
-        root: unescape(left[3]),
-        point: unescape(left[4]),
-        fstype: right[0].to_string(),
-        super_opts: right[2].to_string(),
-    })
-}
-
 /// Super options that are not controller names.
 const NOT_CONTROLLERS: &[&str] = &[
     "rw",
@@ -106,17 +60,17 @@ const NOT_CONTROLLERS: &[&str] = &[
 pub fn parse_mountinfo(text: &str) -> Option<Layout> {
     let mut hierarchies: Vec<V1Hierarchy> = Vec::new();
     let mut v2: Vec<PathBuf> = Vec::new();
-    for mount in text.lines().filter_map(parse_line) {
+    for mount in crate::mountinfo::parse_mountinfo(text) {
         match mount.fstype.as_str() {
-            "cgroup2" => v2.push(PathBuf::from(mount.point)),
+            "cgroup2" => v2.push(mount.mount_point.clone()),
             "cgroup" => {
                 let mut h = V1Hierarchy {
-                    mount: PathBuf::from(&mount.point),
-                    mount_root: PathBuf::from(&mount.root),
+                    mount: mount.mount_point.clone(),
+                    mount_root: mount.root.clone(),
                     controllers: Vec::new(),
                     name: None,
                 };
-                for opt in mount.super_opts.split(',') {
+                for opt in mount.super_options.split(',') {
                     if let Some(name) = opt.strip_prefix("name=") {
                         h.name = Some(name.to_string());
                     } else if !NOT_CONTROLLERS.contains(&opt) && !opt.contains('=') {
@@ -207,12 +161,6 @@ mod tests {
             parse_mountinfo("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"),
             None
         );
-    }
-
-    #[test]
-    fn escaped_mount_points() {
-        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
-        assert_eq!(unescape("/mnt/a\\"), "/mnt/a\\");
     }
 
     #[test]

@@ -15,7 +15,6 @@ mod copyup;
 mod devices;
 mod error;
 mod masks;
-mod mountinfo;
 mod mounts;
 pub mod options;
 mod pivot;
@@ -97,4 +96,16 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
 /// readonly paths before masks so a masked path inside a read-only one still gets masked).
 pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
     masks::finalize(spec)
+}
+
+/// The rootfs module's reads of /proc files (mountinfo, cgroup), with its own error.
+mod mountinfo {
+    pub use crate::mountinfo::*;
+
+    pub fn read(path: &str) -> Result<String, super::RootfsError> {
+        std::fs::read_to_string(path).map_err(|source| super::RootfsError::ReadProcFile {
+            path: path.into(),
+            source,
+        })
+    }
 }

@@ -1,8 +1,7 @@
-//! /proc/self/mountinfo and /proc/self/cgroup, parsed by pure functions over their text.
+//! /proc/self/mountinfo and /proc/self/cgroup, parsed by pure functions over their text
+//! (shared by the rootfs and cgroups modules).
 
 use std::path::{Path, PathBuf};
-
-use super::error::RootfsError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountInfo {
@@ -13,13 +12,6 @@ pub struct MountInfo {
     pub optional: Vec<String>,
     pub fstype: String,
     pub super_options: String,
-}
-
-pub fn read(path: &str) -> Result<String, RootfsError> {
-    std::fs::read_to_string(path).map_err(|source| RootfsError::ReadProcFile {
-        path: path.into(),
-        source,
-    })
 }
 
 /// The kernel escapes space, tab, newline and backslash in paths as \ooo octal.
@@ -99,6 +91,12 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<(String, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_mount_points() {
+        assert_eq!(unescape("/mnt/a\\040b"), PathBuf::from("/mnt/a b"));
+        assert_eq!(unescape("/mnt/a\\"), PathBuf::from("/mnt/a\\"));
+    }
 
     const SAMPLE: &str = "\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
