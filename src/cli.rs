@@ -81,6 +81,19 @@ pub enum Command {
     Features,
     /// Change the resource limits of a running container
     Update(UpdateArgs),
+    /// Print resource usage and OOM events of a container as JSON lines
+    Events(EventsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Print one stats event and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Time between stats events, e.g. 5s, 500ms, 1m
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    pub id: String,
 }
 
 #[derive(Args, Debug)]

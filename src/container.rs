@@ -520,3 +520,14 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
     cgroup.apply(resources)?;
     Ok(())
 }
+
+/// The container's cgroup, for `events`: stats and OOM counts while it lives.
+pub fn live_cgroup(root: &Path, id: &str) -> Result<(Cgroup, Status)> {
+    let dir = ContainerDir::peek(root, id)?;
+    let record = dir.load()?;
+    let status = status(&dir, &record);
+    if status == Status::Stopped {
+        return Err(ContainerError::NotRunning);
+    }
+    Ok((Cgroup::resolve(Some(&record.cgroup_path), id)?, status))
+}

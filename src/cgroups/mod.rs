@@ -18,6 +18,7 @@ pub mod default_devices;
 mod detect;
 mod files;
 mod limits;
+pub mod stats;
 mod v1;
 mod v1_resources;
 mod v2;
@@ -162,6 +163,9 @@ trait Backend {
     fn remove(&self) -> Result<(), CgroupError>;
     /// A path in one hierarchy, for messages.
     fn display_path(&self) -> PathBuf;
+    fn stats(&self) -> Result<stats::Stats, CgroupError>;
+    /// Processes the kernel has OOM-killed in the cgroup so far.
+    fn oom_kills(&self) -> u64;
 }
 
 /// Which cgroup version the test constructor should lay out under its root.
@@ -346,6 +350,16 @@ impl Cgroup {
 
     /// Kill anything left, wait (up to [`DESTROY_TIMEOUT`]) until empty, rmdir the leaf in
     /// every hierarchy and the default parent if now empty. An absent cgroup is fine.
+    /// Usage numbers in runc's `events --stats` shape.
+    pub fn stats(&self) -> Result<stats::Stats, CgroupError> {
+        self.backend.stats()
+    }
+
+    /// Processes the kernel has OOM-killed in the cgroup so far.
+    pub fn oom_kills(&self) -> u64 {
+        self.backend.oom_kills()
+    }
+
     pub fn destroy(&self) -> Result<(), CgroupError> {
         if self.backend.exists() {
             self.kill_until_empty()?;

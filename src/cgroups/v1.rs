@@ -64,6 +64,21 @@ impl V1 {
 }
 
 impl Backend for V1 {
+    fn stats(&self) -> Result<super::stats::Stats, CgroupError> {
+        super::stats::v1(
+            self.dir_of("cpuacct").as_deref(),
+            self.dir_of("cpu").as_deref(),
+            self.dir_of("memory").as_deref(),
+            self.dir_of("pids").as_deref(),
+        )
+    }
+
+    fn oom_kills(&self) -> u64 {
+        self.dir_of("memory")
+            .map(|d| super::stats::oom_kills(&d, false))
+            .unwrap_or(0)
+    }
+
     fn create(&self) -> Result<(), CgroupError> {
         for (mount, rel) in self.places() {
             let rel = rel.strip_prefix("/").unwrap_or(rel);

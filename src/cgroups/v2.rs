@@ -45,6 +45,14 @@ fn listed(dir: &Path, file: &str) -> Vec<String> {
 }
 
 impl Backend for V2 {
+    fn stats(&self) -> Result<super::stats::Stats, CgroupError> {
+        super::stats::v2(&self.leaf)
+    }
+
+    fn oom_kills(&self) -> u64 {
+        super::stats::oom_kills(&self.leaf, true)
+    }
+
     fn create(&self) -> Result<(), CgroupError> {
         let rel = self.rel.strip_prefix("/").unwrap_or(&self.rel);
         files::mkdir_all(&self.mount, rel)?;

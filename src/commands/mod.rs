@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
@@ -51,6 +52,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Command::Exec(args) => exec::run(root, args),
         Command::Features => features::run(),
         Command::Update(args) => update::run(root, args),
+        Command::Events(args) => events::run(root, args),
     }
 }
 

@@ -240,3 +240,33 @@ container_test! {
         assert!(out.stdout.contains("long-ok"), "{out}");
     }
 }
+
+container_test! {
+    fn events_report_stats_and_oom(f) {
+        f.config["linux"]["resources"] = json!({"memory": {"limit": 33_554_432}, "pids": {"limit": 50}});
+        // A child allocates past the limit and is OOM-killed; the init lives on.
+        f.set_sh("sleep 1; dd if=/dev/zero of=/dev/null bs=100M count=1; sleep 30");
+        f.create().ok();
+        f.rt(&["start", &f.id]).ok();
+        f.wait_status(&f.id, "running");
+        let one = f.rt(&["events", "--stats", &f.id]).ok();
+        let v: serde_json::Value = serde_json::from_str(one.stdout.trim()).unwrap();
+        assert_eq!(v["type"], "stats", "{one}");
+        assert_eq!(v["id"], f.id.as_str());
+        assert!(v["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{one}");
+        assert!(v["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{one}");
+        let mut stream = f.cmd(&["events", "--interval", "100ms", &f.id]);
+        let spawned = f.spawn(&mut stream);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut saw_oom = false;
+        while std::time::Instant::now() < deadline && !saw_oom {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let text = fs::read_to_string(&spawned.out).unwrap_or_default();
+            saw_oom = text.lines().any(|l| l.contains(r#""type":"oom""#));
+        }
+        f.rt(&["delete", "--force", &f.id]).ok();
+        let out = f.finish(spawned, &stream);
+        assert!(saw_oom, "no oom event: {out}");
+        assert!(out.stdout.lines().any(|l| l.contains(r#""type":"stats""#)), "{out}");
+    }
+}

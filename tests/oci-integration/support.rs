@@ -282,7 +282,7 @@ impl Drop for Fixture {
 
 pub struct Spawned {
     pub child: std::process::Child,
-    out: PathBuf,
+    pub out: PathBuf,
     err: PathBuf,
 }
 

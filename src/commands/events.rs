@@ -1,0 +1,81 @@
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use nook::container;
+use serde_json::json;
+
+use crate::cli::EventsArgs;
+
+/// `events`: with --stats one stats line; otherwise a stats line every --interval and an
+/// "oom" line whenever the kernel OOM-killed a process in the container, until it stops.
+pub fn run(root: &Path, args: &EventsArgs) -> Result<u8> {
+    let interval = parse_interval(&args.interval)?;
+    let (cgroup, _) = container::live_cgroup(root, &args.id).map_err(super::chain)?;
+    let mut out = std::io::stdout();
+    let stats_line = |cg: &nook::cgroups::Cgroup| -> Result<String> {
+        let stats = cg
+            .stats()
+            .map_err(|e| anyhow::anyhow!(nook::error_chain(&e)))?;
+        Ok(json!({"type": "stats", "id": args.id, "data": stats}).to_string())
+    };
+    if args.stats {
+        writeln!(out, "{}", stats_line(&cgroup)?)?;
+        return Ok(0);
+    }
+    let mut ooms = cgroup.oom_kills();
+    loop {
+        // OOM first: an OOM kill of the init also ends the container, and must still show.
+        let now = cgroup.oom_kills();
+        if now > ooms {
+            writeln!(out, "{}", json!({"type": "oom", "id": args.id}))?;
+            ooms = now;
+        }
+        if container::live_cgroup(root, &args.id).is_err() {
+            out.flush()?;
+            return Ok(0); // the container stopped: the stream ends
+        }
+        writeln!(out, "{}", stats_line(&cgroup)?)?;
+        out.flush()?;
+        std::thread::sleep(interval);
+    }
+}
+
+/// `5s`, `500ms`, `1m`, or a bare number of seconds.
+fn parse_interval(text: &str) -> Result<Duration> {
+    let t = text.trim();
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| t.split_at(i))
+        .unwrap_or((t, "s"));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--interval {text:?}: not a duration"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => bail!("--interval {text:?}: use ms, s or m"),
+    };
+    if secs <= 0.0 {
+        bail!("--interval {text:?}: must be positive");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_interval("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_interval("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_interval("1m").unwrap(), Duration::from_secs(60));
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("soon").is_err());
+        assert!(parse_interval("5h").is_err());
+    }
+}
