@@ -83,6 +83,17 @@ pub enum Command {
     Update(UpdateArgs),
     /// Print resource usage and OOM events of a container as JSON lines
     Events(EventsArgs),
+    /// Checkpoint a container with CRIU (not supported yet)
+    Checkpoint(Unsupported),
+    /// Restore a container from a CRIU checkpoint (not supported yet)
+    Restore(Unsupported),
+}
+
+/// A verb nook knows but does not implement yet: any flags are accepted, then a clear error.
+#[derive(Args, Debug)]
+pub struct Unsupported {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -53,6 +53,10 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Command::Features => features::run(),
         Command::Update(args) => update::run(root, args),
         Command::Events(args) => events::run(root, args),
+        Command::Checkpoint(_) => {
+            bail!("checkpoint: not supported by nook yet (no CRIU integration)")
+        }
+        Command::Restore(_) => bail!("restore: not supported by nook yet (no CRIU integration)"),
     }
 }
 
