@@ -14,6 +14,7 @@ mod lifecycle;
 mod mounts;
 mod namespaces;
 mod process;
+mod resources;
 mod seccomp;
 mod security;
 mod tty;
