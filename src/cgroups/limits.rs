@@ -139,3 +139,40 @@ pub(crate) fn device_rule(rule: &LinuxDeviceCgroup) -> Result<String, CgroupErro
         number(rule.minor())?
     ))
 }
+
+/// One `rdma.max` line: `<device> hca_handle=<n> hca_object=<n>`, "max" where unset.
+pub(crate) fn rdma_line(device: &str, r: &oci_spec::runtime::LinuxRdma) -> String {
+    let v = |n: Option<u32>| n.map_or("max".to_string(), |n| n.to_string());
+    format!(
+        "{device} hca_handle={} hca_object={}",
+        v(r.hca_handles()),
+        v(r.hca_objects())
+    )
+}
+
+/// Write every rdma limit (v1 and v2 share the file format).
+pub(crate) fn apply_rdma(
+    dir: &std::path::Path,
+    rdma: &std::collections::HashMap<String, oci_spec::runtime::LinuxRdma>,
+) -> Result<(), CgroupError> {
+    let mut devices: Vec<_> = rdma.iter().collect();
+    devices.sort_by_key(|(d, _)| d.as_str());
+    for (device, limits) in devices {
+        super::files::write(dir, "rdma.max", &rdma_line(device, limits))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod rdma_tests {
+    use super::*;
+
+    #[test]
+    fn rdma_lines() {
+        let r: oci_spec::runtime::LinuxRdma = serde_json::from_str(r#"{"hcaHandles": 3}"#).unwrap();
+        assert_eq!(
+            rdma_line("mlx5_0", &r),
+            "mlx5_0 hca_handle=3 hca_object=max"
+        );
+    }
+}

@@ -122,6 +122,19 @@ impl Backend for V1 {
         if let Some(d) = r.devices().as_deref().filter(|d| !d.is_empty()) {
             res::apply_devices(&self.need("devices", "linux.resources.devices")?, d)?;
         }
+        if let Some(n) = r.network() {
+            if let Some(id) = n.class_id() {
+                let dir = self.need("net_cls", "linux.resources.network.classID")?;
+                res::apply_net_cls(&dir, id)?;
+            }
+            if let Some(p) = n.priorities().as_deref().filter(|p| !p.is_empty()) {
+                let dir = self.need("net_prio", "linux.resources.network.priorities")?;
+                res::apply_net_prio(&dir, p)?;
+            }
+        }
+        if let Some(rdma) = r.rdma().as_ref().filter(|m| !m.is_empty()) {
+            super::limits::apply_rdma(&self.need("rdma", "linux.resources.rdma")?, rdma)?;
+        }
         Ok(())
     }
 

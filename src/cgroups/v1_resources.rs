@@ -36,15 +36,6 @@ pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
             ));
         }
     }
-    if r.network().is_some() {
-        return Err(unsupported(
-            "linux.resources.network",
-            "net_cls/net_prio are not implemented",
-        ));
-    }
-    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(unsupported("linux.resources.rdma", "not implemented"));
-    }
     if r.unified().as_ref().is_some_and(|m| !m.is_empty()) {
         return Err(unsupported(
             "linux.resources.unified",
@@ -304,6 +295,25 @@ pub(crate) fn apply_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(
             "devices.deny"
         };
         files::write(dir, file, &line)?;
+    }
+    Ok(())
+}
+
+/// net_cls.classid and net_prio.ifpriomap (each in its own hierarchy).
+pub(crate) fn apply_net_cls(dir: &Path, class_id: u32) -> Result<(), CgroupError> {
+    files::write(dir, "net_cls.classid", &class_id.to_string())
+}
+
+pub(crate) fn apply_net_prio(
+    dir: &Path,
+    priorities: &[oci_spec::runtime::LinuxInterfacePriority],
+) -> Result<(), CgroupError> {
+    for p in priorities {
+        files::write(
+            dir,
+            "net_prio.ifpriomap",
+            &format!("{} {}", p.name(), p.priority()),
+        )?;
     }
     Ok(())
 }

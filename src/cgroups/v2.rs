@@ -88,6 +88,9 @@ impl Backend for V2 {
         if let Some(h) = r.hugepage_limits() {
             res::apply_hugetlb(dir, h)?;
         }
+        if let Some(rdma) = r.rdma().as_ref().filter(|m| !m.is_empty()) {
+            super::limits::apply_rdma(dir, rdma)?;
+        }
         // Last, so an explicit unified value wins over what the fields above wrote.
         if let Some(u) = r.unified() {
             res::apply_unified(dir, u)?;

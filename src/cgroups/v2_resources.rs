@@ -79,9 +79,6 @@ pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
             "v2 has no net_cls/net_prio controllers",
         ));
     }
-    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(unsupported("linux.resources.rdma", "not implemented"));
-    }
     if let Some(u) = r.unified() {
         for key in u.keys() {
             check_unified_key(key)?;
