@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use crate::process::sched::{self, SchedError};
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("bundle {path}: {source}")]
@@ -43,6 +45,8 @@ pub enum SpecError {
     Invalid { field: &'static str, reason: String },
     #[error("{0}: not supported by nook yet")]
     Unsupported(&'static str),
+    #[error(transparent)]
+    Sched(#[from] SchedError),
     #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),
 }
@@ -165,14 +169,19 @@ fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), Spec
     if set(p.selinux_label()) {
         return Err(SpecError::Unsupported("process.selinuxLabel"));
     }
-    if p.io_priority().is_some() {
-        return Err(SpecError::Unsupported("process.ioPriority"));
+    if let Some(io) = p.io_priority() {
+        sched::check_io_priority(io)?;
     }
     if p.scheduler().is_some() {
         return Err(SpecError::Unsupported("process.scheduler"));
     }
-    if p.exec_cpu_affinity().is_some() {
-        return Err(SpecError::Unsupported("process.execCPUAffinity"));
+    if let Some(aff) = p.exec_cpu_affinity() {
+        if let Some(v) = aff.initial() {
+            sched::parse_cpu_list("process.execCPUAffinity.initial", v)?;
+        }
+        if let Some(v) = aff.cpu_affinity_final() {
+            sched::parse_cpu_list("process.execCPUAffinity.final", v)?;
+        }
     }
     if p.command_line().is_some() {
         return Err(invalid("process.commandLine", "is for Windows only"));
@@ -190,8 +199,8 @@ fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecErro
     if l.memory_policy().is_some() {
         return Err(SpecError::Unsupported("linux.memoryPolicy"));
     }
-    if l.personality().is_some() {
-        return Err(SpecError::Unsupported("linux.personality"));
+    if let Some(p) = l.personality() {
+        sched::check_personality(p)?;
     }
     if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(SpecError::Unsupported("linux.netDevices"));

@@ -150,6 +150,7 @@ fn setup(
     prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
     chan.wait_go()?;
+    init::initial_affinity(args.process)?;
     // Built (and its agent, a host path, connected) before the mount namespace changes.
     let mut filter = args.seccomp.map(seccomp::Prepared::new).transpose()?;
     for ns in namespaces {

@@ -41,6 +41,7 @@ use oci_spec::runtime::{Hook, Process, Spec};
 
 use super::attrs::{self, AttrError};
 use super::channel::{ChannelError, InitEnd};
+use super::sched::{self, SchedError};
 use crate::hooks::{self, HookError};
 use crate::namespaces::{NsError, Opened, Plan};
 use crate::rootfs::{self, RootfsError};
@@ -109,6 +110,8 @@ pub enum InitError {
     #[error(transparent)]
     Hook(#[from] HookError),
     #[error(transparent)]
+    Sched(#[from] SchedError),
+    #[error(transparent)]
     Seccomp(#[from] SeccompError),
 }
 
@@ -128,6 +131,9 @@ pub(crate) struct Exec {
     path: CString,
     args: Vec<CString>,
     env: Vec<CString>,
+    /// `execCPUAffinity.final`, set right before execve (after the cgroup join, which may have
+    /// changed the CPUs allowed).
+    final_cpus: Option<String>,
     /// startContainer hooks, run in the container after `start` and before execve.
     start_hooks: Vec<Hook>,
     /// The OCI state (status "created"), for startContainer hooks and the seccomp agent.
@@ -164,6 +170,8 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
     let state_json = chan.wait_go()?;
+    let process = args.spec.process().as_ref().expect("validated");
+    initial_affinity(process)?;
     let linux = args.spec.linux().as_ref().expect("validated");
     let mut filter = linux
         .seccomp()
@@ -177,7 +185,6 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     }
     setsid().map_err(InitError::Setsid)?;
     let spec = args.spec;
-    let process = spec.process().as_ref().expect("validated");
     if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sethostname(name).map_err(InitError::Hostname)?;
     }
@@ -242,6 +249,9 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     }
     exec.seccomp = filter;
 
+    if let Some(p) = linux.personality() {
+        sched::set_personality(p)?;
+    }
     become_process(process)?;
     handshake(chan, args.preserve_fds)?;
     Ok(exec)
@@ -253,6 +263,10 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
 pub(crate) fn become_process(process: &Process) -> Result<(), InitError> {
     use nix::sys::prctl;
     attrs::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
+    // Before the user switch: raising to the realtime class needs CAP_SYS_ADMIN.
+    if let Some(io) = process.io_priority() {
+        sched::set_io_priority(io)?;
+    }
     let cap_sets = CapSets::from_spec(process.capabilities().as_ref())?;
     caps::drop_bounding(&cap_sets)?;
     prctl::set_keepcaps(true).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
@@ -295,6 +309,18 @@ fn enter_namespaces(plan: &Plan) -> Result<(), InitError> {
             flags: plan.child_unshare,
             source,
         })?;
+    }
+    Ok(())
+}
+
+/// `execCPUAffinity.initial`: the CPUs the process may use while nook still sets it up.
+pub(crate) fn initial_affinity(process: &Process) -> Result<(), InitError> {
+    let initial = process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().as_deref());
+    if let Some(cpus) = initial {
+        sched::set_affinity("process.execCPUAffinity.initial", cpus)?;
     }
     Ok(())
 }
@@ -379,6 +405,10 @@ pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
         path: cstring(path.as_os_str().as_bytes())?,
         args: args.iter().map(cstring).collect::<Result<_, _>>()?,
         env: env.iter().map(cstring).collect::<Result<_, _>>()?,
+        final_cpus: process
+            .exec_cpu_affinity()
+            .as_ref()
+            .and_then(|a| a.cpu_affinity_final().clone()),
         start_hooks: Vec::new(),
         state_json: String::new(),
         seccomp: None,
@@ -419,6 +449,11 @@ fn wait_for_start_and_exec(mut exec: Exec, listener: UnixListener) -> ! {
 /// execve with a clean signal mask (the runtime may have blocked signals to forward them);
 /// returns only the reason it failed.
 pub(crate) fn exec_now(exec: &Exec) -> String {
+    if let Some(cpus) = &exec.final_cpus {
+        if let Err(e) = sched::set_affinity("process.execCPUAffinity.final", cpus) {
+            return crate::error_chain(&e);
+        }
+    }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let err = execve(&exec.path, &exec.args, &exec.env).unwrap_err();
     format!("exec {:?}: {}", exec.path, err.desc())

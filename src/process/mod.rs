@@ -6,3 +6,4 @@ pub mod channel;
 pub mod exec;
 pub mod init;
 pub mod launch;
+pub mod sched;

@@ -191,3 +191,19 @@ pub fn window_size(fd: BorrowedFd<'_>) -> Result<(u16, u16), Errno> {
     };
     Errno::result(ret).map(|_| (size.ws_row, size.ws_col))
 }
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, self, (class << 13) | level).
+pub fn set_io_priority(class: u32, level: u32) -> Result<(), Errno> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    let prio = ((class << 13) | level) as libc::c_int;
+    // SAFETY: plain syscall with integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) };
+    Errno::result(ret).map(drop)
+}
+
+/// personality(2) with a domain such as PER_LINUX32.
+pub fn set_personality(persona: libc::c_ulong) -> Result<(), Errno> {
+    // SAFETY: personality only changes this process's execution domain.
+    let ret = unsafe { libc::personality(persona) };
+    Errno::result(ret).map(drop)
+}

@@ -270,3 +270,39 @@ container_test! {
         assert!(out.stdout.lines().any(|l| l.contains(r#""type":"stats""#)), "{out}");
     }
 }
+
+container_test! {
+    fn cpu_affinity_io_priority_and_personality_apply(f) {
+        if is_runc() {
+            return; // runc 1.1.5 predates execCPUAffinity, ioPriority and personality
+        }
+        f.config["process"]["execCPUAffinity"] = json!({"initial": "1", "final": "0"});
+        f.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 7});
+        f.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+        let out = f.run_sh("grep Cpus_allowed_list /proc/self/status; uname -m; ionice -p $$");
+        assert!(out.lines().any(|l| l.split_whitespace().eq(["Cpus_allowed_list:", "0"])), "{out}");
+        assert!(out.lines().any(|l| l.trim() == "i686"), "{out}");
+        assert!(out.lines().any(|l| l.trim() == "idle"), "{out}");
+    }
+}
+
+container_test! {
+    fn bad_scheduling_values_are_refused_naming_the_field(f) {
+        if is_runc() {
+            return;
+        }
+        f.set_args(&["true"]);
+        f.config["process"]["execCPUAffinity"] = json!({"final": "3-1"});
+        let out = f.run().failed();
+        assert!(out.stderr.contains("process.execCPUAffinity.final"), "{out}");
+        f.config["process"].as_object_mut().unwrap().remove("execCPUAffinity");
+        f.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 9});
+        let out = f.run().failed();
+        assert!(out.stderr.contains("process.ioPriority"), "{out}");
+        f.config["process"].as_object_mut().unwrap().remove("ioPriority");
+        f.config["linux"]["personality"] = json!({"domain": "LINUX32", "flags": ["ADDR_NO_RANDOMIZE"]});
+        let out = f.run().failed();
+        assert!(out.stderr.contains("linux.personality.flags"), "{out}");
+        crate::support::assert_nothing_left(&f, &f.id);
+    }
+}
