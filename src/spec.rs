@@ -172,8 +172,8 @@ fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), Spec
     if let Some(io) = p.io_priority() {
         sched::check_io_priority(io)?;
     }
-    if p.scheduler().is_some() {
-        return Err(SpecError::Unsupported("process.scheduler"));
+    if let Some(s) = p.scheduler() {
+        sched::sched_attr(s)?;
     }
     if let Some(aff) = p.exec_cpu_affinity() {
         if let Some(v) = aff.initial() {

@@ -267,6 +267,10 @@ pub(crate) fn become_process(process: &Process) -> Result<(), InitError> {
     if let Some(io) = process.io_priority() {
         sched::set_io_priority(io)?;
     }
+    // Also before the user switch: a realtime policy or a lower nice needs CAP_SYS_NICE.
+    if let Some(s) = process.scheduler() {
+        sched::set_scheduler(s)?;
+    }
     let cap_sets = CapSets::from_spec(process.capabilities().as_ref())?;
     caps::drop_bounding(&cap_sets)?;
     prctl::set_keepcaps(true).map_err(prctl_err("PR_SET_KEEPCAPS"))?;

@@ -1,11 +1,12 @@
-//! Where and how the container's process runs: execCPUAffinity, ioPriority and the
-//! personality (execution domain). Values are checked when the spec is validated; the init and
+//! Where and how the container's process runs: execCPUAffinity, ioPriority, the scheduler and
+//! the personality (execution domain). Values are checked when the spec is validated; the init and
 //! exec'd processes apply them with the functions here.
 
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain,
+    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
+    LinuxSchedulerPolicy, Scheduler,
 };
 
 use crate::sys;
@@ -29,6 +30,82 @@ pub enum SchedError {
     PersonalityFlags,
     #[error("linux.personality: {0}")]
     Personality(#[source] nix::Error),
+    #[error("process.scheduler.policy: {0} does not exist in Linux")]
+    Policy(String),
+    #[error("process.scheduler.{field}: {why}")]
+    SchedValue {
+        field: &'static str,
+        why: &'static str,
+    },
+    #[error("process.scheduler: sched_setattr: {0}")]
+    Scheduler(#[source] nix::Error),
+}
+
+/// The kernel's sched_attr for the spec's scheduler, or why it cannot be one.
+pub fn sched_attr(s: &Scheduler) -> Result<sys::SchedAttr, SchedError> {
+    use LinuxSchedulerPolicy as P;
+    let policy = match s.policy() {
+        P::SchedOther => 0,
+        P::SchedFifo => 1,
+        P::SchedRr => 2,
+        P::SchedBatch => 3,
+        P::SchedIso => return Err(SchedError::Policy("SCHED_ISO".into())),
+        P::SchedIdle => 5,
+        P::SchedDeadline => 6,
+    };
+    let mut flags = 0u64;
+    for f in s.flags().iter().flatten() {
+        flags |= match f {
+            LinuxSchedulerFlag::SchedResetOnFork => 0x01,
+            LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
+            LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
+            LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
+            LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
+            LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
+            LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+        };
+    }
+    let nice = s.nice().unwrap_or(0);
+    if !(-20..=19).contains(&nice) {
+        return Err(SchedError::SchedValue {
+            field: "nice",
+            why: "must be between -20 and 19",
+        });
+    }
+    let priority = s.priority().unwrap_or(0);
+    let realtime = matches!(s.policy(), P::SchedFifo | P::SchedRr);
+    if realtime && !(1..=99).contains(&priority) || !realtime && priority != 0 {
+        return Err(SchedError::SchedValue {
+            field: "priority",
+            why: "must be 1-99 for SCHED_FIFO and SCHED_RR, and 0 (or absent) otherwise",
+        });
+    }
+    let deadline = matches!(s.policy(), P::SchedDeadline);
+    let (runtime, dl, period) = (
+        s.runtime().unwrap_or(0),
+        s.deadline().unwrap_or(0),
+        s.period().unwrap_or(0),
+    );
+    if deadline && (runtime == 0 || runtime > dl || (period != 0 && dl > period)) {
+        return Err(SchedError::SchedValue {
+            field: "runtime",
+            why: "SCHED_DEADLINE needs 0 < runtime <= deadline <= period",
+        });
+    }
+    Ok(sys::SchedAttr {
+        policy,
+        flags,
+        nice,
+        priority: priority as u32,
+        runtime,
+        deadline: dl,
+        period,
+        ..Default::default()
+    })
+}
+
+pub fn set_scheduler(s: &Scheduler) -> Result<(), SchedError> {
+    sys::sched_setattr(&sched_attr(s)?).map_err(SchedError::Scheduler)
 }
 
 /// "0-3,7" → the CPUs it names.
@@ -134,6 +211,26 @@ mod tests {
             serde_json::from_str(r#"{"class":"IOPRIO_CLASS_BE","priority":8}"#).unwrap();
         assert!(check_io_priority(&bad).is_err());
         assert_eq!(io_class(ok.class()), 3);
+    }
+
+    #[test]
+    fn scheduler_values() {
+        let s: Scheduler = serde_json::from_str(
+            r#"{"policy":"SCHED_BATCH","nice":5,"flags":["SCHED_RESET_ON_FORK"]}"#,
+        )
+        .unwrap();
+        let a = sched_attr(&s).unwrap();
+        assert_eq!((a.policy, a.nice, a.flags), (3, 5, 1));
+        for bad in [
+            r#"{"policy":"SCHED_FIFO"}"#,
+            r#"{"policy":"SCHED_OTHER","priority":5}"#,
+            r#"{"policy":"SCHED_ISO"}"#,
+            r#"{"policy":"SCHED_OTHER","nice":40}"#,
+            r#"{"policy":"SCHED_DEADLINE","runtime":10,"deadline":5}"#,
+        ] {
+            let s: Scheduler = serde_json::from_str(bad).unwrap();
+            assert!(sched_attr(&s).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -306,3 +306,19 @@ container_test! {
         crate::support::assert_nothing_left(&f, &f.id);
     }
 }
+
+container_test! {
+    fn scheduler_policy_and_nice_apply(f) {
+        if is_runc() {
+            return; // runc 1.1.5 predates process.scheduler
+        }
+        f.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+        // /proc/self/stat: field 19 is nice, field 41 the policy (SCHED_BATCH = 3).
+        let out = f.run_sh("cut -d' ' -f19,41 /proc/self/stat");
+        assert_eq!(out.trim(), "5 3", "{out}");
+        f.config["process"]["scheduler"] = json!({"policy": "SCHED_FIFO", "priority": 0});
+        f.set_args(&["true"]);
+        let out = f.run().failed();
+        assert!(out.stderr.contains("process.scheduler.priority"), "{out}");
+    }
+}
