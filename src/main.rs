@@ -9,6 +9,14 @@ use clap::Parser;
 use nook::logging::{Level, Logger};
 
 fn main() -> ExitCode {
+    // First thing: a nook process (including one a container tricks into running through
+    // `#!/proc/self/exe`) must not let other processes open its /proc/<pid>/exe, which leads
+    // to the host binary (CVE-2019-5736 class). This narrows the window to process start-up;
+    // issue #3 tracks closing it.
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        eprintln!("nook: PR_SET_DUMPABLE: {e}");
+        return ExitCode::FAILURE;
+    }
     // Usage errors exit 1 like every other failure (runc's convention; callers test for it).
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
