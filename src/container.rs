@@ -108,6 +108,8 @@ pub struct CreateOptions {
     /// For foreground `run`: a terminal container without --console-socket gets a pty whose
     /// master comes back in `Created`, as runc does.
     pub own_pty: bool,
+    /// Keep the caller's session keyring instead of a fresh one named after the container.
+    pub no_new_keyring: bool,
 }
 
 /// A container whose directory, cgroup and init exist; undone on drop unless kept.
@@ -195,6 +197,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
         console: console.as_ref(),
+        session_keyring: (!opts.no_new_keyring).then_some(id),
         state_json: &state_json,
     })?;
     drop(console);

@@ -12,6 +12,7 @@ pub fn options(args: &CreateArgs) -> CreateOptions {
         no_pivot: args.no_pivot,
         preserve_fds: args.preserve_fds as i32 + listen_fds(),
         own_pty: false,
+        no_new_keyring: args.no_new_keyring,
     }
 }
 

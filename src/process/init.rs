@@ -70,6 +70,8 @@ pub enum InitError {
     },
     #[error("setsid: {0}")]
     Setsid(#[source] nix::Error),
+    #[error("join a new session keyring (--no-new-keyring skips it): {0}")]
+    Keyring(#[source] nix::Error),
     #[error("hostname: {0}")]
     Hostname(#[source] nix::Error),
     #[error("domainname: {0}")]
@@ -122,6 +124,8 @@ pub struct InitArgs<'a> {
     pub plan: &'a Plan,
     pub no_pivot: bool,
     pub preserve_fds: i32,
+    /// The name of a fresh session keyring (the container id), or None for --no-new-keyring.
+    pub session_keyring: Option<&'a str>,
     /// Connected --console-socket when process.terminal is set.
     pub console: Option<&'a UnixStream>,
 }
@@ -184,6 +188,14 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         become_namespace_root()?;
     }
     setsid().map_err(InitError::Setsid)?;
+    if let Some(name) = args.session_keyring {
+        // Keys of the caller's session must not be reachable from the container. A kernel
+        // without keyrings (ENOSYS) has nothing to separate.
+        match sys::join_session_keyring(name) {
+            Ok(()) | Err(nix::Error::ENOSYS) => {}
+            Err(e) => return Err(InitError::Keyring(e)),
+        }
+    }
     let spec = args.spec;
     if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sethostname(name).map_err(InitError::Hostname)?;

@@ -61,6 +61,7 @@ pub struct LaunchArgs<'a> {
     pub no_pivot: bool,
     pub preserve_fds: i32,
     pub console: Option<&'a std::os::unix::net::UnixStream>,
+    pub session_keyring: Option<&'a str>,
     /// The OCI state JSON (status "creating") for the init's pid, handed to hooks.
     pub state_json: &'a dyn Fn(Pid) -> String,
 }
@@ -163,6 +164,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
                 no_pivot: args.no_pivot,
                 preserve_fds: args.preserve_fds,
                 console: args.console,
+                session_keyring: args.session_keyring,
             };
             init::run(init_args, init_end, OwnedFd::from(listener));
         }

@@ -322,3 +322,26 @@ container_test! {
         assert!(out.stderr.contains("process.scheduler.priority"), "{out}");
     }
 }
+
+container_test! {
+    fn session_keyring_is_fresh_unless_no_new_keyring(f) {
+        // /proc/keys is masked by the default config; unmask it to look.
+        f.config["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|p| p != "/proc/keys");
+        f.set_sh("cat /proc/keys");
+        f.write_config();
+        let bundle = f.bundle();
+        let with = f.rt(&["run", "--bundle", bundle.to_str().unwrap(), &f.id]).ok();
+        assert!(
+            with.stdout.lines().any(|l| l.contains("keyring") && l.ends_with(&format!("{}: empty", f.id))),
+            "no session keyring named after the container: {with}"
+        );
+        let other = f.another_id("nokeyring");
+        let without = f
+            .rt(&["run", "--no-new-keyring", "--bundle", bundle.to_str().unwrap(), &other])
+            .ok();
+        assert!(!without.stdout.contains(&other), "{without}");
+    }
+}
