@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the podman, containerd and docker scenarios one after the other (same environment: RUNTIME, ONLY,
-# KEEP, WORKAROUNDS); exits 1 if any of them failed.
+# KEEP); exits 1 if any of them failed.
 set -euo pipefail
 dir=$(dirname "$0")
 rc=0

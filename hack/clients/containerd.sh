@@ -54,7 +54,6 @@ cleanup() {
     fi
     kill_workdir_processes
     umount_workdir
-    remove_short_roots
     # ctr's cgroups: <controller>/<namespace>/<id>.
     local dir
     for dir in /sys/fs/cgroup/*/"$NS"/* /sys/fs/cgroup/unified/"$NS"/*; do
@@ -62,12 +61,7 @@ cleanup() {
     done
     rmdir /sys/fs/cgroup/*/"$NS" 2>/dev/null
     remove_run_containerd
-    if [[ $KEEP == 1 ]]; then
-        echo "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
+    finish_workdir "$rc"
 }
 trap cleanup EXIT
 

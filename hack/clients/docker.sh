@@ -58,7 +58,6 @@ cleanup() {
     fi
     kill_workdir_processes
     umount_workdir
-    remove_short_roots
     # Container cgroups: <controller>/docker/<id>.
     local cid dir
     while read -r cid; do
@@ -68,12 +67,7 @@ cleanup() {
     done <"$CIDS"
     rmdir /sys/fs/cgroup/*/docker 2>/dev/null
     remove_run_containerd
-    if [[ $KEEP == 1 ]]; then
-        echo "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
+    finish_workdir "$rc"
 }
 trap cleanup EXIT
 

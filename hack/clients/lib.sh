@@ -47,16 +47,8 @@ make_workdir() {
     cd "$WORK"
 }
 
-# WORKAROUNDS (comma-separated, off by default) makes the wrapper hide known nook bugs, to test what lies
-# behind them; every use is logged in argv.log:
-#   blkio-weight-0  drop linux.resources.blockIO.weight when it is 0 (docker always sends it; nook writes it
-#                   and the kernel refuses 0; runc skips 0)
-#   short-root      pass the runtime a short symlink (/tmp/nkr.N) to the --root directory (nook binds
-#                   <root>/<id>/start.sock, longer than a unix socket path may be under docker's roots)
-WORKAROUNDS=${WORKAROUNDS:-}
-
 # make_wrapper: $WORK/bin/$RUNTIME_NAME logs its argv and exit status to $WORK/argv.log, copies the bundle's
-# config.json to $WORK/configs/ID.json, applies WORKAROUNDS and runs $RUNTIME.
+# config.json to $WORK/configs/ID.json and runs $RUNTIME.
 # It keeps the runtime's name so that name-based client logic (podman's runtime_supports_json) still applies.
 # It does not exec, so the exit status gets logged; it does not touch stdio, so fds pass through unchanged.
 make_wrapper() {
@@ -65,20 +57,20 @@ make_wrapper() {
     mkdir -p "$WORK/configs"
     {
         echo '#!/bin/bash'
-        printf 'RUNTIME=%q WORK=%q WORKAROUNDS=%q\n' "$RUNTIME" "$WORK" "$WORKAROUNDS"
+        printf 'RUNTIME=%q WORK=%q\n' "$RUNTIME" "$WORK"
         cat "$CLIENTS_DIR/wrapper.sh"
     } >"$WRAPPER"
     chmod 755 "$WRAPPER"
 }
 
-# remove_short_roots: the symlinks the short-root workaround made.
-remove_short_roots() {
-    if [[ -s $WORK/short-roots ]]; then
-        sort -u "$WORK/short-roots" | while read -r link; do
-            if [[ -L $link ]]; then rm -f "$link"; fi
-        done
+# finish_workdir RC: remove $WORK (or say where it was kept with KEEP=1) and exit RC.
+finish_workdir() {
+    if [[ $KEEP == 1 ]]; then
+        echo "kept $WORK"
+    else
+        rm -rf "$WORK"
     fi
-    return 0
+    exit "$1"
 }
 
 # make_rootfs_tar: sets ROOTFS_TAR=$WORK/rootfs.tar, a busybox rootfs built by hack/mkrootfs.sh.

@@ -51,7 +51,6 @@ cleanup() {
     # conmon processes left behind by a failing runtime (their command lines name our temp dir).
     kill_workdir_processes
     umount_workdir
-    remove_short_roots
     # Container cgroups (cgroupfs manager: <controller>/libpod_parent/libpod-<id>).
     local cid dir
     while read -r cid; do
@@ -60,12 +59,7 @@ cleanup() {
         done
     done <"$CIDS"
     rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null
-    if [[ $KEEP == 1 ]]; then
-        echo "kept $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
+    finish_workdir "$rc"
 }
 trap cleanup EXIT
 
