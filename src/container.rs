@@ -127,11 +127,13 @@ impl Undo<'_> {
 
 impl Drop for Undo<'_> {
     fn drop(&mut self) {
-        if let Some(cg) = self.cgroup {
-            let _ = cg.destroy();
-        }
+        // If the cgroup will not go, keep the state directory: its record names the cgroup,
+        // so `delete --force` can still find and remove it. Without it, nothing could.
+        let cgroup_gone = self.cgroup.is_none_or(|cg| cg.destroy().is_ok());
         if let Some(dir) = self.dir.take() {
-            let _ = dir.remove();
+            if cgroup_gone {
+                let _ = dir.remove();
+            }
         }
     }
 }

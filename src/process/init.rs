@@ -4,20 +4,24 @@
 //!  1. non-dumpable and parent-death signal first, so nothing inside can ptrace or outlive a
 //!     runtime that died mid-create;
 //!  2. wait for Go: until the parent wrote the id maps, uid 0 means nothing in a new user ns;
-//!     the seccomp filter is built and its agent (listenerPath, a host path) connected now,
+//!     the initial CPU affinity applies from here on; the seccomp filter is built and its
+//!     agent (listenerPath, a host path) connected now,
 //!     before any namespace join or pivot_root can hide that path;
 //!  3. join namespaces by path (files opened before the first join, while host paths resolve),
 //!     then unshare what must come after them (always the cgroup namespace: the parent has placed
 //!     us in the container's cgroup by now, so it becomes the namespace root);
-//!  4. setsid, hostname; oom_score_adj and sysctls through the host's /proc, which the image
+//!  4. setsid and a fresh session keyring (so the caller's keys stay out of reach), hostname;
+//!     oom_score_adj and sysctls through the host's /proc, which the image
 //!     cannot have tampered with, before the rootfs replaces it;
 //!  5. rootfs: mounts, pivot_root, masked and read-only paths;
 //!  6. the command is looked up inside the container now, so a missing binary fails `create`;
 //!  7. without no_new_privs the seccomp filter is loaded here, while we still hold
 //!     CAP_SYS_ADMIN, which the kernel then requires and the user switch clears (the rest of
-//!     setup must pass the filter, as in runc); rlimits; bounding set dropped while we still
-//!     hold CAP_SETPCAP; the user switch with keepcaps; cwd entered as that user and proven to
-//!     be inside the root (CVE-2024-21626); then the other capability sets and no_new_privs;
+//!     setup must pass the filter, as in runc); personality; rlimits, I/O priority and the
+//!     scheduler (raising them needs privileges the user switch drops); bounding set dropped
+//!     while we still hold CAP_SETPCAP; the user switch with keepcaps; cwd entered as that user
+//!     and proven to be inside the root (CVE-2024-21626); then the other capability sets and
+//!     no_new_privs;
 //!  8. SIGPIPE back to default (Rust ignores it) and every fd past the preserved ones
 //!     close-on-exec; the parent-death signal dropped, then Ready and wait for Commit: a runtime
 //!     dying in between shows as EOF, and the init must outlive a `nook create` that exits
@@ -25,7 +29,8 @@
 //!  9. block on start.sock until `nook start` connects; with no_new_privs, the seccomp filter is
 //!     loaded now, as close to execve as it can be (nook's own accept/read/write on the channel
 //!     and start socket stay outside it) but before the startContainer hooks, which run
-//!     programs from the image and so must never run unfiltered; execve.
+//!     programs from the image and so must never run unfiltered; the final CPU affinity (after
+//!     the cgroup join, which may have narrowed the CPUs); execve.
 
 use std::ffi::CString;
 use std::io::{Read, Write};
