@@ -382,12 +382,17 @@ container_test! {
             args.extend_from_slice(flags);
             args.extend_from_slice(&[&f.id, "sh", "-c", "cat <&3 || echo closed"]);
             let mut cmd = f.cmd(&args);
-            // SAFETY: dup2 is async-signal-safe; the target fd is the child's own.
+            // SAFETY: dup2 and close are async-signal-safe; the fds are the child's own.
+            // Through 103: if the file already is fd 3, dup2(3, 3) would leave its
+            // close-on-exec flag set, and the runtime would never see it.
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::dup2(fd, 3) < 0 {
-                        return Err(std::io::Error::last_os_error());
+                    for (from, to) in [(fd, 103), (103, 3)] {
+                        if libc::dup2(from, to) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
                     }
+                    libc::close(103);
                     Ok(())
                 });
             }
