@@ -10,9 +10,9 @@ use nook::logging::{Level, Logger};
 
 fn main() -> ExitCode {
     // First thing: a nook process (including one a container tricks into running through
-    // `#!/proc/self/exe`) must not let other processes open its /proc/<pid>/exe, which leads
-    // to the host binary (CVE-2019-5736 class). This narrows the window to process start-up;
-    // issue #3 tracks closing it.
+    // `#!/proc/self/exe`) keeps other processes out of its /proc/<pid>/{exe,mem,fd}. The verbs
+    // that enter a container also run from a read-only image (nook::security::exe), so even a
+    // process that does get at /proc/<pid>/exe cannot write the host binary through it.
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
         eprintln!("nook: PR_SET_DUMPABLE: {e}");
         return ExitCode::FAILURE;

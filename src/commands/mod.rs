@@ -36,6 +36,14 @@ pub fn run(cli: &Cli) -> Result<u8> {
     let Some(command) = &cli.command else {
         bail!("no command given; see `nook --help`");
     };
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) {
+        // These verbs put a process into a container: the image it starts from must not be
+        // writable through /proc/<pid>/exe (may re-execute this process; see security::exe).
+        nook::security::exe::ensure_sealed()?;
+    }
     let root = cli.root.as_path();
     match command {
         Command::Create(args) => create::run(root, args),

@@ -97,6 +97,8 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub id: String,
     pub config: Value,
+    /// The runtime binary this fixture drives (`runtime()` unless a test swaps in a copy).
+    pub runtime: PathBuf,
     ids: RefCell<Vec<String>>,
     seq: AtomicU32,
 }
@@ -112,6 +114,7 @@ impl Fixture {
             id: unique_id(name),
             dir,
             config: base_config(),
+            runtime: runtime(),
             ids: RefCell::new(Vec::new()),
             seq: AtomicU32::new(0),
         };
@@ -152,7 +155,7 @@ impl Fixture {
 
     /// A command for the runtime with this fixture's `--root`.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(runtime());
+        let mut cmd = Command::new(&self.runtime);
         cmd.arg("--root").arg(self.root()).args(args);
         cmd
     }
