@@ -22,6 +22,7 @@ use nix::unistd::Pid;
 
 use crate::cgroups::{default_devices, Cgroup, CgroupError};
 use crate::hooks::{self, HookError};
+use crate::logging;
 use crate::process::{
     self,
     launch::{self, LaunchArgs, LaunchError},
@@ -142,6 +143,7 @@ impl Drop for Undo<'_> {
 /// Returns the init's pid; on failure nothing is left behind.
 pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
     let bundle = spec::load(bundle)?;
+    logging::step("load and validate config.json");
     let process = bundle.spec.process().as_ref().expect("validated");
     // With `own_pty`, a terminal container without a socket sends its pty master to us.
     let mut own_end = None;
@@ -174,6 +176,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     // First write before anything else exists, so `delete --force` can find the cgroup even
     // if this process is killed at any later point.
     dir.save(&record)?;
+    logging::step("state dir and first record");
     let undo = Undo {
         dir: Some(dir),
         cgroup: Some(&cgroup),
@@ -185,6 +188,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     {
         cgroup.apply(&resources)?;
     }
+    logging::step("cgroup created and limits applied");
     let dir = undo.dir.as_ref().expect("set");
     let state_json = |pid: Pid| {
         let mut r = record.clone();
@@ -203,6 +207,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         state_json: &state_json,
     })?;
     drop(console);
+    logging::step("init set up (rootfs, namespaces, hooks), waiting for start");
     record.pid = pending.pid.as_raw();
     record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
     dir.save(&record)?;
@@ -210,7 +215,9 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         write_pid_file(path, pending.pid)?;
     }
     let pty_master = own_end.as_ref().map(tty::receive_master).transpose()?;
+    logging::step("record saved");
     let pid = pending.commit().map_err(LaunchError::from)?;
+    logging::step("create committed");
     undo.keep();
     Ok(Created { pid, pty_master })
 }

@@ -64,6 +64,34 @@ impl Logger {
     }
 }
 
+/// Step timestamps for `--debug`: where a command spends its time, as debug lines
+/// `step <name> +<ms>` measured from process start (a forked init shares the clock).
+struct Steps {
+    start: std::time::Instant,
+    sink: std::sync::Mutex<Logger>,
+}
+
+static STEPS: std::sync::OnceLock<Steps> = std::sync::OnceLock::new();
+
+/// Turn step timestamps on, written through `sink` (a debug-level logger).
+pub fn enable_steps(sink: Logger) {
+    let _ = STEPS.set(Steps {
+        start: std::time::Instant::now(),
+        sink: std::sync::Mutex::new(sink),
+    });
+}
+
+/// Record that `name` is done; free when `--debug` is off.
+pub fn step(name: &str) {
+    if let Some(steps) = STEPS.get() {
+        let ms = steps.start.elapsed().as_secs_f64() * 1000.0;
+        if let Ok(mut sink) = steps.sink.lock() {
+            let pid = std::process::id();
+            sink.log(Level::Debug, &format!("step {name} +{ms:.3}ms pid={pid}"));
+        }
+    }
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }

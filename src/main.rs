@@ -40,6 +40,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if cli.debug {
+        if let Ok(sink) = Logger::open(cli.log.as_deref(), cli.log_format.into(), true) {
+            nook::logging::enable_steps(sink);
+        }
+    }
     match commands::run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

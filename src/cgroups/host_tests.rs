@@ -284,3 +284,44 @@ fn host_verifier_log() {
     assert_eq!(err.errno, Errno::EACCES);
     assert!(err.log.contains("R0"), "{}", err.log);
 }
+
+/// A forked child moves itself in (clone3 into cgroup2, "0" into every v1 `tasks`), and shows
+/// up in the cgroup of every hierarchy without the parent writing its pid anywhere.
+#[test]
+#[ignore = "needs root and a writable /sys/fs/cgroup"]
+fn host_child_joins_itself() {
+    use crate::sys::{fork_with, Forked};
+    use std::os::fd::AsFd;
+    let path = PathBuf::from(format!("/nook-test/j{}", std::process::id()));
+    let cg = Cgroup::resolve(Some(&path), "unused").unwrap();
+    cg.create().unwrap();
+    let into = cg.clone_into_fd().unwrap();
+    let tasks = cg.self_join_files().unwrap();
+    let forked = fork_with(0, into.as_ref().map(|f| f.as_fd())).unwrap();
+    let pid = match forked {
+        Forked::Child => {
+            // Only async-signal-safe calls here: write, nanosleep, _exit.
+            let code = if join_self(&tasks).is_ok() { 0 } else { 1 };
+            std::thread::sleep(Duration::from_secs(if code == 0 { 30 } else { 0 }));
+            // SAFETY: _exit in a forked child of a test process, skipping atexit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        Forked::Parent(pid) => pid,
+    };
+    let want = path.to_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let joined = loop {
+        let membership = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        if !membership.is_empty() && membership.lines().all(|l| l.ends_with(want)) {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = kill(pid, Signal::SIGKILL);
+    let _ = nix::sys::wait::waitpid(pid, None);
+    cg.destroy().unwrap();
+    assert!(joined, "the child did not reach {want} in every hierarchy");
+}

@@ -144,11 +144,24 @@ pub enum CgroupError {
     NotEmpty { path: PathBuf, timeout: Duration },
 }
 
+/// In a freshly forked, single-threaded child: move the calling thread (so the whole
+/// process) into the cgroup through the files of [`Cgroup::self_join_files`].
+pub fn join_self(tasks: &[OwnedFd]) -> Result<(), Errno> {
+    for fd in tasks {
+        nix::unistd::write(fd, b"0")?;
+    }
+    Ok(())
+}
+
 /// What a layout must provide. Generic sequences (signalling, destroying) live on [`Cgroup`].
 trait Backend {
     fn create(&self) -> Result<(), CgroupError>;
     fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError>;
     fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError>;
+    /// v1 `tasks` files of every hierarchy [`Backend::clone_into_fd`] does not cover.
+    fn self_join_files(&self) -> Result<Vec<OwnedFd>, CgroupError> {
+        Ok(Vec::new())
+    }
     fn add_process(&self, pid: Pid) -> Result<(), CgroupError>;
     fn exists(&self) -> bool;
     fn pids(&self) -> Result<Vec<Pid>, CgroupError>;
@@ -280,10 +293,21 @@ impl Cgroup {
         self.backend.apply(resources)
     }
 
-    /// v2 only: an `O_PATH|O_DIRECTORY|O_CLOEXEC` fd of the leaf, for
-    /// `clone3(CLONE_INTO_CGROUP)`. `None` on v1.
+    /// An `O_PATH|O_DIRECTORY|O_CLOEXEC` fd of the cgroup2 leaf (the unified hierarchy of a
+    /// hybrid host too), for `clone3(CLONE_INTO_CGROUP)`. `None` on a pure v1 host.
     pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError> {
         self.backend.clone_into_fd()
+    }
+
+    /// Files a new single-threaded child writes "0" to, to move itself into the v1
+    /// hierarchies: [`join_self`]. Empty on v2, where [`Cgroup::clone_into_fd`] covers it.
+    ///
+    /// Why not the parent writing the pid to `cgroup.procs`: moving a whole thread group takes
+    /// the kernel's global threadgroup lock for writing, which waits for an RCU grace period,
+    /// 3-15 ms on this kind of host. Moving only the calling thread (pid 0 in `tasks`) skips
+    /// that lock, and a child that has not started threads is its whole thread group.
+    pub fn self_join_files(&self) -> Result<Vec<OwnedFd>, CgroupError> {
+        self.backend.self_join_files()
     }
 
     pub fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {

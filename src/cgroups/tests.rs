@@ -161,7 +161,21 @@ fn v1_create_copies_cpuset_down_and_adds_process_everywhere() {
     cg.create().unwrap();
     assert_eq!(get(&root.join("cpuset/nook"), "cpuset.cpus"), "0-3");
     assert_eq!(get(&root.join("cpuset/nook/c1"), "cpuset.mems"), "0");
-    assert!(cg.clone_into_fd().unwrap().is_none());
+    // Hybrid: clone3 joins the unified hierarchy, the child writes itself into the v1 ones.
+    assert!(cg.clone_into_fd().unwrap().is_some());
+    let v1_dirs = [
+        "cpuset",
+        "memory",
+        "pids",
+        "freezer",
+        "devices",
+        "systemd",
+        "cpu,cpuacct",
+    ];
+    for h in v1_dirs {
+        fs::write(root.join(h).join("nook/c1/tasks"), "").unwrap();
+    }
+    assert_eq!(cg.self_join_files().unwrap().len(), v1_dirs.len());
     cg.add_process(Pid::from_raw(4242)).unwrap();
     for h in [
         "memory",

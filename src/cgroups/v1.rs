@@ -5,6 +5,8 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
@@ -139,7 +141,26 @@ impl Backend for V1 {
     }
 
     fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError> {
-        Ok(None)
+        let Some((mount, rel)) = &self.unified else {
+            return Ok(None);
+        };
+        let leaf = under(mount, rel);
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let fd = open(&leaf, flags, Mode::empty())
+            .map_err(|source| CgroupError::Open { path: leaf, source })?;
+        Ok(Some(fd))
+    }
+
+    fn self_join_files(&self) -> Result<Vec<OwnedFd>, CgroupError> {
+        let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+        self.dirs
+            .iter()
+            .map(|(h, r)| {
+                let path = under(&h.mount, r).join("tasks");
+                open(&path, flags, Mode::empty())
+                    .map_err(|source| CgroupError::Open { path, source })
+            })
+            .collect()
     }
 
     fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {

@@ -43,6 +43,7 @@ pub fn run(cli: &Cli) -> Result<u8> {
         // These verbs put a process into a container: the image it starts from must not be
         // writable through /proc/<pid>/exe (may re-execute this process; see security::exe).
         nook::security::exe::ensure_sealed()?;
+        nook::logging::step("image sealed");
     }
     let root = cli.root.as_path();
     match command {

@@ -44,6 +44,7 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
         let _ = container::delete(root, id, true);
         return Err(super::chain(e));
     }
+    nook::logging::step("started");
     if args.detach {
         return Ok(0);
     }
@@ -52,8 +53,10 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
         None => forward_until_exit(pid, &forwarded)?,
     };
     drop(raw);
+    nook::logging::step("container exited");
     if !args.keep {
         container::delete(root, id, true).map_err(super::chain)?;
+        nook::logging::step("deleted");
     }
     Ok(code)
 }

@@ -95,6 +95,7 @@ pub fn spawn(args: ExecArgs<'_>) -> Result<Pending, LaunchError> {
     let namespaces = container_namespaces(args.init_pid)?;
     let (parent_end, init_end) = channel::pair()?;
     let cgroup_fd = args.cgroup.clone_into_fd()?;
+    let cgroup_tasks = args.cgroup.self_join_files()?;
     // pid and time namespaces apply to children: enter them here, just before the fork.
     let (for_parent, for_child): (Vec<Opened>, Vec<Opened>) = namespaces
         .into_iter()
@@ -107,15 +108,21 @@ pub fn spawn(args: ExecArgs<'_>) -> Result<Pending, LaunchError> {
     let pid = match forked {
         Forked::Child => {
             drop(parent_end);
+            // First, so that nothing the process does is accounted outside the container.
+            if let Err(e) = crate::cgroups::join_self(&cgroup_tasks) {
+                let _ = init_end.failed(&format!("join the container's cgroup: {e}"));
+                std::process::exit(1);
+            }
             child(&args, &for_child, init_end)
         }
         Forked::Parent(pid) => pid,
     };
     drop(init_end);
     let mut pending = Pending::new(pid, parent_end);
-    if cgroup_fd.is_none() {
+    if cgroup_fd.is_none() && cgroup_tasks.is_empty() {
         args.cgroup.add_process(pid)?;
     }
+    drop(cgroup_tasks);
     pending.go_and_wait_ready("{}")?;
     Ok(pending)
 }

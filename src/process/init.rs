@@ -48,6 +48,7 @@ use super::attrs::{self, AttrError};
 use super::channel::{ChannelError, InitEnd};
 use super::sched::{self, SchedError};
 use crate::hooks::{self, HookError};
+use crate::logging;
 use crate::namespaces::{NsError, Opened, Plan};
 use crate::rootfs::{self, RootfsError};
 use crate::security::caps::{self, CapSets, CapsError};
@@ -133,6 +134,9 @@ pub struct InitArgs<'a> {
     pub session_keyring: Option<&'a str>,
     /// Connected --console-socket when process.terminal is set.
     pub console: Option<&'a UnixStream>,
+    /// v1 `tasks` files to move ourselves into the container's cgroup with
+    /// (`cgroups::join_self`); empty when clone3 put us there.
+    pub cgroup_tasks: &'a [OwnedFd],
 }
 
 /// The program to execve, resolved before we block so `create` reports a missing binary.
@@ -153,6 +157,11 @@ pub(crate) struct Exec {
 
 /// Run the init to the end. Never returns: it execs the container's program or exits.
 pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
+    // First, so that nothing the init does is accounted outside the container's cgroup.
+    if let Err(e) = crate::cgroups::join_self(args.cgroup_tasks) {
+        let _ = chan.failed(&format!("join the container's cgroup: {e}"));
+        std::process::exit(1);
+    }
     let mut keep = vec![chan.as_raw_fd(), listener.as_raw_fd()];
     keep.extend(args.console.map(|c| c.as_raw_fd()));
     if sys::close_fds_from_except(3 + args.preserve_fds, &keep).is_err() {
@@ -179,6 +188,7 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
     let state_json = chan.wait_go()?;
+    logging::step("init: go received");
     let process = args.spec.process().as_ref().expect("validated");
     initial_affinity(process)?;
     let linux = args.spec.linux().as_ref().expect("validated");
@@ -189,6 +199,7 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         .transpose()?;
 
     enter_namespaces(args.plan)?;
+    logging::step("init: namespaces entered");
     if args.plan.in_user_namespace() {
         become_namespace_root()?;
     }
@@ -223,7 +234,9 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         )?;
     }
 
+    logging::step("init: hostname, keyring, sysctls");
     rootfs::prepare(spec, args.rootfs)?;
+    logging::step("init: mounts prepared");
     let hooks = spec.hooks().as_ref();
     let list = |h: Option<&Vec<Hook>>| h.cloned().unwrap_or_default();
     if let Some(h) = hooks {
@@ -237,6 +250,7 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         )?;
     }
     rootfs::enter(args.rootfs, args.no_pivot)?;
+    logging::step("init: pivot_root");
     // The root is ours now, so the path cannot lead out of it; create before a read-only root.
     let cwd = process.cwd();
     std::fs::create_dir_all(cwd).map_err(|source| InitError::CreateCwd {
@@ -251,6 +265,7 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         tty::setup(socket, size, (user.uid(), user.gid()), true)?;
     }
     rootfs::finalize(spec)?;
+    logging::step("init: masked and read-only paths");
     let mut exec = resolve_exec(process)?;
     if let Some(h) = hooks {
         exec.start_hooks = list(h.start_container().as_ref());
@@ -270,6 +285,7 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         sched::set_personality(p)?;
     }
     become_process(process)?;
+    logging::step("init: user, capabilities, limits");
     handshake(chan, args.preserve_fds)?;
     Ok(exec)
 }

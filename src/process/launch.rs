@@ -147,6 +147,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     })?;
     let (parent_end, init_end) = channel::pair()?;
     let cgroup_fd = args.cgroup.clone_into_fd()?;
+    let cgroup_tasks = args.cgroup.self_join_files()?;
     enter_parent_namespaces(&plan, args.spec)?;
 
     let pid = match sys::fork_with(
@@ -165,23 +166,27 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
                 preserve_fds: args.preserve_fds,
                 console: args.console,
                 session_keyring: args.session_keyring,
+                cgroup_tasks: &cgroup_tasks,
             };
             init::run(init_args, init_end, OwnedFd::from(listener));
         }
         Forked::Parent(pid) => pid,
     };
+    crate::logging::step("forked the init (clone with namespaces)");
     drop(init_end);
     drop(listener);
     let mut pending = Pending::new(pid, parent_end);
     if plan.new_user {
         write_id_maps(pid, args.spec)?;
     }
-    if cgroup_fd.is_none() {
+    if cgroup_fd.is_none() && cgroup_tasks.is_empty() {
         args.cgroup.add_process(pid)?;
     }
+    drop(cgroup_tasks);
     let chan = pending.chan.as_ref().expect("set above");
     let state_json = (args.state_json)(pid);
     chan.go(&state_json)?;
+    crate::logging::step("id maps and cgroup done, go sent");
     if let Some(hooks) = args.spec.hooks() {
         if hooks.prestart().is_some() || hooks.create_runtime().is_some() {
             wait_for(chan.wait_run_hooks())?;
