@@ -56,6 +56,14 @@ pub(crate) fn read_pids(dir: &Path) -> Result<Vec<Pid>, CgroupError> {
 /// mkdir -p, returning the directories this call created (outermost first), so callers can
 /// initialise exactly those (cpuset) and nothing that already existed.
 pub(crate) fn mkdir_all(root: &Path, rel: &Path) -> Result<Vec<PathBuf>, CgroupError> {
+    // The common case: the parents exist (the shared /nook stays), one mkdir does it.
+    let full = root.join(rel);
+    match std::fs::create_dir(&full) {
+        Ok(()) => return Ok(vec![full]),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(Vec::new()),
+        Err(source) => return Err(CgroupError::Mkdir { path: full, source }),
+    }
     let mut created = Vec::new();
     let mut dir = root.to_path_buf();
     for part in rel.components() {

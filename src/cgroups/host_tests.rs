@@ -95,8 +95,8 @@ fn host_lifecycle() {
     }
 }
 
-/// The default `/nook/<id>` on the real host, with cpu and cpuset limits; `/nook` must go
-/// away with its last child.
+/// The default `/nook/<id>` on the real host, with cpu and cpuset limits; `<id>` must go away
+/// everywhere (the shared `/nook` stays, see `Backend::remove`).
 #[test]
 #[ignore = "needs root and a writable /sys/fs/cgroup"]
 fn host_default_path_cpu_and_cpuset() {
@@ -139,8 +139,8 @@ fn host_default_path_cpu_and_cpuset() {
     let leftovers: Vec<_> = fs::read_dir("/sys/fs/cgroup")
         .unwrap()
         .flatten()
-        .map(|e| e.path().join("nook"))
-        .chain([PathBuf::from("/sys/fs/cgroup/nook")])
+        .map(|e| e.path().join("nook").join(&id))
+        .chain([PathBuf::from("/sys/fs/cgroup/nook").join(&id)])
         .filter(|p| p.exists())
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");

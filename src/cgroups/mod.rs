@@ -172,7 +172,9 @@ trait Backend {
     /// Kill everything in one kernel operation if the layout has one (v2 `cgroup.kill`).
     /// Returns false when it does not, and the caller signals pid by pid.
     fn kill_natively(&self) -> Result<bool, CgroupError>;
-    /// rmdir the leaf everywhere; the parent too if it is [`DEFAULT_PARENT`] and empty.
+    /// rmdir the leaf everywhere. The shared [`DEFAULT_PARENT`] stays, as a systemd slice
+    /// does: removing it with its last child and making it again for the next container cost
+    /// an rmdir, a mkdir and its setup (cpuset copy, subtree_control) per hierarchy per run.
     fn remove(&self) -> Result<(), CgroupError>;
     /// A path in one hierarchy, for messages.
     fn display_path(&self) -> PathBuf;

@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 use super::detect::V1Hierarchy;
-use super::{files, v1_resources as res, Backend, CgroupError, DEFAULT_PARENT, FREEZE_TIMEOUT};
+use super::{files, v1_resources as res, Backend, CgroupError, FREEZE_TIMEOUT};
 
 pub(crate) struct V1 {
     /// Each hierarchy with the cgroup's path in it (paths can differ: relative cgroupsPaths
@@ -225,9 +225,6 @@ impl Backend for V1 {
     fn remove(&self) -> Result<(), CgroupError> {
         for (mount, rel) in self.places() {
             files::rmdir(&under(mount, rel))?;
-            if rel.parent() == Some(Path::new(DEFAULT_PARENT)) {
-                remove_if_empty(&under(mount, Path::new(DEFAULT_PARENT)))?;
-            }
         }
         Ok(())
     }
@@ -243,23 +240,5 @@ impl V1 {
             .ok_or_else(|| CgroupError::NoFreezer {
                 path: self.display_path(),
             })
-    }
-}
-
-/// rmdir of a shared parent: another container may still live in it, and that is fine.
-pub(crate) fn remove_if_empty(dir: &Path) -> Result<(), CgroupError> {
-    match std::fs::remove_dir(dir) {
-        Ok(()) => Ok(()),
-        Err(e)
-            if matches!(e.raw_os_error(), Some(code) if code == nix::errno::Errno::EBUSY as i32
-            || code == nix::errno::Errno::ENOTEMPTY as i32
-            || code == nix::errno::Errno::ENOENT as i32) =>
-        {
-            Ok(())
-        }
-        Err(source) => Err(CgroupError::Rmdir {
-            path: dir.to_path_buf(),
-            source,
-        }),
     }
 }

@@ -9,10 +9,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
-use super::v1::remove_if_empty;
-use super::{
-    files, v2_devices, v2_resources as res, Backend, CgroupError, DEFAULT_PARENT, FREEZE_TIMEOUT,
-};
+use super::{files, v2_devices, v2_resources as res, Backend, CgroupError, FREEZE_TIMEOUT};
 
 /// Controllers a container's limits can use. Others (perf_event, ...) need no delegation.
 const WANTED: &[&str] = &[
@@ -159,11 +156,7 @@ impl Backend for V2 {
     }
 
     fn remove(&self) -> Result<(), CgroupError> {
-        files::rmdir(&self.leaf)?;
-        if self.rel.parent() == Some(Path::new(DEFAULT_PARENT)) {
-            remove_if_empty(&self.mount.join(DEFAULT_PARENT.trim_start_matches('/')))?;
-        }
-        Ok(())
+        files::rmdir(&self.leaf)
     }
 
     fn display_path(&self) -> PathBuf {
