@@ -29,7 +29,7 @@ fi
 cargo --version
 
 cargo build --release
-install -m 0755 target/release/nook /usr/local/bin/nook
+install -m 0755 target/x86_64-unknown-linux-gnu/release/nook /usr/local/bin/nook
 nook --version
 
 hack/mkrootfs.sh bundles/busybox/rootfs

@@ -31,7 +31,7 @@ nook=${NOOK_VM_NOOK:-}
 if [ -z "$nook" ]; then
     log "building nook (release)"
     cargo build --release --bin nook --quiet
-    nook=$repo/target/release/nook
+    nook=$repo/target/x86_64-unknown-linux-gnu/release/nook
 fi
 
 testbin=${NOOK_VM_TESTBIN:-}
