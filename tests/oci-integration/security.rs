@@ -160,3 +160,107 @@ container_test! {
         assert_nothing_left(&f, &f.id);
     }
 }
+
+/// Drops the config's tmpfs at /dev. With it, the image's /dev is hidden before the runtime
+/// creates anything there and a planted symlink never reaches the console code; without it the
+/// runtime works in the image's own /dev, symlinks and all, which is the attack.
+fn use_the_images_dev(f: &mut Fixture) {
+    f.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/dev");
+}
+
+/// `(content, mode, uid)` of a host file, to prove nothing touched it.
+fn fingerprint(path: &Path) -> (String, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path).unwrap();
+    (fs::read_to_string(path).unwrap(), meta.mode(), meta.uid())
+}
+
+/// No mount on the host names anything in the fixture's dir (the victims live there).
+#[track_caller]
+fn assert_no_host_mount_under(f: &Fixture) {
+    let dir = f.dir.path().to_str().unwrap().to_owned();
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let hits: Vec<&str> = mountinfo.lines().filter(|l| l.contains(&dir)).collect();
+    assert!(hits.is_empty(), "mounts on host paths: {hits:?}");
+}
+
+container_test! {
+    fn console_symlink_to_a_host_file_is_not_mounted_over(f) {
+        // CVE-2025-52565 class: the image's /dev/console is a symlink to a host file, which is
+        // also bind-mounted into the container at its host path, so the link resolves to it
+        // before and after pivot_root alike. A runtime that follows the link bind-mounts the pty
+        // over the host file (on the host before pivot_root, over the bind after it); fails if
+        // nook opens /dev/console following links: then mountinfo inside shows a second mount
+        // on the victim's path, or the host shows one.
+        use_the_images_dev(&mut f);
+        let victim = f.dir.path().join("victim-console");
+        fs::write(&victim, "untouched\n").unwrap();
+        let victim_path = victim.to_str().unwrap().to_owned();
+        f.config["mounts"].as_array_mut().unwrap().push(json!(
+            {"destination": victim_path, "type": "bind", "source": victim_path, "options": ["bind", "ro"]}));
+        symlink(&victim, f.rootfs().join("dev/console")).unwrap();
+        let before = fingerprint(&victim);
+        f.config["process"]["terminal"] = json!(true);
+        f.set_sh(&format!(
+            "echo mounts-on-victim=$(awk -v p={victim_path} '$5 == p' /proc/self/mountinfo | wc -l)"
+        ));
+        let receiver = crate::tty::Receiver::start(&f, "console");
+        let created = f.create_with(&f.id, &["--console-socket", receiver.socket()]);
+        if created.status.success() {
+            f.rt(&["start", &f.id]).ok();
+            let out = receiver.output();
+            assert!(out.contains("mounts-on-victim=1"), "the pty went over the victim: {out:?}");
+            f.wait_status(&f.id, "stopped");
+        } else {
+            let created = created.failed();
+            // nook refuses a /dev/console it cannot open without following links.
+            if is_nook() {
+                assert!(created.stderr.contains("/dev/console"), "{created}");
+            }
+        }
+        assert_no_host_mount_under(&f);
+        assert_eq!(fingerprint(&victim), before, "the host file changed");
+        f.rt(&["delete", "--force", &f.id]);
+        assert_nothing_left(&f, &f.id);
+    }
+}
+
+container_test! {
+    fn dev_pts_and_ptmx_symlinks_to_host_paths_stay_inside(f) {
+        // The pty side of the same class: /dev/pts and /dev/ptmx in the image point at host
+        // paths. The devpts mount must land inside the rootfs and the pty must come from the
+        // container's own devpts; fails if the mount follows the /dev/pts link out of the
+        // rootfs (a devpts mount then shows on the host dir) or the runtime writes through
+        // /dev/ptmx (the host file changes).
+        use_the_images_dev(&mut f);
+        let victim_dir = f.dir.path().join("victim-pts");
+        fs::create_dir(&victim_dir).unwrap();
+        let victim_file = f.dir.path().join("victim-ptmx");
+        fs::write(&victim_file, "untouched\n").unwrap();
+        symlink(&victim_dir, f.rootfs().join("dev/pts")).unwrap();
+        symlink(&victim_file, f.rootfs().join("dev/ptmx")).unwrap();
+        let before = fingerprint(&victim_file);
+        f.config["process"]["terminal"] = json!(true);
+        // The link resolves inside the rootfs (to <rootfs>/<victim path>), so tty may print the
+        // victim's path: what matters is that it is a devpts there and the host dir stays empty.
+        f.set_sh("echo fs=$(stat -f -c %T $(tty))");
+        let receiver = crate::tty::Receiver::start(&f, "pts");
+        let created = f.create_with(&f.id, &["--console-socket", receiver.socket()]);
+        if created.status.success() {
+            assert_no_host_mount_under(&f);
+            f.rt(&["start", &f.id]).ok();
+            let out = receiver.output();
+            assert!(out.contains("fs=devpts"), "no pty from the container's devpts: {out:?}");
+            f.wait_status(&f.id, "stopped");
+        } else {
+            created.failed();
+        }
+        assert_eq!(fs::read_dir(&victim_dir).unwrap().count(), 0, "something landed in the host dir");
+        assert_eq!(fingerprint(&victim_file), before, "the host file changed");
+        f.rt(&["delete", "--force", &f.id]);
+        assert_nothing_left(&f, &f.id);
+    }
+}
