@@ -1,4 +1,5 @@
-//! Security attributes of the container process: capabilities and seccomp (LSMs later).
+//! Security attributes of the container process: capabilities, seccomp and LSM labels.
 
 pub mod caps;
+pub mod lsm;
 pub mod seccomp;
