@@ -373,3 +373,50 @@ container_test! {
         assert!(!out.contains("opt=rw"), "a cgroup hierarchy is writable: {out}");
     }
 }
+
+container_test! {
+    // Fails on this branch (the attack writes the copy); main's fea1d12 (nook runs from a
+    // read-only bind of its binary) is the fix. Un-ignore when the two meet.
+    #[ignore = "needs main's read-only-binary fix (fea1d12); fails without it"]
+    fn runtime_binary_is_not_writable_through_proc_pid_exe(f) {
+        // CVE-2019-5736 class, made deterministic: between create and start the container's
+        // pid 1 is still the runtime (nook forks its init; runc runs a sealed copy of itself).
+        // A process exec'd into the created container with CAP_SYS_PTRACE (so non-dumpable is no
+        // barrier) opens /proc/1/exe, and once no runtime process runs the binary any more,
+        // reopens it for writing through /proc/self/fd. The runtime under test is a private copy,
+        // so a successful attack overwrites only that. Fails if /proc/1/exe is the runtime's own
+        // file on the host: the copy then reads "pwned".
+        let copy = f.dir.path().join("runtime-copy");
+        fs::copy(crate::support::runtime(), &copy).unwrap();
+        let before = fs::read(&copy).unwrap();
+        let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SYS_PTRACE"];
+        for set in ["bounding", "effective", "permitted"] {
+            f.config["process"]["capabilities"][set] = json!(caps);
+        }
+        f.set_args(&["sleep", "100"]);
+        f.write_config();
+        let rt = |args: &[&str]| {
+            let mut cmd = std::process::Command::new(&copy);
+            cmd.arg("--root").arg(f.root()).args(args);
+            f.exec(cmd)
+        };
+        let bundle = f.bundle();
+        let id = f.id.clone();
+        rt(&["create", "--bundle", bundle.to_str().unwrap(), &id]).ok();
+        let attack = "exec 3</proc/1/exe || { echo no-open > /tmp/attack; exit 0; }; \
+             i=0; while [ $i -lt 60 ]; do \
+               if (echo pwned > /proc/self/fd/3) 2>/dev/null; then echo wrote > /tmp/attack; exit 0; fi; \
+               sleep 0.1; i=$((i+1)); done; echo gave-up > /tmp/attack";
+        let exec = rt(&["exec", "--detach", &id, "sh", "-c", attack]);
+        rt(&["start", &id]).ok();
+        let log = f.rootfs().join("tmp/attack");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while exec.status.success() && !log.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let outcome = fs::read_to_string(&log).unwrap_or_default();
+        assert!(fs::read(&copy).unwrap() == before, "the runtime binary was overwritten from inside ({outcome:?}; exec: {exec})");
+        f.rt(&["delete", "--force", &id]).ok();
+        assert_nothing_left(&f, &id);
+    }
+}
