@@ -183,10 +183,10 @@ pub struct ExecArgs {
     /// Set no_new_privs
     #[arg(long)]
     pub no_new_privs: bool,
-    /// AppArmor profile (not supported yet)
+    /// AppArmor profile for the process (refused where AppArmor is not enabled)
     #[arg(long)]
     pub apparmor: Option<String>,
-    /// SELinux label (not supported yet)
+    /// SELinux label for the process (refused where SELinux is not enabled)
     #[arg(long)]
     pub process_label: Option<String>,
     /// Exec even into a paused container

@@ -49,6 +49,8 @@ pub enum SpecError {
     Sched(#[from] SchedError),
     #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),
+    #[error(transparent)]
+    Lsm(#[from] crate::security::lsm::LsmError),
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> SpecError {
@@ -162,13 +164,7 @@ pub fn parse_process(path: &Path) -> Result<oci_spec::runtime::Process, SpecErro
 }
 
 fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {
-    let set = |s: &Option<String>| s.as_deref().is_some_and(|v| !v.is_empty());
-    if set(p.apparmor_profile()) {
-        return Err(SpecError::Unsupported("process.apparmorProfile"));
-    }
-    if set(p.selinux_label()) {
-        return Err(SpecError::Unsupported("process.selinuxLabel"));
-    }
+    crate::security::lsm::check_process(p)?;
     if let Some(io) = p.io_priority() {
         sched::check_io_priority(io)?;
     }
@@ -190,9 +186,7 @@ fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), Spec
 }
 
 fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
-    if l.mount_label().as_deref().is_some_and(|v| !v.is_empty()) {
-        return Err(SpecError::Unsupported("linux.mountLabel"));
-    }
+    crate::security::lsm::check_mount_label(l.mount_label())?;
     if l.intel_rdt().is_some() {
         return Err(SpecError::Unsupported("linux.intelRdt"));
     }
@@ -441,10 +435,7 @@ mod tests {
 
     #[test]
     fn unsupported_fields_are_named() {
-        let err = with(|v| v["linux"]["mountLabel"] = "label".into()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "linux.mountLabel: not supported by nook yet"
-        );
+        let err = with(|v| v["linux"]["intelRdt"] = serde_json::json!({})).unwrap_err();
+        assert_eq!(err.to_string(), "linux.intelRdt: not supported by nook yet");
     }
 }

@@ -10,18 +10,19 @@ use crate::cli::ExecArgs;
 /// `exec`: the process comes from --process, or from config.json's process with the command
 /// line's overrides, as runc builds it.
 pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
-    if args.apparmor.is_some() {
-        bail!("--apparmor: AppArmor profiles are not supported by nook yet");
-    }
-    if args.process_label.is_some() {
-        bail!("--process-label: SELinux labels are not supported by nook yet");
-    }
-    let process = match &args.process {
+    let mut process = match &args.process {
         Some(path) => {
             nook::spec::parse_process(path).map_err(|e| anyhow::anyhow!(nook::error_chain(&e)))?
         }
         None => from_command_line(root, args)?,
     };
+    // Checked against the host's LSMs with the rest of the process when the exec starts.
+    if let Some(profile) = &args.apparmor {
+        process.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &args.process_label {
+        process.set_selinux_label(Some(label.clone()));
+    }
     let opts = ExecOptions {
         pid_file: args.pid_file.clone(),
         console_socket: args.console_socket.clone(),

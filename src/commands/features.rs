@@ -1,4 +1,5 @@
 use anyhow::Result;
+use nook::security::lsm;
 use nook::security::seccomp as seccomp_mod;
 use serde_json::json;
 
@@ -22,8 +23,8 @@ pub fn document() -> serde_json::Value {
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
             "seccomp": seccomp(),
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "apparmor": {"enabled": lsm::apparmor_enabled()},
+            "selinux": {"enabled": lsm::selinux_enabled()},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}}
         },

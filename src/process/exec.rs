@@ -20,7 +20,7 @@ use super::init::{self, prctl_err, InitError};
 use super::launch::{LaunchError, Pending};
 use crate::cgroups::Cgroup;
 use crate::namespaces::{NsError, Opened};
-use crate::security::seccomp;
+use crate::security::{lsm, seccomp};
 use crate::sys::{self, Forked};
 use crate::tty;
 
@@ -173,6 +173,8 @@ fn setup(
         tty::setup(socket, size, (user.uid(), user.gid()), false)?;
     }
     let exec = init::resolve_exec(process)?;
+    // As in the init: labels before any seccomp filter, inside the container's /proc.
+    lsm::apply_exec_labels(process)?;
     // Same order as the init: without no_new_privs the load needs CAP_SYS_ADMIN, which the
     // user switch clears; with it, load as late as possible, after the handshake.
     if process.no_new_privileges() != Some(true) {

@@ -15,6 +15,8 @@
 //!     cannot have tampered with, before the rootfs replaces it;
 //!  5. rootfs: mounts, pivot_root, masked and read-only paths;
 //!  6. the command is looked up inside the container now, so a missing binary fails `create`;
+//!     the AppArmor/SELinux exec labels are written (they take effect at execve; the filter
+//!     that follows may forbid the writes);
 //!  7. without no_new_privs the seccomp filter is loaded here, while we still hold
 //!     CAP_SYS_ADMIN, which the kernel then requires and the user switch clears (the rest of
 //!     setup must pass the filter, as in runc); personality; rlimits, I/O priority and the
@@ -52,6 +54,7 @@ use crate::logging;
 use crate::namespaces::{NsError, Opened, Plan};
 use crate::rootfs::{self, RootfsError};
 use crate::security::caps::{self, CapSets, CapsError};
+use crate::security::lsm::{self, LsmError};
 use crate::security::seccomp::{self, SeccompError};
 use crate::sys;
 use crate::tty::{self, TtyError};
@@ -121,6 +124,8 @@ pub enum InitError {
     Sched(#[from] SchedError),
     #[error(transparent)]
     Seccomp(#[from] SeccompError),
+    #[error(transparent)]
+    Lsm(#[from] LsmError),
 }
 
 /// What the init needs from the runtime.
@@ -271,6 +276,9 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         exec.start_hooks = list(h.start_container().as_ref());
     }
     exec.state_json = state_json.replace("\"status\":\"creating\"", "\"status\":\"created\"");
+    // LSM labels for the execve: after the rootfs (its /proc is the one written to, and is
+    // verified as procfs), before any seccomp filter, which may forbid these writes.
+    lsm::apply_exec_labels(process)?;
 
     // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, which the user
     // switch below clears from the effective set: load it now, and the rest must pass it.

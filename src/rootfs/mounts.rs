@@ -158,7 +158,17 @@ fn fs_entry(
         flags -= MsFlags::MS_RDONLY;
     }
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(fstype));
-    let data = opts.data_string();
+    // linux.mountLabel labels what the mount creates; validation refused it unless SELinux
+    // is enabled. proc and sysfs take no context= option.
+    let label = match kind {
+        Kind::Fs(_) => ctx
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref()),
+        _ => None,
+    };
+    let data = options::with_mount_label(opts.data_string(), label);
     mount(
         Some(&source),
         &fd_path(&target),

@@ -230,6 +230,20 @@ fn unsupported(option: &str) -> Option<&'static str> {
     }
 }
 
+/// `linux.mountLabel` as SELinux's `context="<label>"` option after the mount's own data. A
+/// mount whose options already name a context keeps its own; no label leaves the data as it is.
+pub fn with_mount_label(data: Option<String>, label: Option<&str>) -> Option<String> {
+    let Some(label) = label.filter(|l| !l.is_empty()) else {
+        return data;
+    };
+    let context = format!("context=\"{label}\"");
+    match data {
+        None => Some(context),
+        Some(d) if d.split(',').any(|o| o.starts_with("context=")) => Some(d),
+        Some(d) => Some(format!("{d},{context}")),
+    }
+}
+
 /// Parse a spec mount's option list. Unknown options become data (see [`MountOptions::data`]).
 pub fn parse<S: AsRef<str>>(options: &[S]) -> Result<MountOptions, UnsupportedOption> {
     let mut out = MountOptions::default();
@@ -474,5 +488,27 @@ mod tests {
         );
         assert!(root_propagation(Some("ro")).is_err());
         assert!(root_propagation(Some("bogus")).is_err());
+    }
+
+    #[test]
+    fn mount_label_becomes_a_context_option() {
+        let label = Some("system_u:object_r:container_file_t:s0:c1,c2");
+        assert_eq!(
+            with_mount_label(None, label).as_deref(),
+            Some("context=\"system_u:object_r:container_file_t:s0:c1,c2\"")
+        );
+        assert_eq!(
+            with_mount_label(Some("mode=755".into()), Some("l")).as_deref(),
+            Some("mode=755,context=\"l\"")
+        );
+        assert_eq!(
+            with_mount_label(Some("context=\"own\"".into()), Some("l")).as_deref(),
+            Some("context=\"own\"")
+        );
+        assert_eq!(
+            with_mount_label(Some("size=1k".into()), None).as_deref(),
+            Some("size=1k")
+        );
+        assert_eq!(with_mount_label(None, Some("")), None);
     }
 }

@@ -1,6 +1,7 @@
-//! Security attributes of the container process (capabilities, seccomp) and of nook itself
-//! (a sealed image, [`exe`]).
+//! Security attributes of the container process (capabilities, seccomp, LSM labels) and of
+//! nook itself (a sealed image, [`exe`]).
 
 pub mod caps;
 pub mod exe;
+pub mod lsm;
 pub mod seccomp;

@@ -11,6 +11,7 @@ mod engine;
 mod exec;
 mod hooks;
 mod lifecycle;
+mod lsm;
 mod mounts;
 mod namespaces;
 mod process;

@@ -10,14 +10,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// hack/recvtty.py listening on a socket in the fixture's dir; killed on drop.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     socket: PathBuf,
     out: PathBuf,
 }
 
 impl Receiver {
-    fn start(f: &Fixture, name: &str) -> Receiver {
+    pub(crate) fn start(f: &Fixture, name: &str) -> Receiver {
         let socket = f.dir.path().join(format!("{name}.sock"));
         let ready = f.dir.path().join(format!("{name}.ready"));
         let out = f.dir.path().join(format!("{name}.tty"));
@@ -42,12 +42,12 @@ impl Receiver {
         receiver
     }
 
-    fn socket(&self) -> &str {
+    pub(crate) fn socket(&self) -> &str {
         self.socket.to_str().unwrap()
     }
 
     /// Waits until the pty is closed (recvtty exits) and returns all it printed, `\r` removed.
-    fn output(mut self) -> String {
+    pub(crate) fn output(mut self) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
