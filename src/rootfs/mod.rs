@@ -49,7 +49,13 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
             source,
         }
     })?;
-    mounts::make_parent_mount_private(rootfs)?;
+    // After a recursive slave/private/unbindable change no mount here is shared any more, so
+    // the rootfs's parent needs no look-up in mountinfo (the default, rslave).
+    let none_shared = propagation.contains(MsFlags::MS_REC)
+        && propagation.intersects(MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE | MsFlags::MS_UNBINDABLE);
+    if !none_shared {
+        mounts::make_parent_mount_private(rootfs)?;
+    }
     mount(
         Some(rootfs),
         rootfs,
