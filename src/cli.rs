@@ -36,6 +36,30 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Whether the command line names a verb that puts a process into a container (create, run,
+/// exec), judged from the raw arguments before clap sees them, so that the sealed re-exec
+/// (nook::security::exe) happens before, not after, a full parse. Global flags that take a
+/// value are skipped with their value. Only a shortcut: the verb is checked again after parsing.
+pub fn enters_a_container<I, S>(args: I) -> bool
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    const TAKES_VALUE: [&str; 4] = ["--root", "--log", "--log-format", "--rootless"];
+    let mut args = args.into_iter().skip(1);
+    while let Some(arg) = args.next() {
+        let Some(arg) = arg.as_ref().to_str() else {
+            return false;
+        };
+        if TAKES_VALUE.contains(&arg) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return matches!(arg, "create" | "run" | "exec");
+        }
+    }
+    false
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum LogFormat {
     Text,
@@ -285,4 +309,29 @@ pub struct PsArgs {
     /// Options passed to ps(1) in table format
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub ps_args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enters(line: &str) -> bool {
+        enters_a_container(line.split_whitespace())
+    }
+
+    #[test]
+    fn the_verb_is_found_past_global_flags_and_their_values() {
+        assert!(enters("nook run -b b id"));
+        assert!(enters(
+            "nook --root /x --log-format json create --bundle b id"
+        ));
+        assert!(enters("nook --debug --log=/l exec id true"));
+        assert!(enters("nook --rootless false exec id true"));
+        // A flag value that spells a verb is not the verb.
+        assert!(!enters("nook --root run state id"));
+        assert!(!enters("nook --log exec delete id"));
+        assert!(!enters("nook state run"));
+        assert!(!enters("nook"));
+        assert!(!enters("nook --version"));
+    }
 }

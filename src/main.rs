@@ -17,6 +17,14 @@ fn main() -> ExitCode {
         eprintln!("nook: PR_SET_DUMPABLE: {e}");
         return ExitCode::FAILURE;
     }
+    // Re-execute from a sealed image before spending a parse on this one (when it is not already
+    // sealed, the call does not return); commands::run checks again after the parse.
+    if cli::enters_a_container(std::env::args_os()) {
+        if let Err(e) = nook::security::exe::ensure_sealed() {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    }
     // Usage errors exit 1 like every other failure (runc's convention; callers test for it).
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
