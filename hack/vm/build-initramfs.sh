@@ -49,7 +49,8 @@ copy_libs() {
     fi
     # Lines look like "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
     # "/lib64/ld-linux-x86-64.so.2 (0x...)"; vdso has no path.
-    ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
+    # A static-pie passes the check above and lists nothing: no match is fine.
+    ldd "$bin" | { grep -o '/[^ ]*' || true; } | while read -r lib; do
         if [ -e "$lib" ]; then
             mkdir -p "$stage$(dirname "$lib")"
             cp -L "$lib" "$stage$lib"
