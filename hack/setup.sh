@@ -14,7 +14,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
-    busybox-static libseccomp-dev pkg-config gcc libc6-dev make git ca-certificates curl \
+    busybox-static libseccomp-dev pkg-config gcc g++ libc6-dev make git ca-certificates curl \
     runc crun util-linux hyperfine
 
 # Rust: use the toolchain already on PATH, else install a minimal stable one with rustup.

@@ -5,7 +5,9 @@
 # Exits non-zero on the first failure.
 #
 #   NOOK_RUNTIME=/usr/sbin/runc   run the integration tests against runc (checks the tests)
-#   NOOK_TEST_SKIP="vm clients"   skip the slow lanes (e.g. while iterating locally)
+#   NOOK_TEST_SKIP="vm clients"   skip the slow lanes (e.g. while iterating locally);
+#                                 "fuzz" skips the bounded config fuzzing run
+#   NOOK_FUZZ_SECONDS=60          how long that run fuzzes (hack/fuzz.sh)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -30,6 +32,13 @@ cargo clippy --all-targets -- -D warnings
 
 step "unit tests"
 cargo test --lib --bins
+
+if skipped fuzz; then
+    step "fuzz config loading: skipped (NOOK_TEST_SKIP)"
+else
+    step "fuzz config loading (${NOOK_FUZZ_SECONDS:-60} s)"
+    hack/fuzz.sh
+fi
 
 if skipped vm; then
     step "cgroup v2 lane: skipped (NOOK_TEST_SKIP)"

@@ -470,6 +470,17 @@ fn layout_from_dirs(root: &Path) -> Result<Layout, CgroupError> {
     })
 }
 
+/// The refusals `apply` makes before its first write, for a given version, without a cgroup:
+/// lets the config fuzz target (fuzz/) reach v2 device rule compilation, whose `apply` would
+/// load a BPF program.
+#[doc(hidden)]
+pub fn check_resources(version: Version, resources: &LinuxResources) -> Result<(), CgroupError> {
+    match version {
+        Version::V1 => v1_resources::check_supported(resources),
+        Version::V2 => v2_resources::check_supported(resources),
+    }
+}
+
 /// The spec's path, or the default. The id must be one path component: it is user input.
 fn requested_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, CgroupError> {
     match cgroups_path {

@@ -31,6 +31,11 @@ use oci_spec::runtime::Spec;
 pub use devices::{default_devices, Device};
 pub use error::RootfsError;
 pub use options::MountOptions;
+// The pure halves of mount and /dev setup, for the config fuzz target (fuzz/).
+#[doc(hidden)]
+pub use devices::{device_list, needs_dev_setup};
+#[doc(hidden)]
+pub use mounts::{classify, delays_readonly, Kind};
 
 /// Build the container's mount tree under `rootfs` (absolute, canonical host path).
 ///
