@@ -128,8 +128,57 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .ok_or_else(|| invalid("linux", "missing"))?;
     validate_namespaces(spec)?;
     refuse_unsupported_linux(linux)?;
+    validate_mounts_and_hooks(spec)?;
     if let Some(seccomp) = linux.seccomp() {
         crate::security::seccomp::validate(seccomp)?;
+    }
+    Ok(())
+}
+
+/// What would otherwise fail only in the init or at a hook, after state, cgroup and processes
+/// exist: mount options, the root propagation, hook timeouts. Checked here so the error comes
+/// before anything is made.
+fn validate_mounts_and_hooks(spec: &Spec) -> Result<(), SpecError> {
+    use crate::rootfs::options;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        options::parse(m.options().as_deref().unwrap_or_default()).map_err(|e| {
+            let dest = m.destination().display();
+            invalid(
+                "mounts",
+                format!("[{i}] {dest}: option {:?}: {}", e.option, e.why),
+            )
+        })?;
+    }
+    let propagation = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref());
+    options::root_propagation(propagation).map_err(|e| {
+        invalid(
+            "linux.rootfsPropagation",
+            format!("{:?}: {}", e.option, e.why),
+        )
+    })?;
+    if let Some(h) = spec.hooks() {
+        let kinds = [
+            ("prestart", h.prestart()),
+            ("createRuntime", h.create_runtime()),
+            ("createContainer", h.create_container()),
+            ("startContainer", h.start_container()),
+            ("poststart", h.poststart()),
+            ("poststop", h.poststop()),
+        ];
+        for (kind, list) in kinds {
+            for (i, hook) in list.iter().flatten().enumerate() {
+                if let Some(secs) = hook.timeout().filter(|s| *s <= 0) {
+                    let path = hook.path().display();
+                    return Err(invalid(
+                        "hooks",
+                        format!("{kind}[{i}] {path}: timeout must be positive, got {secs}"),
+                    ));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -366,6 +415,33 @@ mod tests {
     #[test]
     fn base_is_valid() {
         with(|_| {}).unwrap();
+    }
+
+    #[test]
+    fn mount_options_propagation_and_hook_timeouts_are_checked_up_front() {
+        let err = with(|v| {
+            v["mounts"] = serde_json::json!([
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/x", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"]}
+            ])
+        })
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("mounts: [1] /x: option \"idmap\""), "{msg}");
+        let err = with(|v| v["linux"]["rootfsPropagation"] = "sideways".into()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("linux.rootfsPropagation: \"sideways\""),
+            "{err}"
+        );
+        let err = with(|v| {
+            v["hooks"] = serde_json::json!({"poststop": [{"path": "/bin/true", "timeout": 0}]})
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "hooks: poststop[0] /bin/true: timeout must be positive, got 0"
+        );
     }
 
     #[test]
