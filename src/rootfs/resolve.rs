@@ -100,37 +100,40 @@ impl Root {
                 .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
                 .resolve(SCOPED)
         };
-        let mut cur = openat2(self.fd.as_fd(), ".", dir_how())?;
-        let mut prefix = PathBuf::new();
-        for name in rel.iter() {
-            prefix.push(name);
-            cur = match openat2(self.fd.as_fd(), &prefix, dir_how()) {
-                Ok(fd) => fd,
-                Err(Errno::ENOENT) => {
-                    match mkdirat(&cur, name, mode) {
-                        Ok(()) => {}
-                        Err(Errno::EEXIST) => {
-                            if let Ok(target) = nix::fcntl::readlinkat(&cur, name) {
-                                let parent = prefix.parent().unwrap_or(Path::new(""));
-                                let target = Path::new(&target);
-                                let inside = if target.is_absolute() {
-                                    clean_relative(target)
-                                } else {
-                                    clean_relative(&Path::new("/").join(parent).join(target))
-                                };
-                                self.mkdir_all_depth(&inside, mode, depth + 1)?;
-                            }
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    // Re-resolve rather than trust the name: if it was a dangling symlink
-                    // mkdirat failed with EEXIST and this lookup fails too.
-                    openat2(self.fd.as_fd(), &prefix, dir_how())?
-                }
-                Err(e) => return Err(e),
-            };
+        // Most destinations exist already: one scoped lookup of the whole path does it. When
+        // it does not, the parent is made the same way (so an existing prefix costs one lookup,
+        // not one per component) and the last component is created in it.
+        if rel.as_os_str().is_empty() {
+            return openat2(self.fd.as_fd(), ".", dir_how());
         }
-        Ok(cur)
+        match openat2(self.fd.as_fd(), rel, dir_how()) {
+            Err(Errno::ENOENT) => {}
+            done => return done,
+        }
+        // Callers pass clean relative paths: every non-empty one has a parent and a last name.
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return Err(Errno::EINVAL);
+        };
+        let cur = self.mkdir_all_depth(parent, mode, depth)?;
+        match mkdirat(&cur, name, mode) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => {
+                // A dangling symlink: create its target, inside the root.
+                if let Ok(target) = nix::fcntl::readlinkat(&cur, name) {
+                    let target = Path::new(&target);
+                    let inside = if target.is_absolute() {
+                        clean_relative(target)
+                    } else {
+                        clean_relative(&Path::new("/").join(parent).join(target))
+                    };
+                    self.mkdir_all_depth(&inside, mode, depth + 1)?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        // Re-resolve rather than trust the name: if it was a dangling symlink whose target could
+        // not be made, this lookup fails too.
+        openat2(self.fd.as_fd(), rel, dir_how())
     }
 
     /// Resolve `rel`, creating it as an empty regular file (and its parents as directories)
