@@ -79,6 +79,29 @@ pub fn cgroup_flags(opts: &MountOptions) -> MsFlags {
     flags
 }
 
+/// The MOUNT_ATTR_* bits for `flags`. Access-time bits only when asked for: changing the
+/// atime mode of a mount whose mode is locked (in a user namespace) would fail, and relatime is
+/// the default anyway.
+fn mount_attr_bits(flags: MsFlags) -> u64 {
+    let pairs = [
+        (MsFlags::MS_RDONLY, sys::MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, sys::MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, sys::MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, sys::MOUNT_ATTR_NOEXEC),
+        (MsFlags::MS_NODIRATIME, sys::MOUNT_ATTR_NODIRATIME),
+    ];
+    let mut bits = pairs
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .fold(0, |acc, (_, a)| acc | a);
+    if flags.contains(MsFlags::MS_NOATIME) {
+        bits |= sys::MOUNT_ATTR_NOATIME;
+    } else if flags.contains(MsFlags::MS_STRICTATIME) {
+        bits |= sys::MOUNT_ATTR_STRICTATIME;
+    }
+    bits
+}
+
 fn host_is_unified() -> bool {
     nix::sys::statfs::statfs("/sys/fs/cgroup")
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
@@ -148,7 +171,7 @@ pub fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), R
                 None::<&str>,
             )
             .map_err(|e| mount_error("bind", &sub, opts, e))?;
-            bind_remount(&reopen(ctx, &sub)?, &sub, flags)?;
+            // Its flags come with the one recursive mount_setattr below.
         }
         // Co-mounted controllers ("cpu,cpuacct") are also reachable by each name.
         for alias in h.dir_name.split(',').filter(|a| *a != h.dir_name) {
@@ -165,16 +188,23 @@ pub fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), R
         }
     }
     after_mount(&top, dest, opts)?;
-    if flags.contains(MsFlags::MS_RDONLY) {
-        let attr = sys::MountAttr {
-            attr_set: sys::MOUNT_ATTR_RDONLY,
-            ..Default::default()
-        };
-        sys::mount_setattr(&top, false, &attr).map_err(|source| RootfsError::RemountReadonly {
-            destination: dest.into(),
-            source,
-        })?;
-    }
+    // One call sets the flags on the tmpfs and every hierarchy below it (a remount per bind
+    // would cost a mount(2) each).
+    let attr_set = mount_attr_bits(flags);
+    let attr = sys::MountAttr {
+        attr_set,
+        // Setting an access-time mode takes clearing the old one.
+        attr_clr: if attr_set & sys::MOUNT_ATTR_ATIME_MASK != 0 {
+            sys::MOUNT_ATTR_ATIME_MASK
+        } else {
+            0
+        },
+        ..Default::default()
+    };
+    sys::mount_setattr(&top, true, &attr).map_err(|source| RootfsError::RemountReadonly {
+        destination: dest.into(),
+        source,
+    })?;
     Ok(())
 }
 
@@ -276,6 +306,23 @@ mod tests {
             v1_hierarchies(&mounts, &cgroups, false),
             Err(PathBuf::from("/sys/fs/cgroup/cpu"))
         );
+    }
+
+    #[test]
+    fn attribute_bits_follow_the_flags() {
+        let f = cgroup_flags(&options::parse(&["nosuid", "noatime"]).unwrap());
+        let bits = mount_attr_bits(f);
+        assert_eq!(
+            bits,
+            sys::MOUNT_ATTR_RDONLY
+                | sys::MOUNT_ATTR_NOSUID
+                | sys::MOUNT_ATTR_NODEV
+                | sys::MOUNT_ATTR_NOEXEC
+                | sys::MOUNT_ATTR_NOATIME
+        );
+        let rw = mount_attr_bits(cgroup_flags(&options::parse(&["rw"]).unwrap()));
+        assert_eq!(rw & sys::MOUNT_ATTR_RDONLY, 0);
+        assert_eq!(rw & sys::MOUNT_ATTR_ATIME_MASK, 0);
     }
 
     #[test]
