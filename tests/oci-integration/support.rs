@@ -273,8 +273,12 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         for id in self.ids.borrow().iter() {
-            let _ = self
-                .cmd(&["delete", "--force", id])
+            // The runtime under test itself, not a copy a test may have swapped in (and an
+            // attack may have broken).
+            let _ = Command::new(runtime())
+                .arg("--root")
+                .arg(self.root())
+                .args(["delete", "--force", id])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
