@@ -1,6 +1,6 @@
 //! LSM labels on a host without AppArmor or SELinux (this test host): a config or an exec that
 //! asks for a profile or label is refused with an error naming the field, and nothing is left.
-//! Where the LSM is enabled these tests skip themselves: the labels are applied there instead.
+//! Where the LSM is enabled the refusal tests skip themselves, and `apparmor_profile_is_applied_where_enabled` checks the labels are applied (the cgroup v2 VM lane has AppArmor on).
 
 use crate::support::{assert_nothing_left, container_test, is_nook, Fixture};
 use serde_json::json;
@@ -100,5 +100,36 @@ container_test! {
         assert_eq!(f.state(&f.id)["status"], "running");
         f.rt(&["delete", "--force", &f.id]).ok();
         assert_nothing_left(&f, &f.id);
+    }
+}
+
+container_test! {
+    fn apparmor_profile_is_applied_where_enabled(f) {
+        // The other side of the refusals above, for hosts with AppArmor (the cgroup v2 VM lane:
+        // Debian's kernel enables it by default, with no profile loaded). Without a policy to
+        // load, two things still prove the profile reaches the kernel at exec: the built-in
+        // "unconfined" is what the container and an exec'd process then run under, and a
+        // profile the kernel does not have makes create fail naming the field (the write of
+        // `exec <profile>` is refused). Fails if nook skips the write (the missing profile would
+        // then start) or writes it to the wrong attribute. Skips where AppArmor is off.
+        if !apparmor_enabled() {
+            eprintln!("skipped: AppArmor is not enabled on this host");
+            return;
+        }
+        let current = "cat /proc/self/attr/apparmor/current 2>/dev/null || cat /proc/self/attr/current";
+        f.config["process"]["apparmorProfile"] = json!("unconfined");
+        f.set_args(&["sh", "-c", &format!("{current}; exec sleep 100")]);
+        f.create().ok();
+        f.rt(&["start", &f.id]).ok();
+        let out = f.rt(&["exec", "--apparmor", "unconfined", &f.id, "sh", "-c", current]).ok();
+        assert_eq!(out.stdout.trim(), "unconfined", "{out}");
+        f.rt(&["delete", "--force", &f.id]).ok();
+
+        let id = f.another_id("missing");
+        f.config["process"]["apparmorProfile"] = json!("nook-test-no-such-profile");
+        f.set_args(&["true"]);
+        let out = f.create_with(&id, &[]).failed();
+        assert!(out.stderr.contains("apparmor"), "{out}");
+        assert_nothing_left(&f, &id);
     }
 }
