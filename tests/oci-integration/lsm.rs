@@ -1,6 +1,8 @@
 //! LSM labels on a host without AppArmor or SELinux (this test host): a config or an exec that
 //! asks for a profile or label is refused with an error naming the field, and nothing is left.
-//! Where the LSM is enabled the refusal tests skip themselves, and `apparmor_profile_is_applied_where_enabled` checks the labels are applied (the cgroup v2 VM lane has AppArmor on).
+//! Where the LSM is enabled the refusal tests skip themselves, and
+//! `apparmor_profile_is_applied_where_enabled` checks the labels are applied instead (the
+//! cgroup v2 VM lane has AppArmor on).
 
 use crate::support::{assert_nothing_left, container_test, is_nook, Fixture};
 use serde_json::json;
