@@ -72,6 +72,26 @@ container_test! {
 }
 
 container_test! {
+    fn unknown_capability_name(f) {
+        // CAP_TEST is no capability: refused at create, naming it (nook also names the field's
+        // JSON path). runc 1.1.5 only warns and drops it, so only nook must fail here.
+        f.config["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_TEST"));
+        let out = f.create();
+        if is_runc() {
+            let _ = f.rt(&["delete", "--force", &f.id]);
+            assert_nothing_left(&f, &f.id);
+            return;
+        }
+        assert_clean_failure(&f, out, &["CAP_TEST"]);
+        let out = f.create();
+        assert!(out.stderr.contains("process.capabilities.bounding"), "{out}");
+    }
+}
+
+container_test! {
     fn relative_cwd(f) {
         f.config["process"]["cwd"] = json!("work/deep");
         let out = f.create();
