@@ -88,6 +88,15 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
+/// Read a small /proc file in one go. procfs reports size 0, so `read_to_string` starts with a
+/// 32-byte buffer and doubles it, one read(2) each time, and mountinfo is re-rendered for each.
+pub fn read_proc_text(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(16 * 1024);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -422,7 +422,7 @@ impl Cgroup {
 }
 
 fn read_proc(path: &str) -> Result<String, CgroupError> {
-    std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+    crate::mountinfo::read_proc_text(path).map_err(|source| CgroupError::Read {
         path: path.into(),
         source,
     })

@@ -114,7 +114,7 @@ mod mountinfo {
     pub use crate::mountinfo::*;
 
     pub fn read(path: &str) -> Result<String, super::RootfsError> {
-        std::fs::read_to_string(path).map_err(|source| super::RootfsError::ReadProcFile {
+        read_proc_text(path).map_err(|source| super::RootfsError::ReadProcFile {
             path: path.into(),
             source,
         })
