@@ -18,13 +18,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     // Re-execute from a sealed image before spending a parse on this one (when it is not already
-    // sealed, the call does not return); commands::run checks again after the parse.
-    if cli::enters_a_container(std::env::args_os()) {
-        if let Err(e) = nook::security::exe::ensure_sealed() {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    }
+    // sealed, the call does not return). Only when this fast path did not settle it does
+    // commands::run check after the parse, where a failure also reaches the --log file.
+    let sealed = cli::enters_a_container(std::env::args_os())
+        && nook::security::exe::ensure_sealed().is_ok();
     // Usage errors exit 1 like every other failure (runc's convention; callers test for it).
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
@@ -53,7 +50,7 @@ fn main() -> ExitCode {
             nook::logging::enable_steps(sink);
         }
     }
-    match commands::run(&cli) {
+    match commands::run(&cli, sealed) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let msg = format!("{err:#}");

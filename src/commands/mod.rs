@@ -29,17 +29,20 @@ pub fn version() -> String {
     )
 }
 
-pub fn run(cli: &Cli) -> Result<u8> {
+/// `sealed`: main already made sure this image is not writable (see security::exe).
+pub fn run(cli: &Cli, sealed: bool) -> Result<u8> {
     if cli.systemd_cgroup {
         bail!("--systemd-cgroup: systemd cgroup management is not supported by nook yet; use cgroupfs");
     }
     let Some(command) = &cli.command else {
         bail!("no command given; see `nook --help`");
     };
-    if matches!(
-        command,
-        Command::Create(_) | Command::Run(_) | Command::Exec(_)
-    ) {
+    if !sealed
+        && matches!(
+            command,
+            Command::Create(_) | Command::Run(_) | Command::Exec(_)
+        )
+    {
         // These verbs put a process into a container: the image it starts from must not be
         // writable through /proc/<pid>/exe (may re-execute this process; see security::exe).
         nook::security::exe::ensure_sealed()?;
