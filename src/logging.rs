@@ -51,6 +51,11 @@ impl Logger {
         self.file.is_some()
     }
 
+    fn file_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.file.as_ref().map(|f| f.as_raw_fd())
+    }
+
     pub fn log(&mut self, level: Level, msg: &str) {
         if level < self.min {
             return;
@@ -79,6 +84,13 @@ pub fn enable_steps(sink: Logger) {
         start: std::time::Instant::now(),
         sink: std::sync::Mutex::new(sink),
     });
+}
+
+/// The log file the step lines go to, if any: a forked init that closes the runtime's fds must
+/// keep this one while it logs steps (it is close-on-exec, so it never reaches the container),
+/// or a later line would land in whatever file reused the number.
+pub fn steps_fd() -> Option<std::os::fd::RawFd> {
+    STEPS.get()?.sink.lock().ok()?.file_fd()
 }
 
 /// Record that `name` is done; free when `--debug` is off.

@@ -169,6 +169,7 @@ pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
     }
     let mut keep = vec![chan.as_raw_fd(), listener.as_raw_fd()];
     keep.extend(args.console.map(|c| c.as_raw_fd()));
+    keep.extend(logging::steps_fd());
     if sys::close_fds_from_except(3 + args.preserve_fds, &keep).is_err() {
         let _ = chan.failed("close the runtime's fds in the init");
         std::process::exit(1);
