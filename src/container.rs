@@ -181,14 +181,8 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         dir: Some(dir),
         cgroup: Some(&cgroup),
     };
-    cgroup.create()?;
     let devices = linux.devices().as_deref().unwrap_or(&[]);
-    if let Some(resources) =
-        default_devices::resources_with_defaults(linux.resources().as_ref(), devices)
-    {
-        cgroup.apply(&resources)?;
-    }
-    logging::step("cgroup created and limits applied");
+    let resources = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
     let dir = undo.dir.as_ref().expect("set");
     let state_json = |pid: Pid| {
         let mut r = record.clone();
@@ -200,6 +194,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         rootfs: &bundle.rootfs,
         start_socket: &dir.start_socket_addr(),
         cgroup: &cgroup,
+        resources: resources.as_ref(),
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
         console: console.as_ref(),

@@ -155,7 +155,11 @@ pub fn join_self(tasks: &[OwnedFd]) -> Result<(), Errno> {
 
 /// What a layout must provide. Generic sequences (signalling, destroying) live on [`Cgroup`].
 trait Backend {
-    fn create(&self) -> Result<(), CgroupError>;
+    /// mkdir the cgroup2 leaf clone3 places the init in (v2: all of it; hybrid: the unified
+    /// hierarchy's directory; pure v1: nothing).
+    fn create_clone_target(&self) -> Result<(), CgroupError>;
+    /// mkdir everything else (the v1 hierarchies).
+    fn create_rest(&self) -> Result<(), CgroupError>;
     fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError>;
     fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError>;
     /// v1 `tasks` files of every hierarchy [`Backend::clone_into_fd`] does not cover.
@@ -287,7 +291,22 @@ impl Cgroup {
     /// mkdir -p in every hierarchy (v1 cpuset: cpus/mems copied down so it can hold tasks;
     /// v2: controllers enabled in each ancestor's `cgroup.subtree_control`).
     pub fn create(&self) -> Result<(), CgroupError> {
-        self.backend.create()
+        self.backend.create_clone_target()?;
+        self.backend.create_rest()
+    }
+
+    /// The first half of [`Cgroup::create`], for a `create` that forks the init before the
+    /// rest of the cgroup exists: the directory clone3 places the init in, and its fd
+    /// ([`Cgroup::clone_into_fd`]).
+    pub fn create_clone_target(&self) -> Result<Option<OwnedFd>, CgroupError> {
+        self.backend.create_clone_target()?;
+        self.backend.clone_into_fd()
+    }
+
+    /// The second half of [`Cgroup::create`]: the v1 hierarchies, which the init joins
+    /// itself through [`Cgroup::self_join_files`] once they exist (nothing on v2).
+    pub fn create_rest(&self) -> Result<(), CgroupError> {
+        self.backend.create_rest()
     }
 
     /// Apply `linux.resources`. Unsupported fields are refused before anything is written.

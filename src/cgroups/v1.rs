@@ -81,10 +81,16 @@ impl Backend for V1 {
             .unwrap_or(0)
     }
 
-    fn create(&self) -> Result<(), CgroupError> {
-        for (mount, rel) in self.places() {
-            let rel = rel.strip_prefix("/").unwrap_or(rel);
-            files::mkdir_all(mount, rel)?;
+    fn create_clone_target(&self) -> Result<(), CgroupError> {
+        if let Some((mount, rel)) = &self.unified {
+            files::mkdir_all(mount, rel.strip_prefix("/").unwrap_or(rel))?;
+        }
+        Ok(())
+    }
+
+    fn create_rest(&self) -> Result<(), CgroupError> {
+        for (h, rel) in &self.dirs {
+            files::mkdir_all(&h.mount, rel.strip_prefix("/").unwrap_or(rel))?;
         }
         // A new cpuset cgroup starts with no cpus and no mems, and cannot take a task
         // until both are set; the kernel requires them to be a subset of the parent's.

@@ -50,7 +50,11 @@ impl Backend for V2 {
         super::stats::oom_kills(&self.leaf, true)
     }
 
-    fn create(&self) -> Result<(), CgroupError> {
+    fn create_rest(&self) -> Result<(), CgroupError> {
+        Ok(())
+    }
+
+    fn create_clone_target(&self) -> Result<(), CgroupError> {
         let rel = self.rel.strip_prefix("/").unwrap_or(&self.rel);
         files::mkdir_all(&self.mount, rel)?;
         let mut dir = self.mount.clone();

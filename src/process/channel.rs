@@ -3,9 +3,10 @@
 //! ```text
 //!   parent (nook create)                      child (container init)
 //!   --------------------                      ----------------------
-//!   clone3(namespaces, into cgroup) ───────►  waits
-//!   write uid/gid maps, join v1 cgroups
-//!   Go{state} ─────────────────────────────►  join namespaces, mounts
+//!   clone3(pid/user ns, into cgroup) ──────►  unshare its other namespaces
+//!   write uid/gid maps, v1 cgroup dirs,
+//!   limits
+//!   Go{state, v1 tasks fds} ───────────────►  join the v1 cgroups, join namespaces, mounts
 //!                                      ◄────  RunHooks         (only if the spec has prestart
 //!   prestart, createRuntime hooks                               or createRuntime hooks)
 //!   HooksDone ─────────────────────────────►  createContainer hooks, pivot_root,
@@ -20,9 +21,12 @@
 //! Each end is its own type, so a process can only send the messages its role sends.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use nix::sys::socket::{recvmsg, sendmsg, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -88,17 +92,28 @@ impl Tag {
     }
 }
 
-/// Largest message: a failure reason. Longer reasons are cut.
-const MAX_MESSAGE: usize = 4096;
+/// Longest failure reason carried; longer ones are cut. Other messages are sent whole.
+const MAX_REASON: usize = 4096;
+/// Most fds one message carries (Go: one v1 `tasks` file per hierarchy).
+const MAX_FDS: usize = 32;
 
 struct End(OwnedFd);
 
 impl End {
     fn send(&self, tag: Tag, payload: &[u8]) -> Result<(), ChannelError> {
-        let payload = &payload[..payload.len().min(MAX_MESSAGE - 1)];
+        self.send_fds(tag, payload, &[])
+    }
+
+    fn send_fds(&self, tag: Tag, payload: &[u8], fds: &[RawFd]) -> Result<(), ChannelError> {
+        let payload = match tag {
+            Tag::Failed => &payload[..payload.len().min(MAX_REASON)],
+            _ => payload,
+        };
         let head = [tag as u8];
         let iov = [IoSlice::new(&head), IoSlice::new(payload)];
-        sendmsg::<()>(self.0.as_raw_fd(), &iov, &[], MsgFlags::MSG_NOSIGNAL, None)
+        let rights = [ControlMessage::ScmRights(fds)];
+        let cmsgs = if fds.is_empty() { &[][..] } else { &rights[..] };
+        sendmsg::<()>(self.0.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)
             .map(drop)
             .map_err(|source| ChannelError::Send {
                 message: tag.name(),
@@ -106,47 +121,75 @@ impl End {
             })
     }
 
-    fn recv(&self, expected: Tag) -> Result<(Tag, Vec<u8>), ChannelError> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
+    /// One message, whatever its length (peeked first: a state JSON with large annotations
+    /// must reach the init whole), with any fds it carries (close-on-exec).
+    fn recv(&self, expected: Tag) -> Result<(Tag, Vec<u8>, Vec<OwnedFd>), ChannelError> {
+        let err = |source| ChannelError::Receive {
+            expected: expected.name(),
+            source,
+        };
+        let len = loop {
+            let mut probe = [0u8; 1];
+            let mut iov = [IoSliceMut::new(&mut probe)];
+            let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC;
+            match recvmsg::<()>(self.0.as_raw_fd(), &mut iov, None, flags) {
+                Ok(msg) => break msg.bytes,
+                Err(nix::Error::EINTR) => continue,
+                Err(source) => return Err(err(source)),
+            }
+        };
+        if len == 0 {
+            return Err(ChannelError::Closed {
+                expected: expected.name(),
+            });
+        }
+        let mut buf = vec![0u8; len];
+        let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+        let mut fds = Vec::new();
         let n = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
             match recvmsg::<()>(
                 self.0.as_raw_fd(),
                 &mut iov,
-                None,
+                Some(&mut space),
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
-                Ok(msg) => break msg.bytes,
-                Err(nix::Error::EINTR) => continue,
-                Err(source) => {
-                    return Err(ChannelError::Receive {
-                        expected: expected.name(),
-                        source,
-                    })
+                Ok(msg) => {
+                    for cmsg in msg.cmsgs().map_err(err)? {
+                        if let ControlMessageOwned::ScmRights(received) = cmsg {
+                            // SAFETY: the kernel just installed these fds for us; nothing
+                            // else owns them.
+                            fds.extend(received.into_iter().map(|fd| unsafe {
+                                <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+                            }));
+                        }
+                    }
+                    break msg.bytes;
                 }
+                Err(nix::Error::EINTR) => continue,
+                Err(source) => return Err(err(source)),
             }
         };
-        if n == 0 {
-            return Err(ChannelError::Closed {
-                expected: expected.name(),
-            });
-        }
         let tag = Tag::from_byte(buf[0]).ok_or(ChannelError::Unexpected {
             expected: expected.name(),
             received: "an unknown message",
         })?;
         buf.truncate(n);
         buf.remove(0);
-        Ok((tag, buf))
+        Ok((tag, buf, fds))
     }
 
     fn expect(&self, expected: Tag) -> Result<Vec<u8>, ChannelError> {
+        self.expect_fds(expected).map(|(payload, _)| payload)
+    }
+
+    fn expect_fds(&self, expected: Tag) -> Result<(Vec<u8>, Vec<OwnedFd>), ChannelError> {
         match self.recv(expected)? {
-            (tag, payload) if tag == expected => Ok(payload),
-            (Tag::Failed, reason) => Err(ChannelError::ChildFailed(
+            (tag, payload, fds) if tag == expected => Ok((payload, fds)),
+            (Tag::Failed, reason, _) => Err(ChannelError::ChildFailed(
                 String::from_utf8_lossy(&reason).into_owned(),
             )),
-            (tag, _) => Err(ChannelError::Unexpected {
+            (tag, _, _) => Err(ChannelError::Unexpected {
                 expected: expected.name(),
                 received: tag.name(),
             }),
@@ -172,10 +215,12 @@ pub fn pair() -> Result<(ParentEnd, InitEnd), ChannelError> {
 }
 
 impl ParentEnd {
-    /// Namespaces are mapped and the cgroup joined: the init may set itself up. Carries the
-    /// container state JSON the init hands to its own hooks.
-    pub fn go(&self, state_json: &str) -> Result<(), ChannelError> {
-        self.0.send(Tag::Go, state_json.as_bytes())
+    /// Namespaces are mapped and the cgroup is ready: the init may set itself up. Carries the
+    /// container state JSON the init hands to its own hooks, and the v1 `tasks` files the init
+    /// joins the cgroup through (none when clone3 placed it).
+    pub fn go(&self, state_json: &str, cgroup_tasks: &[OwnedFd]) -> Result<(), ChannelError> {
+        let fds: Vec<RawFd> = cgroup_tasks.iter().map(|f| f.as_raw_fd()).collect();
+        self.0.send_fds(Tag::Go, state_json.as_bytes(), &fds)
     }
 
     /// Wait until the init's mounts are done and it asks for the runtime-side hooks.
@@ -197,10 +242,10 @@ impl ParentEnd {
     pub fn wait_exec(&self) -> Result<(), ChannelError> {
         match self.0.recv(Tag::Failed) {
             Err(ChannelError::Closed { .. }) => Ok(()),
-            Ok((Tag::Failed, reason)) => Err(ChannelError::ChildFailed(
+            Ok((Tag::Failed, reason, _)) => Err(ChannelError::ChildFailed(
                 String::from_utf8_lossy(&reason).into_owned(),
             )),
-            Ok((tag, _)) => Err(ChannelError::Unexpected {
+            Ok((tag, _, _)) => Err(ChannelError::Unexpected {
                 expected: "end of stream",
                 received: tag.name(),
             }),
@@ -221,10 +266,11 @@ impl std::os::fd::AsRawFd for InitEnd {
 }
 
 impl InitEnd {
-    /// Returns the container state JSON for the init's hooks.
-    pub fn wait_go(&self) -> Result<String, ChannelError> {
-        let payload = self.0.expect(Tag::Go)?;
-        Ok(String::from_utf8_lossy(&payload).into_owned())
+    /// Returns the container state JSON for the init's hooks and the cgroup `tasks` files
+    /// to join through.
+    pub fn wait_go(&self) -> Result<(String, Vec<OwnedFd>), ChannelError> {
+        let (payload, fds) = self.0.expect_fds(Tag::Go)?;
+        Ok((String::from_utf8_lossy(&payload).into_owned(), fds))
     }
 
     /// Ask the runtime to run prestart and createRuntime hooks, and wait until it has.
@@ -254,8 +300,8 @@ mod tests {
     #[test]
     fn happy_path_in_order() {
         let (parent, init) = pair().unwrap();
-        parent.go("{}").unwrap();
-        assert_eq!(init.wait_go().unwrap(), "{}");
+        parent.go("{}", &[]).unwrap();
+        assert_eq!(init.wait_go().unwrap().0, "{}");
         parent.hooks_done().unwrap();
         assert!(init.run_runtime_hooks().is_ok());
         parent.wait_run_hooks().unwrap();
@@ -263,6 +309,21 @@ mod tests {
         parent.wait_ready().unwrap();
         parent.commit().unwrap();
         init.wait_commit().unwrap();
+    }
+
+    #[test]
+    fn go_carries_a_large_state_and_fds() {
+        let (parent, init) = pair().unwrap();
+        let state = "x".repeat(100_000);
+        let (r, w) = nix::unistd::pipe().unwrap();
+        parent.go(&state, &[w]).unwrap();
+        let (got, fds) = init.wait_go().unwrap();
+        assert_eq!(got, state);
+        assert_eq!(fds.len(), 1);
+        nix::unistd::write(&fds[0], b"z").unwrap();
+        let mut byte = [0u8; 1];
+        nix::unistd::read(&r, &mut byte).unwrap();
+        assert_eq!(&byte, b"z");
     }
 
     #[test]

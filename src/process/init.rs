@@ -3,13 +3,16 @@
 //! The steps run in this order, each for a reason:
 //!  1. non-dumpable and parent-death signal first, so nothing inside can ptrace or outlive a
 //!     runtime that died mid-create;
-//!  2. wait for Go: until the parent wrote the id maps, uid 0 means nothing in a new user ns;
-//!     the initial CPU affinity applies from here on; the seccomp filter is built and its
-//!     agent (listenerPath, a host path) connected now,
+//!  2. unshare the new namespaces clone3 did not create (all but pid and user), while the
+//!     parent creates the cgroup and writes its limits; then wait for Go: until the parent
+//!     wrote the id maps, uid 0 means nothing in a new user ns; Go carries the v1 `tasks` files,
+//!     and writing "0" to each moves us into the container's cgroup before any container work
+//!     (on v2, clone3 placed us there); the initial CPU affinity applies from here on; the
+//!     seccomp filter is built and its agent (listenerPath, a host path) connected now,
 //!     before any namespace join or pivot_root can hide that path;
 //!  3. join namespaces by path (files opened before the first join, while host paths resolve),
-//!     then unshare what must come after them (always the cgroup namespace: the parent has placed
-//!     us in the container's cgroup by now, so it becomes the namespace root);
+//!     then unshare what must come after them (always the cgroup namespace: we are in the
+//!     container's cgroup by now, so it becomes the namespace root);
 //!  4. setsid and a fresh session keyring (so the caller's keys stay out of reach), hostname;
 //!     oom_score_adj and sysctls through the host's /proc, which the image
 //!     cannot have tampered with, before the rootfs replaces it;
@@ -79,6 +82,8 @@ pub enum InitError {
     },
     #[error("setsid: {0}")]
     Setsid(#[source] nix::Error),
+    #[error("join the container's cgroup: {0}")]
+    CgroupJoin(#[source] nix::Error),
     #[error("join a new session keyring (--no-new-keyring skips it): {0}")]
     Keyring(#[source] nix::Error),
     #[error("hostname: {0}")]
@@ -139,9 +144,6 @@ pub struct InitArgs<'a> {
     pub session_keyring: Option<&'a str>,
     /// Connected --console-socket when process.terminal is set.
     pub console: Option<&'a UnixStream>,
-    /// v1 `tasks` files to move ourselves into the container's cgroup with
-    /// (`cgroups::join_self`); empty when clone3 put us there.
-    pub cgroup_tasks: &'a [OwnedFd],
 }
 
 /// The program to execve, resolved before we block so `create` reports a missing binary.
@@ -162,11 +164,6 @@ pub(crate) struct Exec {
 
 /// Run the init to the end. Never returns: it execs the container's program or exits.
 pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
-    // First, so that nothing the init does is accounted outside the container's cgroup.
-    if let Err(e) = crate::cgroups::join_self(args.cgroup_tasks) {
-        let _ = chan.failed(&format!("join the container's cgroup: {e}"));
-        std::process::exit(1);
-    }
     let mut keep = vec![chan.as_raw_fd(), listener.as_raw_fd()];
     keep.extend(args.console.map(|c| c.as_raw_fd()));
     keep.extend(logging::steps_fd());
@@ -193,8 +190,13 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     use nix::sys::prctl;
     prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
-    let state_json = chan.wait_go()?;
-    logging::step("init: go received");
+    unshare_flags(args.plan.early_unshare)?;
+    logging::step("init: namespaces created");
+    let (state_json, cgroup_tasks) = chan.wait_go()?;
+    // Before any container work, so that none of it is accounted outside the cgroup.
+    crate::cgroups::join_self(&cgroup_tasks).map_err(InitError::CgroupJoin)?;
+    drop(cgroup_tasks);
+    logging::step("init: go received, cgroup joined");
     let process = args.spec.process().as_ref().expect("validated");
     initial_affinity(process)?;
     let linux = args.spec.linux().as_ref().expect("validated");
@@ -350,13 +352,14 @@ fn enter_namespaces(plan: &Plan) -> Result<(), InitError> {
     for ns in &opened {
         ns.join()?;
     }
-    if !plan.child_unshare.is_empty() {
-        unshare(plan.child_unshare).map_err(|source| InitError::Unshare {
-            flags: plan.child_unshare,
-            source,
-        })?;
+    unshare_flags(plan.child_unshare)
+}
+
+fn unshare_flags(flags: CloneFlags) -> Result<(), InitError> {
+    if flags.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    unshare(flags).map_err(|source| InitError::Unshare { flags, source })
 }
 
 /// `execCPUAffinity.initial`: the CPUs the process may use while nook still sets it up.

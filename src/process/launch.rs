@@ -49,6 +49,11 @@ pub enum LaunchError {
     Init(String),
     #[error("container init exited before it was ready: {0}")]
     InitDied(String),
+    #[error(
+        "container init was OOM-killed while it was set up ({0}): \
+         linux.resources.memory.limit is too low to create the container"
+    )]
+    InitOom(String),
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
 }
@@ -57,7 +62,10 @@ pub struct LaunchArgs<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
     pub start_socket: &'a Path,
+    /// Created by `spawn`: the part clone3 needs before the fork, the rest (and these
+    /// limits) after it, while the init creates its namespaces.
     pub cgroup: &'a Cgroup,
+    pub resources: Option<&'a oci_spec::runtime::LinuxResources>,
     pub no_pivot: bool,
     pub preserve_fds: i32,
     pub console: Option<&'a std::os::unix::net::UnixStream>,
@@ -83,7 +91,7 @@ impl Pending {
     /// Release the child with Go and wait until it is set up (or carry back why not).
     pub(crate) fn go_and_wait_ready(&mut self, state_json: &str) -> Result<(), LaunchError> {
         let chan = self.chan.as_ref().expect("not committed yet");
-        chan.go(state_json)?;
+        chan.go(state_json, &[])?;
         self.wait_ready()
     }
 
@@ -146,8 +154,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
         source,
     })?;
     let (parent_end, init_end) = channel::pair()?;
-    let cgroup_fd = args.cgroup.clone_into_fd()?;
-    let cgroup_tasks = args.cgroup.self_join_files()?;
+    let cgroup_fd = args.cgroup.create_clone_target()?;
     enter_parent_namespaces(&plan, args.spec)?;
 
     let pid = match sys::fork_with(
@@ -166,7 +173,6 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
                 preserve_fds: args.preserve_fds,
                 console: args.console,
                 session_keyring: args.session_keyring,
-                cgroup_tasks: &cgroup_tasks,
             };
             init::run(init_args, init_end, OwnedFd::from(listener));
         }
@@ -179,13 +185,22 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     if plan.new_user {
         write_id_maps(pid, args.spec)?;
     }
+    // The init unshares its namespaces meanwhile; it joins the v1 hierarchies (through the
+    // tasks files sent with Go) only after the limits are written.
+    args.cgroup.create_rest()?;
+    if let Some(resources) = args.resources {
+        args.cgroup.apply(resources)?;
+    }
+    crate::logging::step("cgroup created and limits applied");
+    let cgroup_tasks = args.cgroup.self_join_files()?;
     if cgroup_fd.is_none() && cgroup_tasks.is_empty() {
         args.cgroup.add_process(pid)?;
     }
-    drop(cgroup_tasks);
     let chan = pending.chan.as_ref().expect("set above");
     let state_json = (args.state_json)(pid);
-    chan.go(&state_json)?;
+    chan.go(&state_json, &cgroup_tasks)
+        .map_err(|e| oom_explained(e.into(), args.cgroup))?;
+    drop(cgroup_tasks);
     crate::logging::step("id maps and cgroup done, go sent");
     if let Some(hooks) = args.spec.hooks() {
         if hooks.prestart().is_some() || hooks.create_runtime().is_some() {
@@ -196,8 +211,20 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
             chan.hooks_done()?;
         }
     }
-    pending.wait_ready()?;
+    pending
+        .wait_ready()
+        .map_err(|e| oom_explained(e, args.cgroup))?;
     Ok(pending)
+}
+
+/// The init's namespaces are charged to the container's cgroup (on v2 from clone3 on): a
+/// memory limit below that kills it when written. Say so rather than only "killed".
+fn oom_explained(e: LaunchError, cgroup: &Cgroup) -> LaunchError {
+    match e {
+        LaunchError::InitDied(how) if cgroup.oom_kills() > 0 => LaunchError::InitOom(how),
+        LaunchError::Channel(c) if cgroup.oom_kills() > 0 => LaunchError::InitOom(c.to_string()),
+        other => other,
+    }
 }
 
 /// A failure reported by the init reads as the init's own error.

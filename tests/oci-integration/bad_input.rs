@@ -92,6 +92,17 @@ container_test! {
 }
 
 container_test! {
+    fn memory_limit_too_low_to_set_up(f) {
+        // 64 KiB cannot hold the init's own namespaces: the kernel OOM-kills it while nook sets
+        // it up. The error names the limit rather than only "killed", and nothing is left.
+        f.config["linux"]["resources"]["memory"] = json!({"limit": 65536});
+        let out = f.create();
+        let names: &[&str] = if is_runc() { &[] } else { &["linux.resources.memory.limit"] };
+        assert_clean_failure(&f, out, names);
+    }
+}
+
+container_test! {
     fn relative_cwd(f) {
         f.config["process"]["cwd"] = json!("work/deep");
         let out = f.create();
