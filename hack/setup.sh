@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 machine (as root) to build, install and try nook:
-# installs the build and test dependencies, builds nook, installs it to /usr/local/bin/nook,
-# prepares bundles/busybox and runs a demo container from it.
+# installs the build and test dependencies, builds nook, installs it to /usr/local/bin/nook on a
+# read-only bind mount (hack/install.sh), prepares bundles/busybox and runs a demo container from it.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ fi
 cargo --version
 
 cargo build --release
-install -m 0755 target/x86_64-unknown-linux-gnu/release/nook /usr/local/bin/nook
+hack/install.sh
 nook --version
 
 hack/mkrootfs.sh bundles/busybox/rootfs

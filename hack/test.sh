@@ -53,7 +53,7 @@ else
     step "podman, containerd, docker on nook"
     # The engines call the installed binary; make sure it is this tree's.
     cargo build --release
-    install -m 0755 target/x86_64-unknown-linux-gnu/release/nook /usr/local/bin/nook
+    hack/install.sh
     hack/clients/all.sh
 fi
 

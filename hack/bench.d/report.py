@@ -18,7 +18,7 @@ WORKLOADS = [
     ("rss", "peak RSS of run", "MiB"),
     ("mem", "min memory.limit for run", "KiB"),
 ]
-COLORS = {"floor": "#9e9e9e", "nook": "#d9480f", "nook-ro": "#f08c00", "runc": "#1c7ed6",
+COLORS = {"floor": "#9e9e9e", "nook": "#d9480f", "nook-rw": "#f08c00", "runc": "#1c7ed6",
           "crun": "#2b8a3e", "youki": "#7048e8"}
 
 
@@ -134,7 +134,7 @@ def chart(names, data, path):
 def main():
     out = sys.argv[1]
     data, status = load(out)
-    names = [n for n in ("nook", "nook-ro", "runc", "crun", "youki")
+    names = [n for n in ("nook", "nook-rw", "runc", "crun", "youki")
              if any(n in data.get(w, {}) or n in status.get(w, {}) for w, _, _ in WORKLOADS)]
     with open(os.path.join(out, "env.txt")) as f:
         env = f.read().strip()

@@ -27,6 +27,42 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupErr
     })
 }
 
+/// Several values for one control file that takes one per write(2) (v1 `devices.allow`):
+/// opened once, on the first value.
+pub(crate) struct Writer {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Writer {
+    pub(crate) fn new(dir: &Path, file: &str) -> Writer {
+        Writer {
+            path: dir.join(file),
+            file: None,
+        }
+    }
+
+    pub(crate) fn write(&mut self, value: &str) -> Result<(), CgroupError> {
+        let result = match &mut self.file {
+            Some(f) => f.write_all(value.as_bytes()),
+            None => OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&self.path)
+                .and_then(|mut f| {
+                    f.write_all(value.as_bytes())?;
+                    self.file = Some(f);
+                    Ok(())
+                }),
+        };
+        result.map_err(|source| CgroupError::Write {
+            value: value.to_string(),
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
 pub(crate) fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
     let path = dir.join(file);
     std::fs::read_to_string(&path).map_err(|source| CgroupError::Read { path, source })

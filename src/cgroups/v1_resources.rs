@@ -288,13 +288,14 @@ pub(crate) fn apply_devices(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(
         .iter()
         .map(|r| limits::device_rule(r).map(|line| (r.allow(), line)))
         .collect::<Result<_, _>>()?;
+    // One rule per write(2), in order, through one open file each.
+    let mut allow_file = files::Writer::new(dir, "devices.allow");
+    let mut deny_file = files::Writer::new(dir, "devices.deny");
     for (allow, line) in lines {
-        let file = if allow {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
-        files::write(dir, file, &line)?;
+        match allow {
+            true => allow_file.write(&line)?,
+            false => deny_file.write(&line)?,
+        }
     }
     Ok(())
 }
