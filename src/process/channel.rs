@@ -113,12 +113,18 @@ impl End {
         let iov = [IoSlice::new(&head), IoSlice::new(payload)];
         let rights = [ControlMessage::ScmRights(fds)];
         let cmsgs = if fds.is_empty() { &[][..] } else { &rights[..] };
-        sendmsg::<()>(self.0.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)
-            .map(drop)
-            .map_err(|source| ChannelError::Send {
-                message: tag.name(),
-                source,
-            })
+        sendmsg::<()>(
+            self.0.as_raw_fd(),
+            &iov,
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map(drop)
+        .map_err(|source| ChannelError::Send {
+            message: tag.name(),
+            source,
+        })
     }
 
     /// One message, whatever its length (peeked first: a state JSON with large annotations

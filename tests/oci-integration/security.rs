@@ -164,6 +164,54 @@ container_test! {
     }
 }
 
+/// Lifts the read-only bind mount of a test's runtime install when the test ends.
+struct ReadOnlyInstall(PathBuf);
+
+impl Drop for ReadOnlyInstall {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+container_test! {
+    fn read_only_install_is_used_as_is_and_protected(f) {
+        // hack/install.sh puts the runtime on a read-only bind mount. nook then runs from it as
+        // it is, without the sealed re-exec: the watcher of the test above must find the
+        // installed path itself as the blocked init's exe, and still be refused the write.
+        let original = runtime_copy(&mut f);
+        let dir = f.dir.path().join("ro-install");
+        fs::create_dir(&dir).unwrap();
+        fs::copy(&f.runtime, dir.join("installed")).unwrap();
+        let bind = |args: &[&str]| {
+            let ok = std::process::Command::new("mount").args(args).arg(&dir).arg(&dir).status();
+            assert!(ok.unwrap().success(), "mount {args:?}");
+        };
+        bind(&["--bind"]);
+        let _unmount = ReadOnlyInstall(dir.clone());
+        bind(&["-o", "remount,bind,ro"]);
+        f.runtime = dir.join("installed");
+        let watcher = start_exe_watcher(&mut f, "");
+        let second = f.another_id("joiner");
+        f.set_args(&["true"]);
+        f.config["linux"]["namespaces"] = json!([
+            {"type": "pid", "path": format!("/proc/{watcher}/ns/pid")},
+            {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}
+        ]);
+        f.create_with(&second, &[]).ok();
+        let found = wait_for_file(&f.rootfs().join("found"), "the watcher never saw the runtime");
+        // (runc 1.1.5 runs from a sealed memfd copy whatever the install.)
+        if is_nook() {
+            let installed = format!(" {}", dir.join("installed").display());
+            assert!(found.trim_end().ends_with(&installed), "re-executed? {found}");
+        }
+        f.rt(&["delete", "--force", &second]).ok();
+        assert_exe_write_refused(&f, &original);
+    }
+}
+
 container_test! {
     fn shebang_proc_self_exe_does_not_expose_the_runtime_binary(f) {
         // The original CVE-2019-5736 route: a file in the image starts with `#!/proc/self/exe`;
