@@ -5,7 +5,6 @@ mod commands;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use nook::logging::{Level, Logger};
 
 fn main() -> ExitCode {
@@ -20,10 +19,10 @@ fn main() -> ExitCode {
     // Re-execute from a sealed image before spending a parse on this one (when it is not already
     // sealed, the call does not return). Only when this fast path did not settle it does
     // commands::run check after the parse, where a failure also reaches the --log file.
-    let sealed = cli::enters_a_container(std::env::args_os())
+    let sealed = cli::enters_a_container(&std::env::args_os().collect::<Vec<_>>())
         && nook::security::exe::ensure_sealed().is_ok();
     // Usage errors exit 1 like every other failure (runc's convention; callers test for it).
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -34,19 +33,27 @@ fn main() -> ExitCode {
             };
         }
     };
-    if cli.version {
+    if cli.global.version {
         print!("{}", commands::version());
         return ExitCode::SUCCESS;
     }
-    let mut logger = match Logger::open(cli.log.as_deref(), cli.log_format.into(), cli.debug) {
+    let mut logger = match Logger::open(
+        cli.global.log.as_deref(),
+        cli.global.log_format.into(),
+        cli.global.debug,
+    ) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("open log file: {e}");
             return ExitCode::FAILURE;
         }
     };
-    if cli.debug {
-        if let Ok(sink) = Logger::open(cli.log.as_deref(), cli.log_format.into(), true) {
+    if cli.global.debug {
+        if let Ok(sink) = Logger::open(
+            cli.global.log.as_deref(),
+            cli.global.log_format.into(),
+            true,
+        ) {
             nook::logging::enable_steps(sink);
         }
     }

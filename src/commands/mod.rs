@@ -31,7 +31,7 @@ pub fn version() -> String {
 
 /// `sealed`: main already made sure this image is not writable (see security::exe).
 pub fn run(cli: &Cli, sealed: bool) -> Result<u8> {
-    if cli.systemd_cgroup {
+    if cli.global.systemd_cgroup {
         bail!("--systemd-cgroup: systemd cgroup management is not supported by nook yet; use cgroupfs");
     }
     let Some(command) = &cli.command else {
@@ -48,7 +48,7 @@ pub fn run(cli: &Cli, sealed: bool) -> Result<u8> {
         nook::security::exe::ensure_sealed()?;
         nook::logging::step("image sealed");
     }
-    let root = cli.root.as_path();
+    let root = cli.global.root.as_path();
     match command {
         Command::Create(args) => create::run(root, args),
         Command::Start(args) => start::run(root, &args.id),
