@@ -167,6 +167,10 @@ trait Backend {
         Ok(Vec::new())
     }
     fn add_process(&self, pid: Pid) -> Result<(), CgroupError>;
+    /// See [`Cgroup::v1_views`].
+    fn v1_views(&self) -> Option<Vec<(String, PathBuf, String)>> {
+        None
+    }
     fn exists(&self) -> bool;
     fn pids(&self) -> Result<Vec<Pid>, CgroupError>;
     fn can_freeze(&self) -> bool;
@@ -333,6 +337,14 @@ impl Cgroup {
 
     pub fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {
         self.backend.add_process(pid)
+    }
+
+    /// What a process in this cgroup sees of each v1 hierarchy, as the container's cgroup
+    /// mount shows it: the name of the hierarchy's mount point directory (`cpu,cpuacct`), the
+    /// host path of this cgroup in it, and the hierarchy's `/proc/self/cgroup` key. Known here
+    /// without the init reading /proc/self/mountinfo again. None on a unified host.
+    pub fn v1_views(&self) -> Option<Vec<(String, PathBuf, String)>> {
+        self.backend.v1_views()
     }
 
     pub fn pids(&self) -> Result<Vec<Pid>, CgroupError> {

@@ -169,6 +169,14 @@ impl Backend for V1 {
             .collect()
     }
 
+    fn v1_views(&self) -> Option<Vec<(String, PathBuf, String)>> {
+        let views = self.dirs.iter().filter_map(|(h, rel)| {
+            let name = h.mount.file_name()?.to_string_lossy().into_owned();
+            Some((name, under(&h.mount, rel), h.key()))
+        });
+        Some(views.collect())
+    }
+
     fn add_process(&self, pid: Pid) -> Result<(), CgroupError> {
         for (mount, rel) in self.places() {
             files::write(&under(mount, rel), "cgroup.procs", &pid.to_string())?;

@@ -144,6 +144,8 @@ pub struct InitArgs<'a> {
     pub session_keyring: Option<&'a str>,
     /// Connected --console-socket when process.terminal is set.
     pub console: Option<&'a UnixStream>,
+    /// The container cgroup's v1 hierarchies, for a cgroup mount (None: read from /proc).
+    pub cgroup_views: Option<Vec<rootfs::CgroupView>>,
 }
 
 /// The program to execve, resolved before we block so `create` reports a missing binary.
@@ -243,7 +245,7 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     }
 
     logging::step("init: hostname, keyring, sysctls");
-    rootfs::prepare(spec, args.rootfs)?;
+    rootfs::prepare(spec, args.rootfs, args.cgroup_views.as_deref())?;
     logging::step("init: mounts prepared");
     let hooks = spec.hooks().as_ref();
     let list = |h: Option<&Vec<Hook>>| h.cloned().unwrap_or_default();

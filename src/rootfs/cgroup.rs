@@ -125,14 +125,19 @@ pub fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), R
     }
     let flags = cgroup_flags(opts);
     let cgroupns = has_cgroup_namespace(ctx);
-    let mounts = mountinfo::parse_mountinfo(&mountinfo::read("/proc/self/mountinfo")?);
-    let cgroups = mountinfo::parse_proc_cgroup(&mountinfo::read("/proc/self/cgroup")?);
-    let hierarchies = v1_hierarchies(&mounts, &cgroups, cgroupns).map_err(|hierarchy| {
-        RootfsError::CgroupPath {
-            destination: dest.into(),
-            hierarchy,
+    let hierarchies = match ctx.cgroups {
+        Some(known) => known.to_vec(),
+        None => {
+            let mounts = mountinfo::parse_mountinfo(&mountinfo::read("/proc/self/mountinfo")?);
+            let cgroups = mountinfo::parse_proc_cgroup(&mountinfo::read("/proc/self/cgroup")?);
+            v1_hierarchies(&mounts, &cgroups, cgroupns).map_err(|hierarchy| {
+                RootfsError::CgroupPath {
+                    destination: dest.into(),
+                    hierarchy,
+                }
+            })?
         }
-    })?;
+    };
 
     let rel = clean_relative(dest);
     let dir = ctx.root.mkdir_all(&rel, Mode::from_bits_truncate(0o755));
@@ -274,6 +279,43 @@ mod tests {
 1:devices:/ctr
 0::/ctr2
 ";
+
+    #[test]
+    fn the_runtimes_view_of_the_cgroup_is_what_the_init_would_read() {
+        use crate::cgroups::{Cgroup, Layout, V1Hierarchy as Hierarchy};
+        let h = |mount: &str, controllers: &[&str], name: Option<&str>| Hierarchy {
+            mount: mount.into(),
+            mount_root: "/".into(),
+            controllers: controllers.iter().map(|c| c.to_string()).collect(),
+            name: name.map(String::from),
+        };
+        let layout = Layout::V1 {
+            hierarchies: vec![
+                h("/sys/fs/cgroup/cpu,cpuacct", &["cpu", "cpuacct"], None),
+                h("/sys/fs/cgroup/cpuset", &["cpuset"], None),
+                h("/sys/fs/cgroup/systemd", &[], Some("systemd")),
+            ],
+            unified: Some("/sys/fs/cgroup/unified".into()),
+        };
+        let cg = Cgroup::from_layout(layout, &[], Some(Path::new("/ctr")), "x").unwrap();
+        let mut known: Vec<V1Hierarchy> = cg
+            .v1_views()
+            .unwrap()
+            .into_iter()
+            .map(|(dir_name, source, data)| V1Hierarchy {
+                dir_name,
+                source,
+                data,
+            })
+            .collect();
+        let mounts = mountinfo::parse_mountinfo(MOUNTINFO);
+        let joined = "4:cpu,cpuacct:/ctr\n3:cpuset:/ctr\n2:name=systemd:/ctr\n0::/ctr\n";
+        let mut read =
+            v1_hierarchies(&mounts, &mountinfo::parse_proc_cgroup(joined), false).unwrap();
+        known.sort_by(|a, b| a.dir_name.cmp(&b.dir_name));
+        read.sort_by(|a, b| a.dir_name.cmp(&b.dir_name));
+        assert_eq!(known, read);
+    }
 
     #[test]
     fn hierarchies_match_controllers_to_mounts() {

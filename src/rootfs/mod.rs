@@ -11,6 +11,7 @@
 //! resolved fd, never on a host path built by string joining.
 
 mod cgroup;
+pub use cgroup::V1Hierarchy as CgroupView;
 mod copyup;
 mod devices;
 mod error;
@@ -43,7 +44,14 @@ pub use mounts::{classify, delays_readonly, Kind};
 /// host; the rootfs becomes a mount point (pivot_root needs one); spec mounts go in spec order
 /// because later mounts may land inside earlier ones; /dev is populated last, once the /dev
 /// tmpfs (if any) exists.
-pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
+///
+/// `cgroups`: the v1 hierarchies the container's cgroup mount shows, when the runtime already
+/// knows them (it made the cgroup); otherwise they are read from /proc/self/{mountinfo,cgroup}.
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    cgroups: Option<&[CgroupView]>,
+) -> Result<(), RootfsError> {
     let linux = spec.linux().as_ref();
     let propagation =
         options::root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))
@@ -81,6 +89,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
         root: &root,
         rootfs,
         spec,
+        cgroups,
     };
     let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
     for m in spec_mounts {

@@ -20,6 +20,8 @@ pub struct Ctx<'a> {
     /// Host path of the rootfs, to read back where a resolved fd landed.
     pub rootfs: &'a Path,
     pub spec: &'a Spec,
+    /// The v1 hierarchies of the container's cgroup, if known without reading /proc.
+    pub cgroups: Option<&'a [super::cgroup::V1Hierarchy]>,
 }
 
 /// What kind of mount an entry is; decided from its type and options alone.
