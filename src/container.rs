@@ -214,13 +214,19 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     let pid = pending.commit().map_err(LaunchError::from)?;
     logging::step("create committed");
     undo.keep();
-    Ok(Created { pid, pty_master })
+    Ok(Created {
+        pid,
+        pty_master,
+        cgroup,
+    })
 }
 
-/// A created container: its init's pid, and the pty master when `own_pty` made one.
+/// A created container: its init's pid, the pty master when `own_pty` made one, and its
+/// cgroup (for a `run` that deletes the container itself: [`delete_run`]).
 pub struct Created {
     pub pid: Pid,
     pub pty_master: Option<std::os::fd::OwnedFd>,
+    pub cgroup: Cgroup,
 }
 
 /// Write the pid file atomically: callers poll for it and must never read half a number.
@@ -330,6 +336,17 @@ fn signal_init(record: &Record, signal: Signal) -> Result<()> {
 
 /// `delete`: remove a stopped (or never started) container; with `force`, kill it first.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    delete_with(root, id, force, None)
+}
+
+/// `run`'s own `delete --force` once its container exited: the cgroup `create` resolved is
+/// used again (when the record still names it) rather than found again through
+/// /proc/self/mountinfo.
+pub fn delete_run(root: &Path, id: &str, cgroup: &Cgroup) -> Result<()> {
+    delete_with(root, id, true, Some(cgroup))
+}
+
+fn delete_with(root: &Path, id: &str, force: bool, known: Option<&Cgroup>) -> Result<()> {
     let dir = match ContainerDir::open(root, id) {
         Err(StateError::NotExist(_)) if force => return Ok(()),
         other => other?,
@@ -342,10 +359,14 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             status,
         });
     }
-    let cgroup = if record.cgroup_path.as_os_str().is_empty() {
-        None
-    } else {
-        Some(Cgroup::resolve(Some(&record.cgroup_path), id)?)
+    let resolved;
+    let cgroup = match known {
+        _ if record.cgroup_path.as_os_str().is_empty() => None,
+        Some(cg) if cg.path() == record.cgroup_path => Some(cg),
+        _ => {
+            resolved = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+            Some(&resolved)
+        }
     };
     if status != Status::Stopped && status != Status::Creating {
         if let Some(cg) = &cgroup {

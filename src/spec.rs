@@ -4,8 +4,6 @@
 //! so that bad input fails before any state, cgroup or process exists. Errors name the field.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -96,22 +94,37 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
 
 /// Parse a config file, naming the JSON path of the first field that does not fit.
 pub fn parse(path: &Path) -> Result<Spec, SpecError> {
-    let file = File::open(path).map_err(|source| SpecError::ConfigOpen {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::ConfigOpen {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_reader(BufReader::new(file), path)
+    parse_slice(&bytes, path)
 }
 
-pub fn parse_reader(reader: impl std::io::Read, path: &Path) -> Result<Spec, SpecError> {
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        SpecError::ConfigParse {
+pub fn parse_reader(mut reader: impl std::io::Read, path: &Path) -> Result<Spec, SpecError> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|source| SpecError::ConfigOpen {
             path: path.to_path_buf(),
-            field,
-            source: e.into_inner(),
-        }
+            source,
+        })?;
+    parse_slice(&bytes, path)
+}
+
+/// Plain serde_json first: tracking the path of every field costs time and stack on each
+/// create (the deserializer's frames nest as deep as the spec). Only a config that does not
+/// parse is parsed again with the tracking, to name the field.
+/// (Like runc's decoder, both stop at the end of the first JSON value.)
+fn parse_slice<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T, SpecError> {
+    if let Ok(value) = T::deserialize(&mut serde_json::Deserializer::from_slice(bytes)) {
+        return Ok(value);
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| SpecError::ConfigParse {
+        path: path.to_path_buf(),
+        field: e.path().to_string(),
+        source: e.into_inner(),
     })
 }
 
@@ -200,16 +213,11 @@ pub fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), Spec
 
 /// Parse an `exec --process` file, naming the JSON path of the first field that does not fit.
 pub fn parse_process(path: &Path) -> Result<oci_spec::runtime::Process, SpecError> {
-    let file = File::open(path).map_err(|source| SpecError::ConfigOpen {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::ConfigOpen {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
-    serde_path_to_error::deserialize(&mut de).map_err(|e| SpecError::ConfigParse {
-        path: path.to_path_buf(),
-        field: e.path().to_string(),
-        source: e.into_inner(),
-    })
+    parse_slice(&bytes, path)
 }
 
 fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {

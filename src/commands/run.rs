@@ -33,12 +33,13 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
         ..opts
     };
     let created = container::create(root, id, &args.create.bundle, &opts).map_err(super::chain)?;
-    let pid = created.pid;
+    let container::Created {
+        pid,
+        pty_master,
+        cgroup,
+    } = created;
     // Raw before start, so the first keystrokes already reach the container unchanged.
-    let raw = created
-        .pty_master
-        .as_ref()
-        .and_then(|_| RawTerminal::enter());
+    let raw = pty_master.as_ref().and_then(|_| RawTerminal::enter());
     if let Err(e) = container::start(root, id) {
         drop(raw);
         let _ = container::delete(root, id, true);
@@ -48,14 +49,14 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
     if args.detach {
         return Ok(0);
     }
-    let code = match created.pty_master {
+    let code = match pty_master {
         Some(master) => proxy_until_exit(pid, &forwarded, master)?,
         None => forward_until_exit(pid, &forwarded)?,
     };
     drop(raw);
     nook::logging::step("container exited");
     if !args.keep {
-        container::delete(root, id, true).map_err(super::chain)?;
+        container::delete_run(root, id, &cgroup).map_err(super::chain)?;
         nook::logging::step("deleted");
     }
     Ok(code)
