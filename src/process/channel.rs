@@ -170,6 +170,10 @@ impl End {
                             }));
                         }
                     }
+                    // More fds than MAX_FDS: the rest were dropped by the kernel.
+                    if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+                        return Err(err(nix::Error::EMSGSIZE));
+                    }
                     break msg.bytes;
                 }
                 Err(nix::Error::EINTR) => continue,
@@ -226,6 +230,12 @@ impl ParentEnd {
     /// joins the cgroup through (none when clone3 placed it).
     pub fn go(&self, state_json: &str, cgroup_tasks: &[OwnedFd]) -> Result<(), ChannelError> {
         let fds: Vec<RawFd> = cgroup_tasks.iter().map(|f| f.as_raw_fd()).collect();
+        if fds.len() > MAX_FDS {
+            return Err(ChannelError::Send {
+                message: Tag::Go.name(),
+                source: nix::Error::EMSGSIZE,
+            });
+        }
         self.0.send_fds(Tag::Go, state_json.as_bytes(), &fds)
     }
 

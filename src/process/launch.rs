@@ -199,8 +199,22 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     }
     let chan = pending.chan.as_ref().expect("set above");
     let state_json = (args.state_json)(pid);
-    chan.go(&state_json, &cgroup_tasks)
-        .map_err(|e| oom_explained(e.into(), args.cgroup))?;
+    if let Err(e) = chan.go(&state_json, &cgroup_tasks) {
+        // The init may have failed before it read Go (creating its namespaces): its reason is
+        // waiting in the socket, and says more than "broken pipe".
+        let peer_gone = matches!(
+            e,
+            ChannelError::Send {
+                source: nix::Error::EPIPE | nix::Error::ECONNRESET,
+                ..
+            }
+        );
+        let e = match peer_gone.then(|| pending.wait_ready()) {
+            Some(Err(reported @ LaunchError::Init(_))) => reported,
+            _ => e.into(),
+        };
+        return Err(oom_explained(e, args.cgroup));
+    }
     drop(cgroup_tasks);
     crate::logging::step("id maps and cgroup done, go sent");
     if let Some(hooks) = args.spec.hooks() {
