@@ -141,6 +141,26 @@ fn assert_exe_write_refused(f: &crate::support::Fixture, original: &[u8]) {
     }
 }
 
+/// Starts the watcher as `f.id`, then creates a second container in its pid namespace, whose
+/// init (the runtime, blocked in `create`) the watcher finds and holds; deletes the second once
+/// held and returns the watcher's `/found` line ("held <pid> <exe>").
+fn watch_a_blocked_init(f: &mut crate::support::Fixture) -> String {
+    let watcher = start_exe_watcher(f, "");
+    let second = f.another_id("joiner");
+    f.set_args(&["true"]);
+    f.config["linux"]["namespaces"] = json!([
+        {"type": "pid", "path": format!("/proc/{watcher}/ns/pid")},
+        {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}
+    ]);
+    f.create_with(&second, &[]).ok();
+    let found = wait_for_file(
+        &f.rootfs().join("found"),
+        "the watcher never saw the runtime",
+    );
+    f.rt(&["delete", "--force", &second]).ok();
+    found
+}
+
 container_test! {
     fn runtime_binary_cannot_be_written_through_proc_pid_exe(f) {
         // CVE-2019-5736 class, made deterministic: a second container joins the first one's pid
@@ -149,17 +169,8 @@ container_test! {
         // Fails if the runtime's image is the writable host binary (remove the
         // `ensure_sealed()` call in nook's commands and the watcher truncates the copy).
         let original = runtime_copy(&mut f);
-        let watcher = start_exe_watcher(&mut f, "");
-        let second = f.another_id("joiner");
-        f.set_args(&["true"]);
-        f.config["linux"]["namespaces"] = json!([
-            {"type": "pid", "path": format!("/proc/{watcher}/ns/pid")},
-            {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}
-        ]);
-        f.create_with(&second, &[]).ok();
-        let found = wait_for_file(&f.rootfs().join("found"), "the watcher never saw the runtime");
+        let found = watch_a_blocked_init(&mut f);
         assert!(found.starts_with("held"), "{found}");
-        f.rt(&["delete", "--force", &second]).ok();
         assert_exe_write_refused(&f, &original);
     }
 }
@@ -193,21 +204,12 @@ container_test! {
         let _unmount = ReadOnlyInstall(dir.clone());
         bind(&["-o", "remount,bind,ro"]);
         f.runtime = dir.join("installed");
-        let watcher = start_exe_watcher(&mut f, "");
-        let second = f.another_id("joiner");
-        f.set_args(&["true"]);
-        f.config["linux"]["namespaces"] = json!([
-            {"type": "pid", "path": format!("/proc/{watcher}/ns/pid")},
-            {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}
-        ]);
-        f.create_with(&second, &[]).ok();
-        let found = wait_for_file(&f.rootfs().join("found"), "the watcher never saw the runtime");
+        let found = watch_a_blocked_init(&mut f);
         // (runc 1.1.5 runs from a sealed memfd copy whatever the install.)
         if is_nook() {
             let installed = format!(" {}", dir.join("installed").display());
             assert!(found.trim_end().ends_with(&installed), "re-executed? {found}");
         }
-        f.rt(&["delete", "--force", &second]).ok();
         assert_exe_write_refused(&f, &original);
     }
 }
