@@ -226,9 +226,12 @@ impl Backend for V1 {
     }
 
     fn is_frozen(&self) -> Result<bool, CgroupError> {
+        // A create that failed half-way may have made the unified directory but not this one.
         match self.dir_of("freezer") {
-            Some(dir) => Ok(files::read_trimmed(&dir, "freezer.state")? == "FROZEN"),
-            None => Ok(false),
+            Some(dir) if dir.is_dir() => {
+                Ok(files::read_trimmed(&dir, "freezer.state")? == "FROZEN")
+            }
+            _ => Ok(false),
         }
     }
 

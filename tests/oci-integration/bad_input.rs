@@ -103,6 +103,22 @@ container_test! {
 }
 
 container_test! {
+    fn overlapping_uid_mappings(f) {
+        // The kernel refuses overlapping ranges when the runtime writes uid_map, after the init
+        // and the first part of its cgroup exist: all of it must go again.
+        f.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        f.config["linux"]["uidMappings"] = json!([
+            {"containerID": 0, "hostID": 100000, "size": 1000},
+            {"containerID": 0, "hostID": 200000, "size": 1000}
+        ]);
+        f.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1000}]);
+        let out = f.create();
+        let names: &[&str] = if is_runc() { &[] } else { &["uid_map"] };
+        assert_clean_failure(&f, out, names);
+    }
+}
+
+container_test! {
     fn relative_cwd(f) {
         f.config["process"]["cwd"] = json!("work/deep");
         let out = f.create();
