@@ -137,9 +137,9 @@ fn child(args: &ExecArgs<'_>, namespaces: &[Opened], chan: InitEnd) -> ! {
     match result {
         Ok(exec) => {
             // The channel is close-on-exec: the runtime sees EOF once execve succeeded.
-            let reason = init::exec_now(&exec);
+            let (reason, status) = init::finish(exec);
             let _ = chan.failed(&reason);
-            std::process::exit(127);
+            std::process::exit(status);
         }
         Err(e) => {
             let _ = chan.failed(&crate::error_chain(&e));
@@ -159,7 +159,7 @@ fn setup(
     chan.wait_go()?;
     init::initial_affinity(args.process)?;
     // Built (and its agent, a host path, connected) before the mount namespace changes.
-    let mut filter = args.seccomp.map(seccomp::Prepared::new).transpose()?;
+    let filter = args.seccomp.map(seccomp::Prepared::new).transpose()?;
     for ns in namespaces {
         ns.join()?;
     }
@@ -172,21 +172,15 @@ fn setup(
         let user = process.user();
         tty::setup(socket, size, (user.uid(), user.gid()), false)?;
     }
-    let exec = init::resolve_exec(process)?;
+    let mut exec = init::resolve_exec(process)?;
     // As in the init: labels before any seccomp filter, inside the container's /proc.
     lsm::apply_exec_labels(process)?;
-    // Same order as the init: without no_new_privs the load needs CAP_SYS_ADMIN, which the
-    // user switch clears; with it, load as late as possible, after the handshake.
-    if process.no_new_privileges() != Some(true) {
-        if let Some(f) = filter.take() {
-            f.load(args.state_json)?;
-        }
-    }
-    init::become_process(process)?;
+    exec.caps_after_filter = init::become_process(process, filter.is_some())?;
     init::handshake(chan, args.preserve_fds)?;
-    if let Some(f) = filter.take() {
-        f.load(args.state_json)?;
-    }
+    // Loaded by init::finish, with nothing but execve (and, without no_new_privs, the
+    // capability sets) after it.
+    exec.seccomp = filter;
+    exec.state_json = args.state_json.to_string();
     Ok(exec)
 }
 

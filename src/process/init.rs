@@ -20,24 +20,25 @@
 //!  6. the command is looked up inside the container now, so a missing binary fails `create`;
 //!     the AppArmor/SELinux exec labels are written (they take effect at execve; the filter
 //!     that follows may forbid the writes);
-//!  7. without no_new_privs the seccomp filter is loaded here, while we still hold
-//!     CAP_SYS_ADMIN, which the kernel then requires and the user switch clears (the rest of
-//!     setup must pass the filter, as in runc); personality; rlimits, I/O priority and the
-//!     scheduler (raising them needs privileges the user switch drops); bounding set dropped
-//!     while we still hold CAP_SETPCAP; the user switch with keepcaps; cwd entered as that user
-//!     and proven to be inside the root (CVE-2024-21626); then the other capability sets and
-//!     no_new_privs;
+//!  7. personality; rlimits, I/O priority and the scheduler (raising them needs privileges the
+//!     user switch drops); bounding set dropped while we still hold CAP_SETPCAP; cwd entered
+//!     while still root and proven to be inside the root (CVE-2024-21626); the user switch with
+//!     keepcaps; then the other capability sets and no_new_privs, except that without
+//!     no_new_privs and with a filter to load the sets wait for the filter (its load needs
+//!     CAP_SYS_ADMIN);
 //!  8. SIGPIPE back to default (Rust ignores it) and every fd past the preserved ones
 //!     close-on-exec; the parent-death signal dropped, then Ready and wait for Commit: a runtime
 //!     dying in between shows as EOF, and the init must outlive a `nook create` that exits
 //!     right after Commit;
-//!  9. block on start.sock until `nook start` connects; with no_new_privs, the seccomp filter is
-//!     loaded now, as close to execve as it can be (nook's own accept/read/write on the channel
-//!     and start socket stay outside it) but before the startContainer hooks, which run
-//!     programs from the image and so must never run unfiltered; the final CPU affinity (after
-//!     the cgroup join, which may have narrowed the CPUs); execve.
+//!  9. block on start.sock until `nook start` connects; then `finish`: the final CPU affinity
+//!     (after the cgroup join, which may have narrowed the CPUs) and a clean signal mask, the
+//!     seccomp filter, the capability sets that waited for it, the startContainer hooks (programs
+//!     from the image: only under the filter), execve. Everything nook itself needs happens
+//!     before the filter, so a profile that denies all but the program's own calls works: with
+//!     no_new_privs and no hooks, execve is the one call after the load.
 
 use std::ffi::CString;
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -159,9 +160,12 @@ pub(crate) struct Exec {
     /// startContainer hooks, run in the container after `start` and before execve.
     start_hooks: Vec<Hook>,
     /// The OCI state (status "created"), for startContainer hooks and the seccomp agent.
-    state_json: String,
-    /// A seccomp filter still to load, just before the startContainer hooks.
-    seccomp: Option<seccomp::Prepared>,
+    pub(crate) state_json: String,
+    /// The seccomp filter, loaded by `finish` as the last step but the capability sets below.
+    pub(crate) seccomp: Option<seccomp::Prepared>,
+    /// Without no_new_privs, the capability sets to take on once the filter is loaded (loading
+    /// needed CAP_SYS_ADMIN, which these may not hold).
+    pub(crate) caps_after_filter: Option<CapSets>,
 }
 
 /// Run the init to the end. Never returns: it execs the container's program or exits.
@@ -285,28 +289,29 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     // verified as procfs), before any seccomp filter, which may forbid these writes.
     lsm::apply_exec_labels(process)?;
 
-    // Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a filter, which the user
-    // switch below clears from the effective set: load it now, and the rest must pass it.
-    if process.no_new_privileges() != Some(true) {
-        if let Some(filter) = filter.take() {
-            filter.load(&state_json)?;
-        }
-    }
-    exec.seccomp = filter;
-
     if let Some(p) = linux.personality() {
         sched::set_personality(p)?;
     }
-    become_process(process)?;
+    exec.caps_after_filter = become_process(process, filter.is_some())?;
+    exec.seccomp = filter.take();
     logging::step("init: user, capabilities, limits");
     handshake(chan, args.preserve_fds)?;
     Ok(exec)
 }
 
-/// Shared by the init and exec'd processes: take on the process's limits, user, cwd and
-/// capabilities. Bounding set first, while CAP_SETPCAP is still ours; the user switch with
-/// keepcaps so permitted survives it; cwd entered as the user; the other sets; no_new_privs.
-pub(crate) fn become_process(process: &Process) -> Result<(), InitError> {
+/// Shared by the init and exec'd processes: take on the process's limits, cwd, user and
+/// capabilities. Bounding set first, while CAP_SETPCAP is still ours; cwd entered while still
+/// root (as runc does, so a directory only the runtime can reach works; again as the user if
+/// root was refused, for root-squashed shares); the user switch with keepcaps so permitted
+/// survives it; then the other sets and no_new_privs.
+///
+/// With a seccomp filter to load and no no_new_privs, the kernel wants CAP_SYS_ADMIN at the
+/// load, which the spec's sets may not hold: the effective set is then raised to the permitted
+/// one, and the spec's sets are returned, to be set by `finish` right after the filter.
+pub(crate) fn become_process(
+    process: &Process,
+    filter_follows: bool,
+) -> Result<Option<CapSets>, InitError> {
     use nix::sys::prctl;
     attrs::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
     // Before the user switch: raising to the realtime class needs CAP_SYS_ADMIN.
@@ -319,16 +324,23 @@ pub(crate) fn become_process(process: &Process) -> Result<(), InitError> {
     }
     let cap_sets = CapSets::from_spec(process.capabilities().as_ref())?;
     caps::drop_bounding(&cap_sets)?;
+    let cwd_entered = enter_cwd(process.cwd(), true)?;
     prctl::set_keepcaps(true).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
     attrs::switch_user(process.user())?;
     prctl::set_keepcaps(false).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
-    enter_cwd(process.cwd())?;
+    if !cwd_entered {
+        enter_cwd(process.cwd(), false)?;
+    }
+    attrs::set_umask(process.user());
+    if filter_follows && process.no_new_privileges() != Some(true) {
+        caps::raise_effective_to_permitted()?;
+        return Ok(Some(cap_sets));
+    }
     caps::apply_sets(&cap_sets)?;
     if process.no_new_privileges() == Some(true) {
         prctl::set_no_new_privs().map_err(prctl_err("PR_SET_NO_NEW_PRIVS"))?;
     }
-    attrs::set_umask(process.user());
-    Ok(())
+    Ok(None)
 }
 
 /// The end of setup: SIGPIPE to default, fds past the preserved ones close-on-exec, then
@@ -400,15 +412,22 @@ fn home_of(uid: u32) -> String {
         .unwrap_or_else(|| "/".to_string())
 }
 
-/// chdir as the container user, then prove the result is under the root: a cwd such as
-/// /proc/self/fd/N could otherwise point at a directory outside it.
-fn enter_cwd(cwd: &Path) -> Result<(), InitError> {
-    nix::unistd::chdir(cwd).map_err(|source| InitError::Chdir {
-        path: cwd.to_path_buf(),
-        source,
-    })?;
+/// chdir, then prove the result is under the root: a cwd such as /proc/self/fd/N could
+/// otherwise point at a directory outside it. With `may_retry` (still root, before the user
+/// switch) a permission error is not final: returns false, to try again as the user.
+fn enter_cwd(cwd: &Path, may_retry: bool) -> Result<bool, InitError> {
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => {}
+        Err(nix::Error::EACCES | nix::Error::EPERM) if may_retry => return Ok(false),
+        Err(source) => {
+            return Err(InitError::Chdir {
+                path: cwd.to_path_buf(),
+                source,
+            })
+        }
+    }
     match getcwd() {
-        Ok(now) if now.starts_with("/") => Ok(()),
+        Ok(now) if now.starts_with("/") => Ok(true),
         _ => Err(InitError::CwdOutside {
             path: cwd.to_path_buf(),
         }),
@@ -463,12 +482,13 @@ pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
         start_hooks: Vec::new(),
         state_json: String::new(),
         seccomp: None,
+        caps_after_filter: None,
     })
 }
 
 /// Block until `nook start` connects and sends one byte, then execve. If execve fails the
 /// reason goes back over the connection so `start` can print it.
-fn wait_for_start_and_exec(mut exec: Exec, listener: UnixListener) -> ! {
+fn wait_for_start_and_exec(exec: Exec, listener: UnixListener) -> ! {
     let mut conn = loop {
         match listener.accept() {
             Ok((conn, _)) => break conn,
@@ -481,31 +501,43 @@ fn wait_for_start_and_exec(mut exec: Exec, listener: UnixListener) -> ! {
         std::process::exit(1);
     }
     drop(listener);
-    if let Some(filter) = exec.seccomp.take() {
-        if let Err(e) = filter.load(&exec.state_json) {
-            let _ = writeln!(conn, "{}", crate::error_chain(&e));
-            std::process::exit(1);
-        }
-    }
-    if let Err(e) = hooks::run_all("startContainer", &exec.start_hooks, &exec.state_json) {
-        let _ = writeln!(conn, "{e}");
-        std::process::exit(1);
-    }
-    // The runtime may have blocked signals (run forwards them); the program starts clean.
-    let err = exec_now(&exec);
-    let _ = writeln!(conn, "{err}");
-    std::process::exit(127);
+    let (reason, status) = finish(exec);
+    let _ = writeln!(conn, "{reason}");
+    std::process::exit(status);
 }
 
-/// execve with a clean signal mask (the runtime may have blocked signals to forward them);
-/// returns only the reason it failed.
-pub(crate) fn exec_now(exec: &Exec) -> String {
+/// The last steps of the init and of an exec'd process, in an order that lets a seccomp profile
+/// deny everything but what the program itself needs: the final CPU affinity and a clean signal
+/// mask (the runtime may have blocked signals to forward them) come first; then the filter;
+/// then, without no_new_privs, the capability sets its load needed to wait for; then the
+/// startContainer hooks, which are programs from the image and so run only under the filter;
+/// then execve. With no_new_privs and no hooks, execve is the only call after the filter.
+/// Returns only when a step failed: the reason, and the status to exit with.
+pub(crate) fn finish(mut exec: Exec) -> (String, i32) {
     if let Some(cpus) = &exec.final_cpus {
         if let Err(e) = sched::set_affinity("process.execCPUAffinity.final", cpus) {
-            return crate::error_chain(&e);
+            return (crate::error_chain(&e), 1);
         }
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // Room for the report of a failed execve, made now: a profile may deny the allocation.
+    let mut report = String::with_capacity(exec.path.as_bytes().len() + 128);
+    if let Some(filter) = exec.seccomp.take() {
+        if let Err(e) = filter.load(&exec.state_json) {
+            return (crate::error_chain(&e), 1);
+        }
+    }
+    if let Some(sets) = exec.caps_after_filter.take() {
+        if let Err(e) = caps::apply_sets(&sets) {
+            return (crate::error_chain(&e), 1);
+        }
+    }
+    if !exec.start_hooks.is_empty() {
+        if let Err(e) = hooks::run_all("startContainer", &exec.start_hooks, &exec.state_json) {
+            return (e.to_string(), 1);
+        }
+    }
     let err = execve(&exec.path, &exec.args, &exec.env).unwrap_err();
-    format!("exec {:?}: {}", exec.path, err.desc())
+    let _ = write!(report, "exec {:?}: {}", exec.path, err.desc());
+    (report, 127)
 }

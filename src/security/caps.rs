@@ -115,6 +115,18 @@ pub fn drop_bounding(sets: &CapSets) -> Result<(), CapsError> {
     Ok(())
 }
 
+/// Without no_new_privs the kernel loads a seccomp filter only for a holder of CAP_SYS_ADMIN,
+/// which the switch to a non-root user cleared from the effective set: raise the effective set
+/// back to the permitted one (kept by keepcaps) until the filter is in, then `apply_sets`.
+pub fn raise_effective_to_permitted() -> Result<(), CapsError> {
+    let err = |source| CapsError::Set {
+        set: "effective",
+        source,
+    };
+    let permitted = caps::read(None, CapSet::Permitted).map_err(err)?;
+    caps::set(None, CapSet::Effective, &permitted).map_err(err)
+}
+
 /// Step 2, after setuid (with keepcaps so permitted survived it): set the remaining four sets.
 /// Order matters to the kernel: inheritable while permitted is still full, effective before
 /// permitted shrinks under it, ambient last because it must be within permitted and inheritable.
