@@ -104,6 +104,26 @@ pub fn step(name: &str) {
     }
 }
 
+/// Where warnings go: the `--log` file (in its format) when there is one, else stderr.
+static WARNINGS: std::sync::OnceLock<std::sync::Mutex<Logger>> = std::sync::OnceLock::new();
+
+/// Send warnings through `sink` instead of plain stderr (main sets it from --log/--log-format).
+pub fn enable_warnings(sink: Logger) {
+    let _ = WARNINGS.set(std::sync::Mutex::new(sink));
+}
+
+/// A field the spec lets a runtime ignore, or a setting it could only partly apply: say so and
+/// go on, as runc does.
+pub fn warn(msg: &str) {
+    match WARNINGS.get().and_then(|s| s.lock().ok()) {
+        Some(mut sink) => sink.log(Level::Warn, msg),
+        None => {
+            let _ = std::io::stderr()
+                .write_all(render(Format::Text, Level::Warn, msg, &now()).as_bytes());
+        }
+    }
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }

@@ -48,6 +48,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if cli.global.log.is_some() {
+        if let Ok(sink) = Logger::open(
+            cli.global.log.as_deref(),
+            cli.global.log_format.into(),
+            false,
+        ) {
+            nook::logging::enable_warnings(sink);
+        }
+    }
     if cli.global.debug {
         if let Ok(sink) = Logger::open(
             cli.global.log.as_deref(),

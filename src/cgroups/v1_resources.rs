@@ -20,22 +20,7 @@ fn unsupported(field: &'static str, why: &'static str) -> CgroupError {
 
 /// Everything nook cannot apply on v1, refused before the first write so a refused spec
 /// leaves no half-applied limits behind.
-#[allow(deprecated)] // memory.kernel is deprecated precisely because kernels dropped it
 pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
-    if let Some(m) = r.memory() {
-        if m.kernel().is_some() {
-            return Err(unsupported(
-                "linux.resources.memory.kernel",
-                "kernel memory limits were removed from Linux (5.4 deprecated them)",
-            ));
-        }
-        if m.kernel_tcp().is_some() {
-            return Err(unsupported(
-                "linux.resources.memory.kernelTCP",
-                "not implemented",
-            ));
-        }
-    }
     if r.unified().as_ref().is_some_and(|m| !m.is_empty()) {
         return Err(unsupported(
             "linux.resources.unified",
@@ -62,6 +47,30 @@ pub(crate) fn apply_memory(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupErro
     }
     if let Some(d) = m.disable_oom_killer() {
         files::write(dir, "memory.oom_control", if d { "1" } else { "0" })?;
+    }
+    apply_kernel_memory(dir, m)
+}
+
+/// The spec lets a runtime ignore `kernel` (deprecated: Linux 5.4 deprecated kernel memory
+/// limits, 6.x writes them without effect) and `kernelTCP` where the kernel lacks it: warned
+/// about, as runc does. `kernelTCP` is written where the file exists.
+#[allow(deprecated)] // memory.kernel is deprecated precisely because kernels dropped it
+fn apply_kernel_memory(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupError> {
+    if m.kernel().is_some() {
+        crate::logging::warn(
+            "linux.resources.memory.kernel is deprecated and ignored: kernel memory limits were \
+             removed from Linux",
+        );
+    }
+    if let Some(tcp) = m.kernel_tcp() {
+        let file = "memory.kmem.tcp.limit_in_bytes";
+        if dir.join(file).exists() {
+            files::write(dir, file, &tcp.to_string())?;
+        } else {
+            crate::logging::warn(&format!(
+                "linux.resources.memory.kernelTCP ignored: this kernel has no {file}"
+            ));
+        }
     }
     Ok(())
 }

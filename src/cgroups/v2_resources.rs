@@ -26,10 +26,10 @@ pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
     }
     if let Some(m) = r.memory() {
         if m.kernel().is_some() || m.kernel_tcp().is_some() {
-            return Err(unsupported(
-                "linux.resources.memory.kernel",
-                "v2 has no separate kernel memory limits",
-            ));
+            crate::logging::warn(
+                "linux.resources.memory.kernel and kernelTCP are ignored: cgroup v2 has no \
+                 separate kernel memory limits",
+            );
         }
         if m.swappiness().is_some() {
             return Err(unsupported(

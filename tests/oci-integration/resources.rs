@@ -309,3 +309,30 @@ container_test! {
         }
     }
 }
+
+container_test! {
+    fn deprecated_kernel_memory_is_ignored_with_a_warning(f) {
+        // runtime-spec: memory.kernel is deprecated and a runtime MAY ignore it; kernelTCP MAY be
+        // ignored where the kernel lacks it, and is written where the v1 file exists.
+        set_resources(&mut f, json!({"memory": {
+            "limit": 64 << 20, "kernel": 32 << 20, "kernelTCP": 16 << 20
+        }}));
+        f.set_args(&["sleep", "100"]);
+        let id = f.id.clone();
+        let out = f.create_with(&id, &[]).ok();
+        f.rt(&["start", &id]).ok();
+        let state = f.wait_status(&id, "running");
+        let cg = Cgroups::of(state["pid"].as_i64().unwrap());
+        assert_eq!(cg.read("memory", "memory.limit_in_bytes", "memory.max"), (64 << 20).to_string());
+        // runc 1.1.5 leaves kernelTCP unwritten here and writes memory.kernel silently; runc 1.2
+        // and later warn about memory.kernel as nook does.
+        if !crate::support::is_runc() {
+            let tcp = cg.try_read("memory", "memory.kmem.tcp.limit_in_bytes", "-");
+            if !cg.v2 && tcp.is_some() {
+                assert_eq!(tcp.unwrap(), (16 << 20).to_string());
+            }
+            assert!(out.stderr.contains("warning") && out.stderr.contains("memory.kernel"), "{out}");
+        }
+        remove(&f, &id);
+    }
+}
