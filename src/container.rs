@@ -539,9 +539,14 @@ pub fn exec(
         LaunchError::Init(reason) => ContainerError::ExecSetup(reason),
         other => other.into(),
     })?;
-    // Only a process that really started gets a pid file.
+    // Only a process that really started gets a pid file; one that cannot be found through its
+    // pid file is not left running (as runc does).
     if let Some(path) = &opts.pid_file {
-        write_pid_file(path, pid)?;
+        if let Err(e) = write_pid_file(path, pid) {
+            let _ = send_signal(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+            return Err(e);
+        }
     }
     Ok(pid)
 }
