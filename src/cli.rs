@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "nook",
     about = "A runc-compatible OCI container runtime",
-    disable_version_flag = true
+    disable_version_flag = true,
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -38,6 +39,9 @@ pub struct Global {
     /// Accepted for compatibility (callers pass it blindly): true, false or auto
     #[arg(long, value_parser = ["true", "false", "auto"])]
     pub rootless: Option<String>,
+    /// Path to the criu binary (accepted for compatibility; checkpoint/restore are not supported)
+    #[arg(long, global = true)]
+    pub criu: Option<PathBuf>,
     /// Print the version
     #[arg(short = 'v', long)]
     pub version: bool,
@@ -74,7 +78,9 @@ fn parse_one_verb(args: &[std::ffi::OsString]) -> Option<Cli> {
         "exec" => ExecArgs::augment_args(Def::new("exec")),
         _ => return None,
     };
-    let def = Global::augment_args(Def::new("nook").disable_version_flag(true)).subcommand(verb);
+    let def = Global::augment_args(Def::new("nook").disable_version_flag(true))
+        .args_override_self(true)
+        .subcommand(verb.args_override_self(true));
     let matches = def.try_get_matches_from(args).ok()?;
     Some(Cli {
         global: Global::from_arg_matches(&matches).ok()?,
@@ -85,7 +91,7 @@ fn parse_one_verb(args: &[std::ffi::OsString]) -> Option<Cli> {
 /// The verb of a command line: its first word that is neither a flag nor the value of a global
 /// flag that takes one.
 fn verb_of<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<&str> {
-    const TAKES_VALUE: [&str; 4] = ["--root", "--log", "--log-format", "--rootless"];
+    const TAKES_VALUE: [&str; 5] = ["--root", "--log", "--log-format", "--rootless", "--criu"];
     let mut args = args.iter().skip(1);
     while let Some(arg) = args.next() {
         let arg = arg.as_ref().to_str()?;
@@ -177,29 +183,48 @@ pub struct EventsArgs {
     pub id: String,
 }
 
+/// runc's spelling of every flag; `-1` (unlimited) may follow a flag as its own word.
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
     /// LinuxResources JSON from a file, or "-" for stdin
     #[arg(short, long)]
     pub resources: Option<PathBuf>,
-    /// Memory limit in bytes (k, m, g suffixes accepted)
-    #[arg(short, long)]
+    /// Memory limit in bytes (k, m, g suffixes accepted; -1 for unlimited)
+    #[arg(short, long, allow_negative_numbers = true)]
     pub memory: Option<String>,
-    /// Memory soft limit in bytes
-    #[arg(long)]
+    /// Memory soft limit in bytes (-1 for unlimited)
+    #[arg(long, allow_negative_numbers = true)]
     pub memory_reservation: Option<String>,
     /// Memory plus swap limit in bytes (-1 for unlimited)
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub memory_swap: Option<String>,
+    /// Obsolete in runc: accepted, warned about and ignored
+    #[arg(long, hide = true, allow_negative_numbers = true)]
+    pub kernel_memory: Option<String>,
+    /// Obsolete in runc: accepted, warned about and ignored
+    #[arg(long, hide = true, allow_negative_numbers = true)]
+    pub kernel_memory_tcp: Option<String>,
     /// CPU shares (relative weight)
-    #[arg(long)]
+    #[arg(long = "cpu-share", visible_alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
     /// CPU CFS quota in microseconds (-1 for unlimited)
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cpu_quota: Option<i64>,
     /// CPU CFS period in microseconds
     #[arg(long)]
     pub cpu_period: Option<u64>,
+    /// CPU CFS burst in microseconds
+    #[arg(long)]
+    pub cpu_burst: Option<u64>,
+    /// CPU realtime period in microseconds (cgroup v1 only)
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU realtime runtime in microseconds (cgroup v1 only; -1 for unlimited)
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// 1 for SCHED_IDLE, 0 for the default
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_idle: Option<i64>,
     /// CPUs the container may use (e.g. 0-1)
     #[arg(long)]
     pub cpuset_cpus: Option<String>,
@@ -207,11 +232,17 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub cpuset_mems: Option<String>,
     /// Maximum number of tasks (-1 for unlimited)
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
     /// Block IO weight (10-1000)
     #[arg(long)]
     pub blkio_weight: Option<u16>,
+    /// Intel RDT/CAT L3 cache schema (refused: nook does not manage Intel RDT)
+    #[arg(long, alias = "rdt-l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT/MBA memory bandwidth schema (refused: nook does not manage Intel RDT)
+    #[arg(long, alias = "rdt-mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
     pub id: String,
 }
 
@@ -262,6 +293,13 @@ pub struct ExecArgs {
     /// Exec even into a paused container
     #[arg(long)]
     pub ignore_paused: bool,
+    /// Sub-cgroup to run the process in, [<controller>:]<path> (only "/" is supported: the
+    /// container's own cgroup)
+    #[arg(long)]
+    pub cgroup: Vec<String>,
+    /// Unix socket that receives a pidfd of the process (not supported yet)
+    #[arg(long)]
+    pub pidfd_socket: Option<PathBuf>,
     pub id: String,
     /// Command and arguments (without --process)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -293,6 +331,9 @@ pub struct CreateArgs {
     /// Pass N extra fds (3..3+N) to the container
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Unix socket that receives a pidfd of the init (not supported yet)
+    #[arg(long)]
+    pub pidfd_socket: Option<PathBuf>,
     pub id: String,
 }
 
@@ -306,6 +347,9 @@ pub struct RunArgs {
     /// Keep the container's state after it exits
     #[arg(long)]
     pub keep: bool,
+    /// Accepted for compatibility: nook's `run` never makes itself a subreaper
+    #[arg(long)]
+    pub no_subreaper: bool,
 }
 
 #[derive(Args, Debug)]
@@ -382,11 +426,89 @@ mod tests {
             "nook state id",
             "nook start id --systemd-cgroup",
             "nook run --detach --keep --preserve-fds 2 --no-pivot id",
+            "nook --criu /c kill id 0",
         ] {
             let one = parse_one_verb(&words(line)).unwrap_or_else(|| panic!("{line}"));
             let full = Cli::try_parse_from(words(line)).unwrap();
             assert_eq!(format!("{one:?}"), format!("{full:?}"), "{line}");
         }
+    }
+
+    /// Every flag runc 1.1 to 1.4 takes for these verbs, in runc's spelling (long and short).
+    const RUNC_SPELLINGS: &[&str] = &[
+        "nook --debug --log /l --log-format json --root /r --criu /c --systemd-cgroup \
+         --rootless auto state id",
+        "nook update --resources - -r - id",
+        "nook update --blkio-weight 500 --cpu-period 100000 --cpu-quota 50000 --cpu-burst 10 \
+         --cpu-share 512 --cpu-rt-period 1000 --cpu-rt-runtime 500 --cpuset-cpus 0 \
+         --cpuset-mems 0 --kernel-memory 1m --kernel-memory-tcp 1m --memory 1g --cpu-idle 1 \
+         --memory-reservation 512m --memory-swap 2g --pids-limit 10 --l3-cache-schema L3:0=f \
+         --mem-bw-schema MB:0=50 id",
+        "nook update --rdt-l3-cache-schema L3:0=f --rdt-mem-bw-schema MB:0=50 id",
+        "nook update --memory -1 --memory-swap -1 --memory-reservation -1 --cpu-quota -1 \
+         --cpu-rt-runtime -1 --pids-limit -1 --kernel-memory -1 --kernel-memory-tcp -1 id",
+        "nook update --cpu-shares 512 id",
+        "nook exec --console-socket /s --pidfd-socket /p --cwd /w --env A=1 -e B=2 --tty -t \
+         --user 1:1 -u 1 --additional-gids 5 -g 6 --process /p.json -p /p.json --detach -d \
+         --pid-file /f --process-label l --apparmor a --no-new-privs --cap CAP_KILL -c CAP_CHOWN \
+         --preserve-fds 1 --cgroup / --cgroup cpu,cpuacct:/ --ignore-paused id true",
+        "nook create --bundle b -b b --console-socket /s --pidfd-socket /p --pid-file /f \
+         --no-pivot --no-new-keyring --preserve-fds 1 id",
+        "nook run --bundle b -b b --console-socket /s --pidfd-socket /p --detach -d --keep \
+         --pid-file /f --no-subreaper --no-pivot --no-new-keyring --preserve-fds 1 id",
+        "nook delete --force -f id",
+        "nook kill --all -a id KILL",
+        "nook kill id 0",
+        "nook kill --all id 0",
+        "nook ps --format json -f table id",
+        "nook list --format json -f table --quiet -q",
+        "nook events --interval 1s --stats id",
+        "nook spec --bundle b -b b --rootless",
+        "nook pause id",
+        "nook resume id",
+        "nook state id",
+        "nook start id",
+    ];
+
+    #[test]
+    fn every_runc_spelling_parses_and_the_one_verb_parse_agrees() {
+        for line in RUNC_SPELLINGS {
+            let full = Cli::try_parse_from(words(line)).unwrap_or_else(|e| panic!("{line}: {e}"));
+            if let Some(one) = parse_one_verb(&words(line)) {
+                assert_eq!(format!("{one:?}"), format!("{full:?}"), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_repeated_flag_takes_the_last_value_and_lists_still_collect() {
+        let line = "nook exec -u 1 --user 2 -e A=1 --env B=2 -c CAP_KILL --cap CAP_CHOWN id true";
+        for cli in [
+            Cli::try_parse_from(words(line)).unwrap(),
+            parse_one_verb(&words(line)).unwrap(),
+        ] {
+            let Some(Command::Exec(e)) = cli.command else {
+                panic!("not exec: {cli:?}");
+            };
+            assert_eq!(e.user.as_deref(), Some("2"));
+            assert_eq!(e.env, ["A=1", "B=2"]);
+            assert_eq!(e.cap, ["CAP_KILL", "CAP_CHOWN"]);
+        }
+    }
+
+    #[test]
+    fn minus_one_is_a_value_of_its_own() {
+        let cli = Cli::try_parse_from(words(
+            "nook update --memory-swap -1 --pids-limit -1 --cpu-quota -1 id",
+        ))
+        .unwrap();
+        let Some(Command::Update(u)) = cli.command else {
+            panic!("not update: {cli:?}");
+        };
+        assert_eq!(u.memory_swap.as_deref(), Some("-1"));
+        assert_eq!((u.pids_limit, u.cpu_quota), (Some(-1), Some(-1)));
+        // A flag is still not taken for a value.
+        assert!(Cli::try_parse_from(words("nook update --memory --pids-limit 1 id")).is_err());
     }
 
     #[test]
@@ -415,6 +537,7 @@ mod tests {
         // A flag value that spells a verb is not the verb.
         assert!(!enters("nook --root run state id"));
         assert!(!enters("nook --log exec delete id"));
+        assert!(!enters("nook --criu exec state id"));
         assert!(!enters("nook state run"));
         assert!(!enters("nook"));
         assert!(!enters("nook --version"));

@@ -84,7 +84,7 @@ pub enum ContainerError {
     NoSuchProcess,
     #[error("signal {signal} to pid {pid}: {source}")]
     Signal {
-        signal: Signal,
+        signal: &'static str,
         pid: i32,
         #[source]
         source: nix::Error,
@@ -305,29 +305,38 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// `kill`: signal the init, or with `all` every process in the container's cgroup.
-pub fn kill(root: &Path, id: &str, signal: Signal, all: bool) -> Result<()> {
+/// `kill`: signal the init, or with `all` every process in the container's cgroup. `None` is
+/// signal 0: only whether the init exists (and may be signalled).
+pub fn kill(root: &Path, id: &str, signal: Option<Signal>, all: bool) -> Result<()> {
     let dir = ContainerDir::open(root, id)?;
     let record = dir.load()?;
     let status = status(&dir, &record);
     if !status.can_signal() {
+        // As runc (1.1 and 1.4 alike): with --all there is nothing left to signal in a stopped
+        // container, which is not an error; without it the init is gone, which is.
+        if all && status == Status::Stopped {
+            return Ok(());
+        }
         return Err(ContainerError::NotRunning);
     }
-    if all {
-        // The init is in the cgroup too (with cgroup.kill it may be gone already).
-        let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
-        cgroup.signal_all(signal)?;
-        return Ok(());
+    match signal {
+        Some(signal) if all => {
+            // The init is in the cgroup too (with cgroup.kill it may be gone already).
+            let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+            cgroup.signal_all(signal)?;
+            Ok(())
+        }
+        // A probe of every process answers as the init's does: the container lives while it does.
+        _ => signal_init(&record, signal),
     }
-    signal_init(&record, signal)
 }
 
-fn signal_init(record: &Record, signal: Signal) -> Result<()> {
+fn signal_init(record: &Record, signal: Option<Signal>) -> Result<()> {
     match send_signal(Pid::from_raw(record.pid), signal) {
         Ok(()) => Ok(()),
         Err(nix::Error::ESRCH) => Err(ContainerError::NoSuchProcess),
         Err(source) => Err(ContainerError::Signal {
-            signal,
+            signal: signal.map_or("0", Signal::as_str),
             pid: record.pid,
             source,
         }),
@@ -402,7 +411,7 @@ fn stop_init(id: &str, record: &Record) -> Result<()> {
         Ok(()) | Err(nix::Error::ESRCH) => {}
         Err(source) => {
             return Err(ContainerError::Signal {
-                signal: Signal::SIGKILL,
+                signal: Signal::SIGKILL.as_str(),
                 pid: record.pid,
                 source,
             })
@@ -530,9 +539,14 @@ pub fn exec(
         LaunchError::Init(reason) => ContainerError::ExecSetup(reason),
         other => other.into(),
     })?;
-    // Only a process that really started gets a pid file.
+    // Only a process that really started gets a pid file; one that cannot be found through its
+    // pid file is not left running (as runc does).
     if let Some(path) = &opts.pid_file {
-        write_pid_file(path, pid)?;
+        if let Err(e) = write_pid_file(path, pid) {
+            let _ = send_signal(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+            return Err(e);
+        }
     }
     Ok(pid)
 }

@@ -1,4 +1,5 @@
-//! The `nook` command: parse flags, run one verb, print any error once, exit 0 or 1.
+//! The `nook` command: parse flags, run one verb, print any error once, exit 0 or 1 (255 for a
+//! failed `exec`).
 
 mod cli;
 mod commands;
@@ -74,7 +75,7 @@ fn main() -> ExitCode {
                 logger.log(Level::Error, &msg);
             }
             eprintln!("{msg}");
-            ExitCode::FAILURE
+            ExitCode::from(commands::failure_code(&cli))
         }
     }
 }

@@ -22,6 +22,15 @@ pub fn parse(text: &str) -> Result<Signal, UnknownSignal> {
     Signal::from_str(&name).map_err(|_| unknown())
 }
 
+/// As [`parse`], but `0` is accepted too and gives `None`: no signal, only the check that the
+/// target exists and may be signalled (kill(2) with signal 0).
+pub fn parse_or_probe(text: &str) -> Result<Option<Signal>, UnknownSignal> {
+    if text.parse::<i32>() == Ok(0) {
+        return Ok(None);
+    }
+    parse(text).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,6 +43,14 @@ mod tests {
         assert_eq!(parse("15"), Ok(Signal::SIGTERM));
         assert_eq!(parse("USR1"), Ok(Signal::SIGUSR1));
         assert_eq!(parse("SIGWINCH"), Ok(Signal::SIGWINCH));
+    }
+
+    #[test]
+    fn zero_is_a_probe() {
+        assert_eq!(parse_or_probe("0"), Ok(None));
+        assert_eq!(parse_or_probe("KILL"), Ok(Some(Signal::SIGKILL)));
+        assert!(parse("0").is_err());
+        assert!(parse_or_probe("SIG0").is_err());
     }
 
     #[test]

@@ -215,7 +215,19 @@ pub fn parse_process(path: &Path) -> Result<oci_spec::runtime::Process, SpecErro
         path: path.to_path_buf(),
         source,
     })?;
-    parse_slice(&bytes, path)
+    let mut value: serde_json::Value = parse_slice(&bytes, path)?;
+    // runc decodes into Go structs, where a process without `user` runs as uid 0, gid 0;
+    // oci-spec's type requires the object (its fields already default to 0).
+    if let Some(fields) = value.as_object_mut() {
+        fields
+            .entry("user")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| SpecError::ConfigParse {
+        path: path.to_path_buf(),
+        field: e.path().to_string(),
+        source: e.into_inner(),
+    })
 }
 
 fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), SpecError> {
@@ -416,6 +428,23 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_str(BASE).unwrap();
         f(&mut v);
         validate(&spec_from(&v.to_string())?)
+    }
+
+    #[test]
+    fn a_process_file_without_user_runs_as_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("process.json");
+        std::fs::write(&file, r#"{"cwd":"/","args":["id"]}"#).unwrap();
+        let p = parse_process(&file).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+        std::fs::write(&file, r#"{"cwd":"/","args":["id"],"user":{"uid":7}}"#).unwrap();
+        assert_eq!(parse_process(&file).unwrap().user().uid(), 7);
+        std::fs::write(&file, r#"{"cwd":"/","args":"id"}"#).unwrap();
+        let err = parse_process(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("args") && err.contains("process.json"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use nook::container::{self, CreateOptions};
 
 use crate::cli::CreateArgs;
@@ -25,7 +25,16 @@ fn listen_fds() -> i32 {
         .unwrap_or(0)
 }
 
+/// runc flags nook accepts but cannot honour yet: refused when used.
+pub fn refuse_unsupported(args: &CreateArgs) -> Result<()> {
+    if args.pidfd_socket.is_some() {
+        bail!("--pidfd-socket: not supported by nook yet");
+    }
+    Ok(())
+}
+
 pub fn run(root: &Path, args: &CreateArgs) -> Result<u8> {
+    refuse_unsupported(args)?;
     container::create(root, &args.id, &args.bundle, &options(args)).map_err(super::chain)?;
     Ok(0)
 }

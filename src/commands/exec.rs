@@ -10,6 +10,7 @@ use crate::cli::ExecArgs;
 /// `exec`: the process comes from --process, or from config.json's process with the command
 /// line's overrides, as runc builds it.
 pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
+    refuse_unsupported(args)?;
     let mut process = match &args.process {
         Some(path) => {
             nook::spec::parse_process(path).map_err(|e| anyhow::anyhow!(nook::error_chain(&e)))?
@@ -40,6 +41,21 @@ pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
         return Ok(0);
     }
     super::run::forward_until_exit(pid, &forwarded)
+}
+
+/// runc flags nook accepts but cannot honour: refused when used with a value nook cannot apply.
+fn refuse_unsupported(args: &ExecArgs) -> Result<()> {
+    if args.pidfd_socket.is_some() {
+        bail!("--pidfd-socket: not supported by nook yet");
+    }
+    for arg in &args.cgroup {
+        // [<controllers>:]<path>; "/" names the container's own cgroup, where exec goes anyway.
+        let path = arg.split_once(':').map_or(arg.as_str(), |(_, path)| path);
+        if !path.trim_matches('/').is_empty() {
+            bail!("--cgroup {arg:?}: nook runs exec'd processes only in the container's own cgroup (\"/\")");
+        }
+    }
+    Ok(())
 }
 
 fn from_command_line(root: &Path, args: &ExecArgs) -> Result<Process> {

@@ -29,6 +29,15 @@ pub fn version() -> String {
     )
 }
 
+/// The exit status of a command that failed: `exec` exits 255, as runc does, so that its caller
+/// can tell a failure of the runtime from the exec'd process's own status 1; every other verb 1.
+pub fn failure_code(cli: &Cli) -> u8 {
+    match cli.command {
+        Some(Command::Exec(_)) => 255,
+        _ => 1,
+    }
+}
+
 /// `sealed`: main already made sure this image is not writable (see security::exe).
 pub fn run(cli: &Cli, sealed: bool) -> Result<u8> {
     if cli.global.systemd_cgroup {
@@ -63,7 +72,7 @@ pub fn run(cli: &Cli, sealed: bool) -> Result<u8> {
         Command::Ps(args) => ps::run(root, args),
         Command::Exec(args) => exec::run(root, args),
         Command::Features => features::run(),
-        Command::Update(args) => update::run(root, args),
+        Command::Update(args) => update::run(root, args, &cli.global),
         Command::Events(args) => events::run(root, args),
         Command::Checkpoint(_) => {
             bail!("checkpoint: not supported by nook yet (no CRIU integration)")

@@ -19,6 +19,7 @@ use crate::cli::RunArgs;
 /// status (128+signal when it was killed), then delete the container.
 pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
     let id = &args.create.id;
+    super::create::refuse_unsupported(&args.create)?;
     let opts = super::create::options(&args.create);
     // Blocked before the init is released, so an instant exit's SIGCHLD waits for sigwait.
     // The init unblocks everything before execve.

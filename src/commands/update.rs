@@ -2,12 +2,15 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use nook::logging::{Level, Logger};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxPids, LinuxResources};
 
-use crate::cli::UpdateArgs;
+use crate::cli::{Global, UpdateArgs};
 
 /// `update`: resources from --resources (a file or stdin), then runc's flags on top of them.
-pub fn run(root: &Path, args: &UpdateArgs) -> Result<u8> {
+pub fn run(root: &Path, args: &UpdateArgs, global: &Global) -> Result<u8> {
+    refuse_unsupported(args)?;
+    warn_ignored(args, global);
     let mut res = match &args.resources {
         Some(path) => read_resources(path)?,
         None => LinuxResources::default(),
@@ -15,6 +18,41 @@ pub fn run(root: &Path, args: &UpdateArgs) -> Result<u8> {
     apply_flags(&mut res, args)?;
     nook::container::update(root, &args.id, &res).map_err(super::chain)?;
     Ok(0)
+}
+
+/// Flags runc takes that nook accepts but cannot apply: an error rather than a silent no-op.
+fn refuse_unsupported(args: &UpdateArgs) -> Result<()> {
+    for (flag, value) in [
+        ("--l3-cache-schema", &args.l3_cache_schema),
+        ("--mem-bw-schema", &args.mem_bw_schema),
+    ] {
+        if value.as_deref().is_some_and(|v| !v.is_empty()) {
+            bail!("{flag}: Intel RDT is not supported by nook");
+        }
+    }
+    Ok(())
+}
+
+/// Kernel memory limits are obsolete (the kernel dropped them); runc warns and ignores them.
+fn warn_ignored(args: &UpdateArgs, global: &Global) {
+    for (flag, value) in [
+        ("--kernel-memory", &args.kernel_memory),
+        ("--kernel-memory-tcp", &args.kernel_memory_tcp),
+    ] {
+        if value.as_deref().is_some_and(|v| !v.is_empty()) {
+            let log = Logger::open(
+                global.log.as_deref(),
+                global.log_format.into(),
+                global.debug,
+            );
+            if let Ok(mut log) = log {
+                log.log(
+                    Level::Warn,
+                    &format!("{flag} is ignored: kernel memory limits are obsolete"),
+                );
+            }
+        }
+    }
 }
 
 fn read_resources(path: &Path) -> Result<LinuxResources> {
@@ -54,6 +92,10 @@ fn apply_flags(res: &mut LinuxResources, args: &UpdateArgs) -> Result<()> {
     let cpu_flags = args.cpu_shares.is_some()
         || args.cpu_quota.is_some()
         || args.cpu_period.is_some()
+        || args.cpu_burst.is_some()
+        || args.cpu_rt_period.is_some()
+        || args.cpu_rt_runtime.is_some()
+        || args.cpu_idle.is_some()
         || args.cpuset_cpus.is_some()
         || args.cpuset_mems.is_some();
     if cpu_flags {
@@ -66,6 +108,18 @@ fn apply_flags(res: &mut LinuxResources, args: &UpdateArgs) -> Result<()> {
         }
         if let Some(v) = args.cpu_period {
             c.set_period(Some(v));
+        }
+        if let Some(v) = args.cpu_burst {
+            c.set_burst(Some(v));
+        }
+        if let Some(v) = args.cpu_rt_period {
+            c.set_realtime_period(Some(v));
+        }
+        if let Some(v) = args.cpu_rt_runtime {
+            c.set_realtime_runtime(Some(v));
+        }
+        if let Some(v) = args.cpu_idle {
+            c.set_idle(Some(v));
         }
         if let Some(v) = &args.cpuset_cpus {
             c.set_cpus(Some(v.clone()));

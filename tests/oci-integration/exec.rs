@@ -2,7 +2,7 @@
 //! command line's or a --process file's user, capabilities, env and cwd; its exit status comes
 //! back; stopped and paused containers and bad input are refused without touching the container.
 
-use crate::support::{container_test, host_ns, is_nook, is_runc, pid_alive, Fixture, Outcome};
+use crate::support::{container_test, host_ns, is_nook, pid_alive, Fixture, Outcome};
 use serde_json::{json, Value};
 use std::fs;
 use std::time::{Duration, Instant};
@@ -26,17 +26,13 @@ fn exec_in(f: &Fixture, flags: &[&str], args: &[&str]) -> Outcome {
     f.rt(&all)
 }
 
-/// Asserts `out` is a failure of exec itself: exit 1 with a message. runc 1.1.5 exits 255 when
-/// exec itself fails, to tell its own failures from the process's exit status.
+/// Asserts `out` is a failure of exec itself: exit 255 with a message. runc (1.1.5 and 1.4) exits
+/// 255 when exec itself fails, so its caller can tell that from the process's own exit status.
 #[track_caller]
 fn exec_failed(out: Outcome) -> Outcome {
-    if is_runc() {
-        assert_eq!(out.code(), Some(255), "{out}");
-        assert!(!out.stderr.trim().is_empty(), "{out}");
-        out
-    } else {
-        out.failed()
-    }
+    assert_eq!(out.code(), Some(255), "{out}");
+    assert!(!out.stderr.trim().is_empty(), "{out}");
+    out
 }
 
 fn ns_of(pid: i64, kind: &str) -> String {
@@ -414,5 +410,66 @@ container_test! {
         assert!(out.stderr.contains("/nonexistent"), "the error does not name the binary: {out}");
         assert!(!pid_file.exists(), "a pid file names a process that never ran: {out}");
         assert_refused_untouched(&f, out, init, &before);
+    }
+}
+
+container_test! {
+    fn runtime_failures_of_exec_exit_255_and_the_processs_own_status_passes_through(f) {
+        let init = start_sleeper(&mut f);
+        let before = f.state(&f.id);
+        // The process's own failure is its status, not the runtime's.
+        assert_eq!(exec_in(&f, &[], &["sh", "-c", "exit 1"]).code(), Some(1));
+        assert_eq!(exec_in(&f, &[], &["sh", "-c", "exit 255"]).code(), Some(255));
+        // No such container.
+        let out = exec_failed(f.rt(&["exec", "no-such-container", "true"]));
+        assert!(out.stderr.contains("does not exist"), "{out}");
+        // A program that does not exist, in the foreground and detached.
+        let out = exec_in(&f, &[], &["/no/such/program"]);
+        assert!(out.stderr.contains("/no/such/program"), "{out}");
+        assert_refused_untouched(&f, out, init, &before);
+        // A pid file that cannot be written: the process it would name is not left running.
+        let pid_file = f.dir.path().join("no-such-dir/exec.pid");
+        let out = exec_in(&f, &["--pid-file", pid_file.to_str().unwrap()], &["sleep", "100"]);
+        assert_refused_untouched(&f, out, init, &before);
+        let out = exec_in(&f, &["-d", "--pid-file", pid_file.to_str().unwrap()], &["sleep", "100"]);
+        assert_refused_untouched(&f, out, init, &before);
+        // A paused container (without --ignore-paused).
+        f.rt(&["pause", &f.id]).ok();
+        let out = exec_failed(exec_in(&f, &[], &["true"]));
+        assert!(out.stderr.contains("paused"), "{out}");
+        f.rt(&["resume", &f.id]).ok();
+        // A usage error is not an exec failure: exit 1, as runc's.
+        f.rt(&["exec", "--no-such-flag", &f.id, "true"]).failed();
+    }
+}
+
+container_test! {
+    fn exec_with_a_process_file_without_user_runs_as_root(f) {
+        f.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        start_sleeper(&mut f);
+        let process = json!({"args": ["sh", "-c", "id -u; id -g"], "cwd": "/", "env": ["PATH=/bin"]});
+        let file = f.dir.path().join("process.json");
+        fs::write(&file, process.to_string()).unwrap();
+        let out = f.rt(&["exec", "-p", file.to_str().unwrap(), &f.id]).ok();
+        assert_eq!(out.stdout, "0\n0\n", "{out}");
+    }
+}
+
+container_test! {
+    fn exec_with_a_process_file_applies_console_size(f) {
+        start_sleeper(&mut f);
+        let receiver = crate::tty::Receiver::start(&f, "exec");
+        let process = json!({
+            "terminal": true, "consoleSize": {"height": 27, "width": 83},
+            "args": ["sh", "-c", "stty size"], "cwd": "/", "env": ["PATH=/bin"],
+            "user": {"uid": 0, "gid": 0}
+        });
+        let file = f.dir.path().join("process.json");
+        fs::write(&file, process.to_string()).unwrap();
+        // Callers (containerd) always detach an exec that has a console socket.
+        f.rt(&["exec", "-d", "--console-socket", receiver.socket(), "-p", file.to_str().unwrap(), &f.id])
+            .ok();
+        let text = receiver.output();
+        assert!(text.lines().any(|l| l == "27 83"), "stty size is not consoleSize: {text:?}");
     }
 }

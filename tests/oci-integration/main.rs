@@ -7,6 +7,7 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod compat;
 mod engine;
 mod exec;
 mod hooks;
