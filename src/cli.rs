@@ -260,7 +260,7 @@ pub struct ExecArgs {
     /// Unix socket that receives the pty master
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
-    /// Allocate a terminal (needs --console-socket)
+    /// Allocate a terminal (its master goes to --console-socket, or is proxied to our stdio)
     #[arg(short, long)]
     pub tty: bool,
     /// Pass N extra fds (3..3+N) to the process

@@ -209,7 +209,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pending.pid)?;
     }
-    let pty_master = own_end.as_ref().map(tty::receive_master).transpose()?;
+    let pty_master = own_end.as_ref().map(tty::receive_own_master).transpose()?;
     logging::step("record saved");
     let pid = pending.commit().map_err(LaunchError::from)?;
     logging::step("create committed");
@@ -487,6 +487,9 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: i32,
     pub ignore_paused: bool,
+    /// For foreground `exec`: a terminal process without --console-socket gets a pty whose
+    /// master comes back in `Execed`, as runc does.
+    pub own_pty: bool,
 }
 
 /// The process definition of the container's config.json, the base `exec <id> cmd` builds on.
@@ -504,7 +507,7 @@ pub fn exec(
     id: &str,
     process: &oci_spec::runtime::Process,
     opts: &ExecOptions,
-) -> Result<Pid> {
+) -> Result<Execed> {
     spec::validate_process(process)?;
     let dir = ContainerDir::peek(root, id)?;
     let record = dir.load()?;
@@ -514,8 +517,14 @@ pub fn exec(
         Status::Paused => return Err(ContainerError::ExecPaused),
         Status::Stopped | Status::Creating => return Err(ContainerError::ExecStopped),
     }
+    let mut own_end = None;
     let console = match (process.terminal() == Some(true), &opts.console_socket) {
         (true, Some(path)) => Some(tty::connect(path)?),
+        (true, None) if opts.own_pty => {
+            let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
+            own_end = Some(ours);
+            Some(theirs)
+        }
         (true, None) => return Err(ContainerError::TerminalWithoutSocket),
         (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
         (false, None) => None,
@@ -535,6 +544,8 @@ pub fn exec(
         other => other.into(),
     })?;
     drop(console);
+    // Sent before the process reported ready, so this does not block; taken before it runs.
+    let pty_master = own_end.as_ref().map(tty::receive_own_master).transpose()?;
     let pid = pending.commit_and_wait_exec().map_err(|e| match e {
         LaunchError::Init(reason) => ContainerError::ExecSetup(reason),
         other => other.into(),
@@ -548,7 +559,13 @@ pub fn exec(
             return Err(e);
         }
     }
-    Ok(pid)
+    Ok(Execed { pid, pty_master })
+}
+
+/// An exec'd process: its host pid, and the pty master when `own_pty` made one.
+pub struct Execed {
+    pub pid: Pid,
+    pub pty_master: Option<std::os::fd::OwnedFd>,
 }
 
 /// `update`: apply new resource limits to a live container's cgroup.

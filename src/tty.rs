@@ -1,6 +1,7 @@
 //! Terminals: with `process.terminal` and `--console-socket`, the init opens a pty inside the
 //! container, sends the master to the caller's socket (SCM_RIGHTS), and makes the slave its
-//! controlling terminal, its stdio and /dev/console.
+//! controlling terminal, its stdio and /dev/console. A foreground `run` or `exec -t` without a
+//! socket receives the master itself, over a socketpair, and copies it to its own stdio.
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -12,7 +13,8 @@ use nix::mount::{mount, MsFlags};
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::stat::{Mode, SFlag};
-use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fchown, Gid, Uid};
+use nix::sys::termios::{tcgetattr, tcsetattr, OutputFlags, SetArg};
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fchown, Uid};
 
 use crate::sys;
 
@@ -68,11 +70,12 @@ pub fn connect(path: &Path) -> Result<UnixStream, TtyError> {
 
 /// Container side, after pivot_root while still root: create the pty in the container's devpts,
 /// hand the master to the socket, and make the slave our terminal and stdio (and, for the
-/// init, /dev/console).
+/// init, /dev/console). The slave goes to the process's `uid`; its group and mode stay what the
+/// devpts mount gives it (`gid=5,mode=0620` in the usual config), as runc leaves them.
 pub fn setup(
     socket: &UnixStream,
     size: Option<(u16, u16)>,
-    owner: (u32, u32),
+    uid: u32,
     console: bool,
 ) -> Result<(), TtyError> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
@@ -89,12 +92,7 @@ pub fn setup(
         Mode::empty(),
     )
     .map_err(step("open pty slave"))?;
-    fchown(
-        &slave,
-        Some(Uid::from_raw(owner.0)),
-        Some(Gid::from_raw(owner.1)),
-    )
-    .map_err(step("chown pty slave"))?;
+    fchown(&slave, Some(Uid::from_raw(uid)), None).map_err(step("chown pty slave"))?;
     if console {
         bind_console(&slave)?;
     }
@@ -153,8 +151,20 @@ fn bind_console(slave: &OwnedFd) -> Result<(), TtyError> {
     Ok(())
 }
 
-/// Receive the pty master the container sends over `socket` (SCM_RIGHTS).
-pub fn receive_master(socket: &UnixStream) -> Result<OwnedFd, TtyError> {
+/// Receive the pty master the container sends over `socket` (SCM_RIGHTS) for the runtime to
+/// copy to its own stdout, and turn ONLCR off, as runc does: what the container writes then
+/// arrives byte for byte (`\n`, not `\r\n`), and the caller's terminal, if any, adds the `\r`.
+/// Called before the process is let go, so even its first write is untranslated.
+pub fn receive_own_master(socket: &UnixStream) -> Result<OwnedFd, TtyError> {
+    let master = receive_master(socket)?;
+    // On a master, the termios calls act on its slave.
+    let mut termios = tcgetattr(&master).map_err(step("read pty termios"))?;
+    termios.output_flags.remove(OutputFlags::ONLCR);
+    tcsetattr(&master, SetArg::TCSANOW, &termios).map_err(step("clear ONLCR"))?;
+    Ok(master)
+}
+
+fn receive_master(socket: &UnixStream) -> Result<OwnedFd, TtyError> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned};
     let mut buf = [0u8; 256];
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];

@@ -29,6 +29,7 @@ pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
         console_socket: args.console_socket.clone(),
         preserve_fds: args.preserve_fds as i32,
         ignore_paused: args.ignore_paused,
+        own_pty: !args.detach,
     };
     let forwarded = SigSet::all();
     if !args.detach {
@@ -36,11 +37,12 @@ pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
             .thread_block()
             .context("block signals for forwarding")?;
     }
-    let pid = container::exec(root, &args.id, &process, &opts).map_err(super::chain)?;
+    let execed = container::exec(root, &args.id, &process, &opts).map_err(super::chain)?;
     if args.detach {
         return Ok(0);
     }
-    super::run::forward_until_exit(pid, &forwarded)
+    let attached = execed.pty_master.map(super::run::Attached::new);
+    super::run::wait_foreground(execed.pid, &forwarded, attached)
 }
 
 /// runc flags nook accepts but cannot honour: refused when used with a value nook cannot apply.

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, OutputFlags, SetArg, Termios};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use nook::container;
@@ -39,10 +39,11 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
         pty_master,
         cgroup,
     } = created;
-    // Raw before start, so the first keystrokes already reach the container unchanged.
-    let raw = pty_master.as_ref().and_then(|_| RawTerminal::enter());
+    // Attached (our terminal raw) before start, so the first keystrokes already reach the
+    // container unchanged.
+    let attached = pty_master.map(Attached::new);
     if let Err(e) = container::start(root, id) {
-        drop(raw);
+        drop(attached);
         let _ = container::delete(root, id, true);
         return Err(super::chain(e));
     }
@@ -50,11 +51,7 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
     if args.detach {
         return Ok(0);
     }
-    let code = match pty_master {
-        Some(master) => proxy_until_exit(pid, &forwarded, master)?,
-        None => forward_until_exit(pid, &forwarded)?,
-    };
-    drop(raw);
+    let code = wait_foreground(pid, &forwarded, attached)?;
     nook::logging::step("container exited");
     if !args.keep {
         container::delete_run(root, id, &cgroup).map_err(super::chain)?;
@@ -77,37 +74,84 @@ pub(super) fn forward_until_exit(init: Pid, set: &SigSet) -> Result<u8> {
     }
 }
 
-/// The caller's terminal in raw mode while a container owns the pty; restored on drop.
+/// Waits for `pid` as `forward_until_exit` does, proxying its pty when we hold one.
+pub(super) fn wait_foreground(pid: Pid, set: &SigSet, attached: Option<Attached>) -> Result<u8> {
+    match attached {
+        Some(attached) => proxy_until_exit(pid, set, attached),
+        None => forward_until_exit(pid, set),
+    }
+}
+
+/// A pty the container made for us (foreground `run`, `exec -t` without --console-socket),
+/// with the caller's terminal, if it has one, raw until this is dropped.
+pub(super) struct Attached {
+    master: OwnedFd,
+    host: Option<RawTerminal>,
+}
+
+impl Attached {
+    pub(super) fn new(master: OwnedFd) -> Attached {
+        Attached {
+            master,
+            host: RawTerminal::enter(),
+        }
+    }
+
+    /// Give the container's pty the window size of the caller's terminal.
+    fn resize(&self) {
+        if let Some(host) = &self.host {
+            if let Ok((rows, cols)) = sys::window_size(host.fd.as_fd()) {
+                let _ = sys::set_window_size(self.master.as_fd(), rows, cols);
+            }
+        }
+    }
+}
+
+/// The caller's terminal in raw mode while a container owns the pty; restored on drop. As in
+/// runc, it is the first of stderr, stdout and stdin that is a terminal, else the controlling
+/// terminal, so `exec -t` at a terminal with stdin redirected still gets its window size.
 struct RawTerminal {
+    fd: OwnedFd,
     saved: Termios,
 }
 
 impl RawTerminal {
     fn enter() -> Option<RawTerminal> {
-        let stdin = std::io::stdin();
-        let saved = tcgetattr(stdin.as_fd()).ok()?;
+        let (stderr, stdout, stdin) = (std::io::stderr(), std::io::stdout(), std::io::stdin());
+        let found = [stderr.as_fd(), stdout.as_fd(), stdin.as_fd()]
+            .into_iter()
+            .find_map(|fd| tcgetattr(fd).ok().map(|t| (fd.try_clone_to_owned(), t)));
+        let (fd, saved) = match found {
+            Some((fd, saved)) => (fd.ok()?, saved),
+            None => {
+                let tty = OwnedFd::from(std::fs::File::open("/dev/tty").ok()?);
+                let saved = tcgetattr(&tty).ok()?;
+                (tty, saved)
+            }
+        };
         let mut raw = saved.clone();
         cfmakeraw(&mut raw);
-        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
-        Some(RawTerminal { saved })
+        // The container's pty has ONLCR off; our terminal adds the `\r` on the way out.
+        raw.output_flags.insert(OutputFlags::OPOST);
+        tcsetattr(&fd, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawTerminal { fd, saved })
     }
 }
 
 impl Drop for RawTerminal {
     fn drop(&mut self) {
-        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
+        let _ = tcsetattr(&self.fd, SetArg::TCSANOW, &self.saved);
     }
 }
 
 /// Like `forward_until_exit`, while copying stdin to the container's pty and the pty to
 /// stdout, and passing window-size changes on.
-fn proxy_until_exit(init: Pid, set: &SigSet, master: OwnedFd) -> Result<u8> {
+fn proxy_until_exit(init: Pid, set: &SigSet, attached: Attached) -> Result<u8> {
     let sigfd = SignalFd::with_flags(set, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout();
-    if let Ok((rows, cols)) = sys::window_size(stdin.as_fd()) {
-        let _ = sys::set_window_size(master.as_fd(), rows, cols);
-    }
+    attached.resize();
+    let master = &attached.master;
     let mut stdin_open = true;
     let mut buf = [0u8; 8192];
     loop {
@@ -130,7 +174,7 @@ fn proxy_until_exit(init: Pid, set: &SigSet, master: OwnedFd) -> Result<u8> {
         let (sig_ready, pty_ready, in_ready) = (ready(0), ready(1), ready(2));
         drop(fds);
         if pty_ready {
-            match nix::unistd::read(&master, &mut buf) {
+            match nix::unistd::read(master, &mut buf) {
                 Ok(n) if n > 0 => {
                     stdout.write_all(&buf[..n])?;
                     stdout.flush()?;
@@ -141,7 +185,7 @@ fn proxy_until_exit(init: Pid, set: &SigSet, master: OwnedFd) -> Result<u8> {
         if in_ready {
             match nix::unistd::read(&stdin, &mut buf) {
                 Ok(n) if n > 0 => {
-                    let _ = nix::unistd::write(&master, &buf[..n]);
+                    let _ = nix::unistd::write(master, &buf[..n]);
                 }
                 _ => stdin_open = false,
             }
@@ -155,15 +199,11 @@ fn proxy_until_exit(init: Pid, set: &SigSet, master: OwnedFd) -> Result<u8> {
         match Signal::try_from(info.ssi_signo as i32) {
             Ok(Signal::SIGCHLD) => {
                 if let Some(code) = reap(init) {
-                    drain(&master, &mut stdout);
+                    drain(master, &mut stdout);
                     return Ok(code);
                 }
             }
-            Ok(Signal::SIGWINCH) => {
-                if let Ok((rows, cols)) = sys::window_size(stdin.as_fd()) {
-                    let _ = sys::set_window_size(master.as_fd(), rows, cols);
-                }
-            }
+            Ok(Signal::SIGWINCH) => attached.resize(),
             Ok(sig) => {
                 let _ = kill(init, sig);
             }

@@ -169,8 +169,7 @@ fn setup(
         let size = process
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        let user = process.user();
-        tty::setup(socket, size, (user.uid(), user.gid()), false)?;
+        tty::setup(socket, size, process.user().uid(), false)?;
     }
     let mut exec = init::resolve_exec(process)?;
     // As in the init: labels before any seccomp filter, inside the container's /proc.

@@ -275,8 +275,7 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         let size = process
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        let user = process.user();
-        tty::setup(socket, size, (user.uid(), user.gid()), true)?;
+        tty::setup(socket, size, process.user().uid(), true)?;
     }
     rootfs::finalize(spec)?;
     logging::step("init: masked and read-only paths");

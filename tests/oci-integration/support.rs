@@ -207,7 +207,8 @@ impl Fixture {
         self.exec(self.cmd(args))
     }
 
-    fn remember(&self, id: &str) {
+    /// Deletes `id` (forced) when the fixture is dropped.
+    pub fn remember(&self, id: &str) {
         self.ids.borrow_mut().push(id.to_string());
     }
 
