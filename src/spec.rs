@@ -275,7 +275,10 @@ fn has_new(spec: &Spec, typ: LinuxNamespaceType) -> bool {
         .any(|n| n.typ() == typ && n.path().is_none())
 }
 
-fn has(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+/// Whether the config lists a namespace of this type, new or joined by path. A type not listed
+/// is inherited from the runtime (runtime-spec: "the container MUST inherit the runtime
+/// namespace of that type").
+pub fn has(spec: &Spec, typ: LinuxNamespaceType) -> bool {
     namespaces(spec).iter().any(|n| n.typ() == typ)
 }
 
@@ -304,13 +307,24 @@ fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
             }
         }
     }
-    if !has(spec, LinuxNamespaceType::Mount) {
-        return Err(invalid(
-            "linux.namespaces",
-            "a mount namespace is required to set up the rootfs",
-        ));
-    }
     let linux = spec.linux().as_ref().expect("checked by validate");
+    if !has(spec, LinuxNamespaceType::Mount) {
+        // The container shares the runtime's mounts: nook mounts nothing (as runc), and what
+        // only a private mount table can give is refused rather than done to the host's.
+        let listed = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|p| !p.is_empty());
+        for (field, set) in [
+            ("linux.maskedPaths", linux.masked_paths()),
+            ("linux.readonlyPaths", linux.readonly_paths()),
+        ] {
+            if listed(set) {
+                return Err(invalid(
+                    field,
+                    "cannot be applied without a private mount namespace (linux.namespaces \
+                     lists no mount namespace, so the container shares the host's mounts)",
+                ));
+            }
+        }
+    }
     let mapped = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     if has_new(spec, LinuxNamespaceType::User) && !mapped {
@@ -350,20 +364,21 @@ fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
             }
         }
     }
+    // A uts namespace joined by path is the container's own as much as a new one is.
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
-        && !has_new(spec, LinuxNamespaceType::Uts)
+        && !has(spec, LinuxNamespaceType::Uts)
     {
         return Err(invalid(
             "hostname",
-            "setting the hostname needs a new uts namespace",
+            "setting the hostname needs a uts namespace of the container's own",
         ));
     }
     if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !has_new(spec, LinuxNamespaceType::Uts)
+        && !has(spec, LinuxNamespaceType::Uts)
     {
         return Err(invalid(
             "domainname",
-            "setting the domainname needs a new uts namespace",
+            "setting the domainname needs a uts namespace of the container's own",
         ));
     }
     if let Some(sysctl) = linux.sysctl() {

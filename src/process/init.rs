@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::{access, execve, getcwd, sethostname, setsid, AccessFlags};
-use oci_spec::runtime::{Hook, Process, Spec};
+use oci_spec::runtime::{Hook, LinuxNamespaceType, Process, Spec};
 
 use super::attrs::{self, AttrError};
 use super::channel::{ChannelError, InitEnd};
@@ -249,8 +249,13 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     }
 
     logging::step("init: hostname, keyring, sysctls");
-    rootfs::prepare(spec, args.rootfs, args.cgroup_views.as_deref())?;
-    logging::step("init: mounts prepared");
+    // Without a mount namespace of its own the container shares the runtime's mount table:
+    // nothing is mounted, pivoted or masked (validation refused masked and read-only paths).
+    let private_mounts = crate::spec::has(spec, LinuxNamespaceType::Mount);
+    if private_mounts {
+        rootfs::prepare(spec, args.rootfs, args.cgroup_views.as_deref())?;
+        logging::step("init: mounts prepared");
+    }
     let hooks = spec.hooks().as_ref();
     let list = |h: Option<&Vec<Hook>>| h.cloned().unwrap_or_default();
     if let Some(h) = hooks {
@@ -263,22 +268,27 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
             &state_json,
         )?;
     }
-    rootfs::enter(args.rootfs, args.no_pivot)?;
-    logging::step("init: pivot_root");
-    // The root is ours now, so the path cannot lead out of it; create before a read-only root.
-    let cwd = process.cwd();
-    std::fs::create_dir_all(cwd).map_err(|source| InitError::CreateCwd {
-        path: cwd.clone(),
-        source,
-    })?;
+    if private_mounts {
+        rootfs::enter(args.rootfs, args.no_pivot)?;
+        logging::step("init: pivot_root");
+        // The root is ours now, so the path cannot lead out of it; create before a read-only
+        // root.
+        let cwd = process.cwd();
+        std::fs::create_dir_all(cwd).map_err(|source| InitError::CreateCwd {
+            path: cwd.clone(),
+            source,
+        })?;
+    }
     if let Some(socket) = args.console {
         let size = process
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        tty::setup(socket, size, process.user().uid(), true)?;
+        tty::setup(socket, size, process.user().uid(), private_mounts)?;
     }
-    rootfs::finalize(spec)?;
-    logging::step("init: masked and read-only paths");
+    if private_mounts {
+        rootfs::finalize(spec)?;
+        logging::step("init: masked and read-only paths");
+    }
     let mut exec = resolve_exec(process)?;
     if let Some(h) = hooks {
         exec.start_hooks = list(h.start_container().as_ref());

@@ -56,6 +56,13 @@ pub fn prepare(
     let propagation =
         options::root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))
             .map_err(RootfsError::RootPropagationValue)?;
+    // An unbindable "/" could not be bind-mounted onto itself below: private until the rootfs
+    // is "/", then finalize makes it unbindable.
+    let propagation = if propagation.contains(MsFlags::MS_UNBINDABLE) {
+        (propagation - MsFlags::MS_UNBINDABLE) | MsFlags::MS_PRIVATE
+    } else {
+        propagation
+    };
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>).map_err(|source| {
         RootfsError::RootPropagation {
             flags: propagation,

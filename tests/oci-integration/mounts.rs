@@ -164,3 +164,22 @@ container_test! {
         );
     }
 }
+
+container_test! {
+    fn an_unbindable_root_propagation_is_applied(f) {
+        // The rootfs is bind-mounted onto itself before pivot_root; an unbindable "/" would
+        // refuse that, so "/" becomes unbindable only once it is the rootfs.
+        if crate::support::is_runc() {
+            // runc 1.1.5 makes "/" unbindable first and then fails to bind the rootfs (EINVAL).
+            eprintln!("SKIP an_unbindable_root_propagation_is_applied: runc 1.1.5 fails it");
+            return;
+        }
+        f.config["linux"]["rootfsPropagation"] = serde_json::json!("unbindable");
+        let out = f.run_sh("cat /proc/self/mountinfo");
+        let root = out
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .unwrap_or_else(|| panic!("no / in {out}"));
+        assert!(root.contains(" unbindable "), "{root}");
+    }
+}

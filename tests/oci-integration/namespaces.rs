@@ -163,3 +163,85 @@ container_test! {
         assert_eq!(f.run_sh("echo $$"), "1\n");
     }
 }
+
+container_test! {
+    fn without_a_mount_namespace_the_container_shares_the_hosts_mounts_untouched(f) {
+        // runtime-spec: a namespace type not listed is inherited from the runtime, the mount
+        // namespace included. The container then sees the host's mount table, and the runtime
+        // must not change it: nothing mounted, nothing pivoted.
+        if is_runc() {
+            // runc 1.1.5 sets the rootfs up in the host's mount table (and leaves /proc, /dev
+            // and /sys mounted in the bundle); runc 1.2 and later skip it as nook does.
+            eprintln!("SKIP without_a_mount_namespace_the_container_shares_the_hosts_mounts_untouched: runc 1.1.5 mounts in the host's table");
+            return;
+        }
+        f.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}]);
+        f.config["linux"].as_object_mut().unwrap().remove("maskedPaths");
+        f.config["linux"].as_object_mut().unwrap().remove("readonlyPaths");
+        let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        // The host's root: its /bin/sh, its mount namespace.
+        let out = f.run_sh("readlink /proc/self/ns/mnt; hostname");
+        let after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert_eq!(out.lines().next(), Some(host_ns("mnt").as_str()), "{out}");
+        let bundle = f.bundle().display().to_string();
+        for line in before.lines().chain(after.lines()) {
+            assert!(!line.contains(&bundle), "a mount in the bundle: {line}");
+        }
+        let count = |s: &str| s.lines().count();
+        assert_eq!(count(&before), count(&after), "the host's mount table changed");
+    }
+}
+
+container_test! {
+    fn masked_paths_without_a_mount_namespace_are_refused(f) {
+        f.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}]);
+        f.config["linux"].as_object_mut().unwrap().remove("readonlyPaths");
+        f.config["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+        let out = f.create();
+        if is_runc() {
+            // runc 1.1.5 masks in the host's mount table; runc 1.2 and later refuse as nook does.
+            eprintln!("SKIP masked_paths_without_a_mount_namespace_are_refused: runc 1.1.5 applies them to the host");
+            let _ = f.rt(&["delete", "--force", &f.id]);
+            return;
+        }
+        let out = out.failed();
+        assert!(out.stderr.contains("linux.maskedPaths"), "{out}");
+        crate::support::assert_nothing_left(&f, &f.id);
+    }
+}
+
+container_test! {
+    fn a_uts_namespace_joined_by_path_takes_the_hostname(f) {
+        let holder = Command::new("unshare")
+            .args(["--uts", "sleep", "100"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let holder = KillOnDrop(holder);
+        let path = format!("/proc/{}/ns/uts", holder.0.id());
+        // unshare has run once the sleep's uts namespace differs from ours.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_link(&path).map(|l| l.to_string_lossy() == host_ns("uts")).unwrap_or(true) {
+            assert!(Instant::now() < deadline, "unshare --uts did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        f.config["hostname"] = json!("joined-uts");
+        let namespaces = f.config["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|n| n["type"] != "uts");
+        namespaces.push(json!({"type": "uts", "path": path}));
+        let out = f.run_sh("hostname; readlink /proc/self/ns/uts");
+        let ns = std::fs::read_link(&path).unwrap().to_string_lossy().into_owned();
+        assert_eq!(out, format!("joined-uts\n{ns}\n"));
+        assert_eq!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), host_name);
+    }
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
