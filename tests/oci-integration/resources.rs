@@ -292,6 +292,52 @@ container_test! {
     }
 }
 
+/// Writes to /dev/kmsg and reads /dev/zero and /dev/null, printing each one's exit status.
+const DEVICE_PROBE: &str = "stat -c 'kmsg %t:%T' /dev/kmsg; \
+     (echo nook-probe > /dev/kmsg) 2>&1; echo kmsg=$?; \
+     (head -c 1 /dev/zero > /dev/null) 2>&1; echo zero=$?; \
+     (head -c 1 /dev/null) 2>&1; echo null=$?";
+
+#[track_caller]
+fn assert_probe_denied(out: &str) {
+    assert!(out.contains("kmsg 1:b"), "/dev/kmsg was not made: {out}");
+    assert!(
+        out.contains("kmsg=1"),
+        "wrote /dev/kmsg under deny all: {out}"
+    );
+    assert!(
+        out.contains("zero=1"),
+        "read a listed /dev/zero under deny all: {out}"
+    );
+    assert!(
+        out.contains("null=0"),
+        "the default /dev/null rule is gone: {out}"
+    );
+    assert!(out.contains("Operation not permitted"), "{out}");
+}
+
+container_test! {
+    fn listed_devices_are_made_but_only_the_device_rules_open_them(f) {
+        // Security: `linux.devices` makes nodes; `linux.resources.devices` (plus the runtime's
+        // default list) alone decides which may be opened. Under the default "deny all", a listed
+        // /dev/kmsg exists but writing it fails with EPERM, in the init and in exec. A listed
+        // /dev/zero replaces the default node and, as in runc, its default rule too. Fails if
+        // nook allows every listed node (the deny would not hold).
+        f.config["linux"]["devices"] = json!([
+            {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o666},
+            {"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666}
+        ]);
+        let out = f.run_sh(DEVICE_PROBE);
+        assert_probe_denied(&out);
+        f.set_args(&["sleep", "100"]);
+        let id = f.another_id("exec");
+        start(&f, &id);
+        let out = f.rt(&["exec", &id, "sh", "-c", DEVICE_PROBE]).ok();
+        assert_probe_denied(&out.stdout);
+        remove(&f, &id);
+    }
+}
+
 container_test! {
     fn unified_resources_need_cgroup_v2(f) {
         set_resources(&mut f, json!({"unified": {"pids.max": "7"}}));
