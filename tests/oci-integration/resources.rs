@@ -2,7 +2,7 @@
 //! from the host while it runs, on a v1/hybrid host and on a pure v2 host alike), must bite inside
 //! the container, and the cgroup must be gone after `delete`.
 
-use crate::support::{assert_nothing_left, container_test, Fixture};
+use crate::support::{assert_nothing_left, container_test, is_runc, Fixture};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -335,6 +335,100 @@ container_test! {
         let out = f.rt(&["exec", &id, "sh", "-c", DEVICE_PROBE]).ok();
         assert_probe_denied(&out.stdout);
         remove(&f, &id);
+    }
+}
+
+/// A cgroup made (and frozen) by the test itself, thawed and removed on drop even when the
+/// test fails.
+struct FrozenCgroup {
+    dir: PathBuf,
+    v1: bool,
+}
+
+impl FrozenCgroup {
+    fn new(dir: PathBuf, v1: bool) -> FrozenCgroup {
+        fs::create_dir(&dir).unwrap();
+        let frozen = FrozenCgroup { dir, v1 };
+        let (file, value) = frozen.freeze_file(true);
+        fs::write(frozen.dir.join(file), value).unwrap();
+        frozen
+    }
+
+    fn freeze_file(&self, frozen: bool) -> (&'static str, &'static str) {
+        match (self.v1, frozen) {
+            (true, true) => ("freezer.state", "FROZEN"),
+            (true, false) => ("freezer.state", "THAWED"),
+            (false, true) => ("cgroup.freeze", "1"),
+            (false, false) => ("cgroup.freeze", "0"),
+        }
+    }
+
+    fn still_frozen(&self) -> bool {
+        let (file, value) = self.freeze_file(true);
+        fs::read_to_string(self.dir.join(file)).is_ok_and(|s| s.trim() == value)
+    }
+}
+
+impl Drop for FrozenCgroup {
+    fn drop(&mut self) {
+        let (file, value) = self.freeze_file(false);
+        let _ = fs::write(self.dir.join(file), value);
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+/// `create` and `run` with `cgroupsPath` = /`name`, whose cgroup `frozen` froze: both must
+/// fail (not hang), naming the freeze, and leave the frozen cgroup as it was and nothing else.
+#[track_caller]
+fn assert_frozen_refused(f: &mut Fixture, name: &str, frozen: &FrozenCgroup) {
+    f.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    f.set_args(&["true"]);
+    let id = f.id.clone();
+    for out in [f.create(), f.run()] {
+        let out = out.failed();
+        assert!(out.stderr.contains("frozen"), "{out}");
+        if !is_runc() {
+            assert!(out.stderr.contains(name), "the path is not named: {out}");
+        }
+        assert_nothing_left(f, &id);
+        assert!(frozen.still_frozen(), "the cgroup was thawed or removed");
+        // No directory of its own is left in the other hierarchies (the frozen one aside).
+        for other in ["pids", "memory", "unified"] {
+            let dir = Path::new("/sys/fs/cgroup").join(other).join(name);
+            if dir != frozen.dir {
+                assert!(!dir.exists(), "{} was left behind", dir.display());
+            }
+        }
+    }
+}
+
+container_test! {
+    fn a_frozen_cgroup_is_refused_at_once(f) {
+        // A cgroupsPath naming a cgroup someone froze: the init would freeze as it joins and the
+        // create would wait for it forever. runc refuses it before anything exists ("container's
+        // cgroup unexpectedly frozen"); so must nook, leaving the frozen cgroup (not its own) as it
+        // found it. A hang fails as "did not finish within 60s". Fails if nook hangs, thaws or
+        // removes the cgroup, or leaves anything of the container behind.
+        let name = format!("nook-frozen-{}", std::process::id());
+        if host_is_v2() {
+            let frozen = FrozenCgroup::new(Path::new("/sys/fs/cgroup").join(&name), false);
+            assert_frozen_refused(&mut f, &name, &frozen);
+            return;
+        }
+        let frozen = FrozenCgroup::new(Path::new("/sys/fs/cgroup/freezer").join(&name), true);
+        assert_frozen_refused(&mut f, &name, &frozen);
+        drop(frozen);
+        // Hybrid host: the init is cloned into the unified hierarchy's cgroup, which freezes too.
+        // runc 1.1.5 checks only the v1 freezer and hangs here.
+        if is_runc() {
+            return;
+        }
+        let unified = Path::new("/sys/fs/cgroup/unified");
+        if unified.join("cgroup.controllers").exists() {
+            let frozen = FrozenCgroup::new(unified.join(&name), false);
+            assert_frozen_refused(&mut f, &name, &frozen);
+            assert!(!Path::new("/sys/fs/cgroup/freezer").join(&name).exists());
+        }
     }
 }
 
