@@ -537,6 +537,40 @@ fn device_rule_syntax() {
 }
 
 #[test]
+fn v1_blkio_weights_go_to_bfq_files_where_cfq_is_gone() {
+    use oci_spec::runtime::LinuxWeightDeviceBuilder;
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    touch(
+        dir,
+        &[("blkio.bfq.weight", "100"), ("blkio.bfq.weight_device", "")],
+    );
+    let device = |minor: i64, weight: u16| {
+        LinuxWeightDeviceBuilder::default()
+            .major(7i64)
+            .minor(minor)
+            .weight(weight)
+            .build()
+            .unwrap()
+    };
+    let b = LinuxBlockIoBuilder::default()
+        .weight(300u16)
+        .weight_device(vec![device(0, 200), device(1, 0)])
+        .build()
+        .unwrap();
+    super::v1_resources::apply_blkio(dir, &b).unwrap();
+    assert_eq!(get(dir, "blkio.bfq.weight"), "300");
+    // One write per device; weight 0 means unset and writes nothing.
+    assert_eq!(get(dir, "blkio.bfq.weight_device"), "7:0 200");
+    assert!(!dir.join("blkio.weight_device").exists());
+    // With CFQ's files present, those are used.
+    touch(dir, &[("blkio.weight", "500"), ("blkio.weight_device", "")]);
+    super::v1_resources::apply_blkio(dir, &b).unwrap();
+    assert_eq!(get(dir, "blkio.weight"), "300");
+    assert_eq!(get(dir, "blkio.weight_device"), "7:0 200");
+}
+
+#[test]
 fn an_existing_frozen_v1_leaf_is_refused_and_left_as_found() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path();

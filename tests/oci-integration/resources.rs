@@ -251,6 +251,91 @@ container_test! {
     }
 }
 
+/// A loop device over a sparse file in the fixture's directory, with its I/O scheduler set:
+/// per-device weights are taken only for a disk whose scheduler has them. Detached on drop.
+struct LoopDevice {
+    path: String,
+    major: u64,
+    minor: u64,
+}
+
+impl LoopDevice {
+    /// None (with the reason) where loop devices or the scheduler are not available.
+    fn with_scheduler(f: &Fixture, scheduler: &str) -> Result<LoopDevice, String> {
+        let image = f.dir.path().join("loop.img");
+        fs::File::create(&image)
+            .and_then(|file| file.set_len(16 << 20))
+            .map_err(|e| format!("sparse file: {e}"))?;
+        let out = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image)
+            .output()
+            .map_err(|e| format!("losetup: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("losetup: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let name = path.trim_start_matches("/dev/").to_string();
+        let dev = fs::read_to_string(format!("/sys/block/{name}/dev")).unwrap_or_default();
+        let (major, minor) = dev.trim().split_once(':').unwrap_or(("", ""));
+        let (major, minor) = (major.parse().unwrap_or(0), minor.parse().unwrap_or(0));
+        let device = LoopDevice { path, major, minor };
+        fs::write(format!("/sys/block/{name}/queue/scheduler"), scheduler)
+            .map_err(|e| format!("{path}: no {scheduler} scheduler: {e}", path = device.path))?;
+        Ok(device)
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.path])
+            .status();
+    }
+}
+
+container_test! {
+    fn per_device_block_io_weight_lands_in_the_cgroup(f) {
+        // blockIO.weightDevice: CFQ's blkio.weight_device is gone since Linux 5.0; runc then writes
+        // BFQ's blkio.bfq.weight_device (v2: io.bfq.weight), as for blockIO.weight. The kernel takes
+        // a per-device weight only for a disk scheduled by BFQ, so the test switches a loop device
+        // of its own to it. Fails if nook writes the missing CFQ file (the create fails) or nothing.
+        let Some(file) = probe(
+            &mut f,
+            "blkio",
+            &["blkio.bfq.weight_device", "blkio.weight_device"],
+            &["io.bfq.weight"],
+        ) else {
+            eprintln!("SKIP per_device_block_io_weight_lands_in_the_cgroup: the kernel has no BFQ or CFQ per-device weight file");
+            return;
+        };
+        let scheduler = if file.contains("bfq") { "bfq" } else { "cfq" };
+        let disk = match LoopDevice::with_scheduler(&f, scheduler) {
+            Ok(disk) => disk,
+            Err(why) => {
+                eprintln!("SKIP per_device_block_io_weight_lands_in_the_cgroup: {why}");
+                return;
+            }
+        };
+        set_resources(&mut f, json!({"blockIO": {
+            "weight": 300,
+            "weightDevice": [{"major": disk.major, "minor": disk.minor, "weight": 200}]
+        }}));
+        f.set_args(&["sleep", "100"]);
+        let id = f.id.clone();
+        let cg = start(&f, &id);
+        let text = cg.read("blkio", &file, &file);
+        let line = format!("{}:{} 200", disk.major, disk.minor);
+        assert!(text.lines().any(|l| l.trim() == line), "no {line:?} in {file}: {text}");
+        // The cgroup-wide weight goes to the same scheduler's file ("default 300" or "300").
+        let weight_file = file.trim_end_matches("_device");
+        let text = cg.read("blkio", weight_file, weight_file);
+        let got = text.lines().next().unwrap_or("").split_whitespace().last();
+        assert_eq!(got, Some("300"), "{weight_file}: {text}");
+        remove(&f, &id);
+    }
+}
+
 container_test! {
     fn hugepage_limit_lands_in_the_cgroup(f) {
         // Absent when the kernel has no hugetlb controller or no 2MB pages: skip then.
