@@ -130,7 +130,7 @@ impl Drop for Undo<'_> {
     fn drop(&mut self) {
         // If the cgroup will not go, keep the state directory: its record names the cgroup,
         // so `delete --force` can still find and remove it. Without it, nothing could.
-        let cgroup_gone = self.cgroup.is_none_or(|cg| cg.destroy().is_ok());
+        let cgroup_gone = self.cgroup.is_none_or(|cg| cg.undo_create().is_ok());
         if let Some(dir) = self.dir.take() {
             if cgroup_gone {
                 let _ = dir.remove();

@@ -112,6 +112,10 @@ pub enum CgroupError {
     },
     #[error("freeze {path}: the cgroup did not freeze within {timeout:?}")]
     FreezeTimeout { path: PathBuf, timeout: Duration },
+    #[error(
+        "container's cgroup unexpectedly frozen: {path} (thaw it, or name another cgroupsPath)"
+    )]
+    Frozen { path: PathBuf },
     #[error("freeze {path}: no freezer on this host")]
     NoFreezer { path: PathBuf },
     #[error("load the device eBPF program for {path}; verifier log: {log:?}")]
@@ -184,6 +188,10 @@ trait Backend {
     /// does: removing it with its last child and making it again for the next container cost
     /// an rmdir, a mkdir and its setup (cpuset copy, subtree_control) per hierarchy per run.
     fn remove(&self) -> Result<(), CgroupError>;
+    /// Whether `create` found any leaf already there (then not all of it is ours to undo).
+    fn found_existing(&self) -> bool;
+    /// rmdir the leaves `create` made, leaving those it found.
+    fn remove_created(&self) -> Result<(), CgroupError>;
     /// A path in one hierarchy, for messages.
     fn display_path(&self) -> PathBuf;
     fn stats(&self) -> Result<stats::Stats, CgroupError>;
@@ -422,6 +430,17 @@ impl Cgroup {
             self.kill_until_empty()?;
         }
         self.backend.remove()
+    }
+
+    /// Undo a create that failed: [`Cgroup::destroy`] when every directory is this create's
+    /// own. A cgroupsPath naming an existing cgroup is left as found (still frozen, say), with
+    /// whatever else runs in it: only the directories this create made go (the init itself is
+    /// killed by its launcher).
+    pub fn undo_create(&self) -> Result<(), CgroupError> {
+        if self.backend.found_existing() {
+            return self.backend.remove_created();
+        }
+        self.destroy()
     }
 
     /// No freezing here: a process that forks between snapshots is caught by the next

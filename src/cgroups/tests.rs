@@ -535,3 +535,87 @@ fn device_rule_syntax() {
         .unwrap();
     assert!(limits::device_rule(&r).is_err());
 }
+
+#[test]
+fn v1_blkio_weights_go_to_bfq_files_where_cfq_is_gone() {
+    use oci_spec::runtime::LinuxWeightDeviceBuilder;
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    touch(
+        dir,
+        &[("blkio.bfq.weight", "100"), ("blkio.bfq.weight_device", "")],
+    );
+    let device = |minor: i64, weight: u16| {
+        LinuxWeightDeviceBuilder::default()
+            .major(7i64)
+            .minor(minor)
+            .weight(weight)
+            .build()
+            .unwrap()
+    };
+    let b = LinuxBlockIoBuilder::default()
+        .weight(300u16)
+        .weight_device(vec![device(0, 200), device(1, 0)])
+        .build()
+        .unwrap();
+    super::v1_resources::apply_blkio(dir, &b).unwrap();
+    assert_eq!(get(dir, "blkio.bfq.weight"), "300");
+    // One write per device; weight 0 means unset and writes nothing.
+    assert_eq!(get(dir, "blkio.bfq.weight_device"), "7:0 200");
+    assert!(!dir.join("blkio.weight_device").exists());
+    // With CFQ's files present, those are used.
+    touch(dir, &[("blkio.weight", "500"), ("blkio.weight_device", "")]);
+    super::v1_resources::apply_blkio(dir, &b).unwrap();
+    assert_eq!(get(dir, "blkio.weight"), "300");
+    assert_eq!(get(dir, "blkio.weight_device"), "7:0 200");
+}
+
+#[test]
+fn an_existing_frozen_v1_leaf_is_refused_and_left_as_found() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    touch(&root.join("freezer/ctr"), &[("freezer.state", "FROZEN")]);
+    fs::create_dir_all(root.join("pids")).unwrap();
+    fs::create_dir_all(root.join("unified")).unwrap();
+    let cg = Cgroup::with_root(root, Version::V1, Some(Path::new("/ctr")), "x").unwrap();
+    cg.create_clone_target().unwrap();
+    let err = cg.create_rest().unwrap_err();
+    assert!(matches!(err, CgroupError::Frozen { .. }), "{err}");
+    assert!(err.to_string().contains("freezer/ctr"), "{err}");
+    // Refused before any other hierarchy got a directory.
+    assert!(!root.join("pids/ctr").exists());
+    cg.undo_create().unwrap();
+    assert!(root.join("freezer/ctr").is_dir(), "not ours to remove");
+    assert!(
+        !root.join("unified/ctr").exists(),
+        "ours, made by this create"
+    );
+}
+
+#[test]
+fn an_existing_thawed_leaf_is_used_and_kept_on_undo() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    touch(&root.join("freezer/ctr"), &[("freezer.state", "THAWED")]);
+    fs::create_dir_all(root.join("pids")).unwrap();
+    let cg = Cgroup::with_root(root, Version::V1, Some(Path::new("/ctr")), "x").unwrap();
+    cg.create().unwrap();
+    assert!(root.join("pids/ctr").is_dir());
+    cg.undo_create().unwrap();
+    assert!(root.join("freezer/ctr").is_dir());
+    assert!(!root.join("pids/ctr").exists());
+}
+
+#[test]
+fn an_existing_frozen_v2_leaf_is_refused_before_the_fork() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    touch(&root.join("ctr"), &[("cgroup.freeze", "1")]);
+    let cg = Cgroup::with_root(root, Version::V2, Some(Path::new("/ctr")), "x").unwrap();
+    let err = cg.create_clone_target().unwrap_err();
+    assert!(matches!(err, CgroupError::Frozen { .. }), "{err}");
+    cg.undo_create().unwrap();
+    assert!(root.join("ctr").is_dir());
+    fs::write(root.join("ctr/cgroup.freeze"), "0").unwrap();
+    cg.create_clone_target().unwrap();
+}

@@ -2,6 +2,7 @@
 //! own place; on hybrid hosts also the controller-less cgroup2 mount, which only tracks
 //! membership (systemd and tools read it).
 
+use std::cell::RefCell;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,9 @@ pub(crate) struct V1 {
     /// hang below the runtime's own cgroup, which is per hierarchy).
     dirs: Vec<(V1Hierarchy, PathBuf)>,
     unified: Option<(PathBuf, PathBuf)>,
+    /// Leaves `create` found already there (a cgroupsPath naming an existing cgroup): an undone
+    /// create leaves them as it found them.
+    existing: RefCell<Vec<PathBuf>>,
 }
 
 /// `/a/b` below `mount`.
@@ -30,7 +34,21 @@ impl V1 {
         dirs: Vec<(V1Hierarchy, PathBuf)>,
         unified: Option<(PathBuf, PathBuf)>,
     ) -> V1 {
-        V1 { dirs, unified }
+        V1 {
+            dirs,
+            unified,
+            existing: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// mkdir -p the leaf in one hierarchy; true when it was already there.
+    fn make_leaf(&self, mount: &Path, rel: &Path) -> Result<bool, CgroupError> {
+        let made = files::mkdir_all(mount, rel.strip_prefix("/").unwrap_or(rel))?;
+        // Only an existing leaf makes mkdir_all create nothing at all.
+        if made.is_empty() {
+            self.existing.borrow_mut().push(under(mount, rel));
+        }
+        Ok(made.is_empty())
     }
 
     /// (mount, cgroup path) of every place the cgroup exists, v1 and hybrid v2 alike.
@@ -83,14 +101,29 @@ impl Backend for V1 {
 
     fn create_clone_target(&self) -> Result<(), CgroupError> {
         if let Some((mount, rel)) = &self.unified {
-            files::mkdir_all(mount, rel.strip_prefix("/").unwrap_or(rel))?;
+            if self.make_leaf(mount, rel)? {
+                // clone3 would place the init in it, frozen before it could say anything.
+                super::v2::refuse_if_frozen(&under(mount, rel))?;
+            }
         }
         Ok(())
     }
 
     fn create_rest(&self) -> Result<(), CgroupError> {
-        for (h, rel) in &self.dirs {
-            files::mkdir_all(&h.mount, rel.strip_prefix("/").unwrap_or(rel))?;
+        // The freezer first, so that a frozen leaf (which would freeze the init as it joins,
+        // and hang the create) is refused before any other hierarchy gets a directory.
+        let freezer = self.dirs.iter().filter(|(h, _)| h.has("freezer"));
+        let others = self.dirs.iter().filter(|(h, _)| !h.has("freezer"));
+        for (h, rel) in freezer.clone() {
+            if self.make_leaf(&h.mount, rel)? {
+                let dir = under(&h.mount, rel);
+                if files::read_trimmed(&dir, "freezer.state")? != "THAWED" {
+                    return Err(CgroupError::Frozen { path: dir });
+                }
+            }
+        }
+        for (h, rel) in others {
+            self.make_leaf(&h.mount, rel)?;
         }
         // A new cpuset cgroup starts with no cpus and no mems, and cannot take a task
         // until both are set; the kernel requires them to be a subset of the parent's.
@@ -242,6 +275,21 @@ impl Backend for V1 {
     fn remove(&self) -> Result<(), CgroupError> {
         for (mount, rel) in self.places() {
             files::rmdir(&under(mount, rel))?;
+        }
+        Ok(())
+    }
+
+    fn found_existing(&self) -> bool {
+        !self.existing.borrow().is_empty()
+    }
+
+    fn remove_created(&self) -> Result<(), CgroupError> {
+        let existing = self.existing.borrow();
+        for (mount, rel) in self.places() {
+            let leaf = under(mount, rel);
+            if !existing.contains(&leaf) {
+                files::rmdir(&leaf)?;
+            }
         }
         Ok(())
     }

@@ -234,25 +234,32 @@ pub(crate) fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<(), CgroupErro
 
 pub(crate) fn apply_blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     // 0 means "not set" (docker always sends it), as for the other weights.
-    if let Some(w) = b.weight().filter(|w| *w != 0) {
-        // Kernels with BFQ but without CFQ only have the bfq file.
-        let file = if dir.join("blkio.weight").exists() {
-            "blkio.weight"
+    let weights = b.weight().filter(|w| *w != 0);
+    let devices = b.weight_device().as_deref().unwrap_or_default();
+    if weights.is_some() || !devices.is_empty() {
+        // CFQ's files, or on kernels without CFQ (5.0 on) BFQ's, as runc picks them.
+        let (weight_file, device_file) = if dir.join("blkio.weight").exists() {
+            ("blkio.weight", "blkio.weight_device")
         } else {
-            "blkio.bfq.weight"
+            ("blkio.bfq.weight", "blkio.bfq.weight_device")
         };
-        files::write(dir, file, &w.to_string())?;
+        if let Some(w) = weights {
+            files::write(dir, weight_file, &w.to_string())?;
+        }
+        for d in devices {
+            if let Some(w) = d.weight().filter(|w| *w != 0) {
+                let line = format!("{}:{} {w}", d.major(), d.minor());
+                files::write(dir, device_file, &line)?;
+            }
+        }
     }
     if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
         files::write(dir, "blkio.leaf_weight", &w.to_string())?;
     }
-    for d in b.weight_device().as_deref().unwrap_or_default() {
-        let dev = format!("{}:{}", d.major(), d.minor());
-        if let Some(w) = d.weight() {
-            files::write(dir, "blkio.weight_device", &format!("{dev} {w}"))?;
-        }
-        if let Some(w) = d.leaf_weight() {
-            files::write(dir, "blkio.leaf_weight_device", &format!("{dev} {w}"))?;
+    for d in devices {
+        if let Some(w) = d.leaf_weight().filter(|w| *w != 0) {
+            let line = format!("{}:{} {w}", d.major(), d.minor());
+            files::write(dir, "blkio.leaf_weight_device", &line)?;
         }
     }
     let throttles = [

@@ -1,6 +1,7 @@
 //! cgroup v2 (unified): one directory holds every controller; controllers must be enabled
 //! in each ancestor's `cgroup.subtree_control` before their files appear in the leaf.
 
+use std::cell::Cell;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -20,12 +21,35 @@ pub(crate) struct V2 {
     mount: PathBuf,
     rel: PathBuf,
     leaf: PathBuf,
+    /// `create` found the leaf already there: an undone create leaves it.
+    existed: Cell<bool>,
+}
+
+/// A leaf someone froze (`cgroup.freeze` 1) would freeze the init clone3 places in it, and
+/// the create would hang waiting for it: refused, as runc refuses it.
+pub(crate) fn refuse_if_frozen(leaf: &Path) -> Result<(), CgroupError> {
+    // No cgroup.freeze: nothing can have frozen it (kernels before 5.2).
+    match files::read_trimmed(leaf, "cgroup.freeze") {
+        Ok(v) if v == "1" => Err(CgroupError::Frozen {
+            path: leaf.to_path_buf(),
+        }),
+        Ok(_) => Ok(()),
+        Err(CgroupError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 impl V2 {
     pub(crate) fn new(mount: PathBuf, rel: PathBuf) -> V2 {
         let leaf = mount.join(rel.strip_prefix("/").unwrap_or(&rel));
-        V2 { mount, rel, leaf }
+        V2 {
+            mount,
+            rel,
+            leaf,
+            existed: Cell::new(false),
+        }
     }
 
     fn frozen_event(&self) -> Result<bool, CgroupError> {
@@ -56,7 +80,11 @@ impl Backend for V2 {
 
     fn create_clone_target(&self) -> Result<(), CgroupError> {
         let rel = self.rel.strip_prefix("/").unwrap_or(&self.rel);
-        files::mkdir_all(&self.mount, rel)?;
+        // Only an existing leaf makes mkdir_all create nothing at all.
+        if files::mkdir_all(&self.mount, rel)?.is_empty() {
+            self.existed.set(true);
+            refuse_if_frozen(&self.leaf)?;
+        }
         let mut dir = self.mount.clone();
         for part in rel.components() {
             enable_controllers(&dir);
@@ -160,6 +188,17 @@ impl Backend for V2 {
     }
 
     fn remove(&self) -> Result<(), CgroupError> {
+        files::rmdir(&self.leaf)
+    }
+
+    fn found_existing(&self) -> bool {
+        self.existed.get()
+    }
+
+    fn remove_created(&self) -> Result<(), CgroupError> {
+        if self.existed.get() {
+            return Ok(());
+        }
         files::rmdir(&self.leaf)
     }
 

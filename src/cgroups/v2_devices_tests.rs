@@ -296,3 +296,22 @@ fn program_shape() {
     assert_eq!(prog[6], Insn::new(op::JNE_K, 2, 0, 4, Kind::Char as i32));
     assert_eq!(prog.last().unwrap().code, op::EXIT);
 }
+
+#[test]
+fn listed_nodes_get_no_access_under_deny_all() {
+    use oci_spec::runtime::{LinuxDevice, LinuxResources};
+    let res: LinuxResources =
+        serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+    let listed: Vec<LinuxDevice> = serde_json::from_str(
+        r#"[{"path":"/dev/kmsg","type":"c","major":1,"minor":11},
+            {"path":"/dev/zero","type":"c","major":1,"minor":5},
+            {"path":"/dev/fifo","type":"p","major":0,"minor":0}]"#,
+    )
+    .unwrap();
+    let res = super::default_devices::resources_with_defaults(Some(&res), &listed).unwrap();
+    let rules = res.devices().as_ref().unwrap();
+    use Kind::Char;
+    assert!(!decide(rules, Char, 1, 11, WRITE)); // /dev/kmsg: made, not opened
+    assert!(!decide(rules, Char, 1, 5, READ)); // a listed /dev/zero loses its default rule
+    assert!(decide(rules, Char, 1, 3, READ | WRITE)); // /dev/null keeps it
+}

@@ -207,7 +207,7 @@ pub(crate) fn apply_io(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> 
         files::write(dir, file, &value)?;
     }
     for d in b.weight_device().iter().flatten() {
-        if let Some(w) = d.weight() {
+        if let Some(w) = d.weight().filter(|w| *w != 0) {
             let (file, value) = weight(w);
             files::write(dir, file, &format!("{}:{} {value}", d.major(), d.minor()))?;
         }

@@ -1,7 +1,8 @@
 //! A spec mount of type "cgroup". On a v1 (or hybrid) host it becomes, like in runc, a tmpfs
 //! with one mount per v1 hierarchy showing only this container's cgroup; on a unified host it
-//! is cgroup2. Read-only unless the options say "rw" (CVE-2023-25809: a writable cgroupfs
-//! lets the container change limits meant to bind it).
+//! is cgroup2. Read-only exactly when the options ask for it, as runc mounts it; an "ro" that
+//! is asked for holds on every path, the bind fallbacks (a user namespace without a cgroup
+//! namespace) included: CVE-2023-25809 was such a bind left writable.
 
 use std::path::{Path, PathBuf};
 
@@ -70,13 +71,9 @@ pub fn v1_hierarchies(
     Ok(out)
 }
 
-/// Read-only unless the options explicitly clear it.
+/// The spec's flags (read-only only when asked), always nosuid, nodev, noexec.
 pub fn cgroup_flags(opts: &MountOptions) -> MsFlags {
-    let mut flags = (opts.flags | DEFAULT_FLAGS) - (MsFlags::MS_BIND | MsFlags::MS_REC);
-    if !opts.cleared.contains(MsFlags::MS_RDONLY) {
-        flags |= MsFlags::MS_RDONLY;
-    }
-    flags
+    (opts.flags | DEFAULT_FLAGS) - (MsFlags::MS_BIND | MsFlags::MS_REC)
 }
 
 /// The MOUNT_ATTR_* bits for `flags`. Access-time bits only when asked for: changing the
@@ -352,7 +349,7 @@ mod tests {
 
     #[test]
     fn attribute_bits_follow_the_flags() {
-        let f = cgroup_flags(&options::parse(&["nosuid", "noatime"]).unwrap());
+        let f = cgroup_flags(&options::parse(&["nosuid", "noatime", "ro"]).unwrap());
         let bits = mount_attr_bits(f);
         assert_eq!(
             bits,
@@ -368,9 +365,11 @@ mod tests {
     }
 
     #[test]
-    fn read_only_unless_rw_is_explicit() {
-        let f = cgroup_flags(&options::parse(&["nosuid"]).unwrap());
+    fn read_only_exactly_when_asked() {
+        let f = cgroup_flags(&options::parse(&["nosuid", "ro"]).unwrap());
         assert!(f.contains(MsFlags::MS_RDONLY | DEFAULT_FLAGS));
+        let f = cgroup_flags(&options::parse(&["nosuid"]).unwrap());
+        assert!(f.contains(DEFAULT_FLAGS) && !f.contains(MsFlags::MS_RDONLY));
         let f = cgroup_flags(&options::parse(&["rw"]).unwrap());
         assert!(!f.contains(MsFlags::MS_RDONLY));
         let f = cgroup_flags(&options::parse(&["rbind", "ro"]).unwrap());

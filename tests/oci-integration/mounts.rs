@@ -183,3 +183,16 @@ container_test! {
         assert!(root.contains(" unbindable "), "{root}");
     }
 }
+
+container_test! {
+    fn fifo_devices_are_made_as_fifos(f) {
+        // `linux.devices` of type p: a FIFO with the given mode and owner, and no device cgroup
+        // rule (a FIFO has none), so the default "deny all" config runs. Fails if a FIFO is
+        // refused, made as another kind of node, or turned into a rule the kernel rejects.
+        f.config["linux"]["devices"] = json!([
+            {"path": "/dev/nookfifo", "type": "p", "major": 0, "minor": 0, "fileMode": 0o640, "uid": 1000, "gid": 2000}
+        ]);
+        let out = f.run_sh("stat -c '%n %F %a %u %g' /dev/nookfifo");
+        assert_eq!(out, "/dev/nookfifo fifo 640 1000 2000\n");
+    }
+}

@@ -2,7 +2,7 @@
 //! from the host while it runs, on a v1/hybrid host and on a pure v2 host alike), must bite inside
 //! the container, and the cgroup must be gone after `delete`.
 
-use crate::support::{assert_nothing_left, container_test, Fixture};
+use crate::support::{assert_nothing_left, container_test, is_runc, Fixture};
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -251,6 +251,91 @@ container_test! {
     }
 }
 
+/// A loop device over a sparse file in the fixture's directory, with its I/O scheduler set:
+/// per-device weights are taken only for a disk whose scheduler has them. Detached on drop.
+struct LoopDevice {
+    path: String,
+    major: u64,
+    minor: u64,
+}
+
+impl LoopDevice {
+    /// None (with the reason) where loop devices or the scheduler are not available.
+    fn with_scheduler(f: &Fixture, scheduler: &str) -> Result<LoopDevice, String> {
+        let image = f.dir.path().join("loop.img");
+        fs::File::create(&image)
+            .and_then(|file| file.set_len(16 << 20))
+            .map_err(|e| format!("sparse file: {e}"))?;
+        let out = std::process::Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image)
+            .output()
+            .map_err(|e| format!("losetup: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("losetup: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let name = path.trim_start_matches("/dev/").to_string();
+        let dev = fs::read_to_string(format!("/sys/block/{name}/dev")).unwrap_or_default();
+        let (major, minor) = dev.trim().split_once(':').unwrap_or(("", ""));
+        let (major, minor) = (major.parse().unwrap_or(0), minor.parse().unwrap_or(0));
+        let device = LoopDevice { path, major, minor };
+        fs::write(format!("/sys/block/{name}/queue/scheduler"), scheduler)
+            .map_err(|e| format!("{path}: no {scheduler} scheduler: {e}", path = device.path))?;
+        Ok(device)
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.path])
+            .status();
+    }
+}
+
+container_test! {
+    fn per_device_block_io_weight_lands_in_the_cgroup(f) {
+        // blockIO.weightDevice: CFQ's blkio.weight_device is gone since Linux 5.0; runc then writes
+        // BFQ's blkio.bfq.weight_device (v2: io.bfq.weight), as for blockIO.weight. The kernel takes
+        // a per-device weight only for a disk scheduled by BFQ, so the test switches a loop device
+        // of its own to it. Fails if nook writes the missing CFQ file (the create fails) or nothing.
+        let Some(file) = probe(
+            &mut f,
+            "blkio",
+            &["blkio.bfq.weight_device", "blkio.weight_device"],
+            &["io.bfq.weight"],
+        ) else {
+            eprintln!("SKIP per_device_block_io_weight_lands_in_the_cgroup: the kernel has no BFQ or CFQ per-device weight file");
+            return;
+        };
+        let scheduler = if file.contains("bfq") { "bfq" } else { "cfq" };
+        let disk = match LoopDevice::with_scheduler(&f, scheduler) {
+            Ok(disk) => disk,
+            Err(why) => {
+                eprintln!("SKIP per_device_block_io_weight_lands_in_the_cgroup: {why}");
+                return;
+            }
+        };
+        set_resources(&mut f, json!({"blockIO": {
+            "weight": 300,
+            "weightDevice": [{"major": disk.major, "minor": disk.minor, "weight": 200}]
+        }}));
+        f.set_args(&["sleep", "100"]);
+        let id = f.id.clone();
+        let cg = start(&f, &id);
+        let text = cg.read("blkio", &file, &file);
+        let line = format!("{}:{} 200", disk.major, disk.minor);
+        assert!(text.lines().any(|l| l.trim() == line), "no {line:?} in {file}: {text}");
+        // The cgroup-wide weight goes to the same scheduler's file ("default 300" or "300").
+        let weight_file = file.trim_end_matches("_device");
+        let text = cg.read("blkio", weight_file, weight_file);
+        let got = text.lines().next().unwrap_or("").split_whitespace().last();
+        assert_eq!(got, Some("300"), "{weight_file}: {text}");
+        remove(&f, &id);
+    }
+}
+
 container_test! {
     fn hugepage_limit_lands_in_the_cgroup(f) {
         // Absent when the kernel has no hugetlb controller or no 2MB pages: skip then.
@@ -289,6 +374,146 @@ container_test! {
         assert!(out.contains("Operation not permitted"), "{out}");
         assert!(!out.contains("rc=0"), "opened a denied device: {out}");
         assert_nothing_left(&f, &f.id);
+    }
+}
+
+/// Writes to /dev/kmsg and reads /dev/zero and /dev/null, printing each one's exit status.
+const DEVICE_PROBE: &str = "stat -c 'kmsg %t:%T' /dev/kmsg; \
+     (echo nook-probe > /dev/kmsg) 2>&1; echo kmsg=$?; \
+     (head -c 1 /dev/zero > /dev/null) 2>&1; echo zero=$?; \
+     (head -c 1 /dev/null) 2>&1; echo null=$?";
+
+#[track_caller]
+fn assert_probe_denied(out: &str) {
+    assert!(out.contains("kmsg 1:b"), "/dev/kmsg was not made: {out}");
+    assert!(
+        out.contains("kmsg=1"),
+        "wrote /dev/kmsg under deny all: {out}"
+    );
+    assert!(
+        out.contains("zero=1"),
+        "read a listed /dev/zero under deny all: {out}"
+    );
+    assert!(
+        out.contains("null=0"),
+        "the default /dev/null rule is gone: {out}"
+    );
+    assert!(out.contains("Operation not permitted"), "{out}");
+}
+
+container_test! {
+    fn listed_devices_are_made_but_only_the_device_rules_open_them(f) {
+        // Security: `linux.devices` makes nodes; `linux.resources.devices` (plus the runtime's
+        // default list) alone decides which may be opened. Under the default "deny all", a listed
+        // /dev/kmsg exists but writing it fails with EPERM, in the init and in exec. A listed
+        // /dev/zero replaces the default node and, as in runc, its default rule too. Fails if
+        // nook allows every listed node (the deny would not hold).
+        f.config["linux"]["devices"] = json!([
+            {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o666},
+            {"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666}
+        ]);
+        let out = f.run_sh(DEVICE_PROBE);
+        assert_probe_denied(&out);
+        f.set_args(&["sleep", "100"]);
+        let id = f.another_id("exec");
+        start(&f, &id);
+        let out = f.rt(&["exec", &id, "sh", "-c", DEVICE_PROBE]).ok();
+        assert_probe_denied(&out.stdout);
+        remove(&f, &id);
+    }
+}
+
+/// A cgroup made (and frozen) by the test itself, thawed and removed on drop even when the
+/// test fails.
+struct FrozenCgroup {
+    dir: PathBuf,
+    v1: bool,
+}
+
+impl FrozenCgroup {
+    fn new(dir: PathBuf, v1: bool) -> FrozenCgroup {
+        fs::create_dir(&dir).unwrap();
+        let frozen = FrozenCgroup { dir, v1 };
+        let (file, value) = frozen.freeze_file(true);
+        fs::write(frozen.dir.join(file), value).unwrap();
+        frozen
+    }
+
+    fn freeze_file(&self, frozen: bool) -> (&'static str, &'static str) {
+        match (self.v1, frozen) {
+            (true, true) => ("freezer.state", "FROZEN"),
+            (true, false) => ("freezer.state", "THAWED"),
+            (false, true) => ("cgroup.freeze", "1"),
+            (false, false) => ("cgroup.freeze", "0"),
+        }
+    }
+
+    fn still_frozen(&self) -> bool {
+        let (file, value) = self.freeze_file(true);
+        fs::read_to_string(self.dir.join(file)).is_ok_and(|s| s.trim() == value)
+    }
+}
+
+impl Drop for FrozenCgroup {
+    fn drop(&mut self) {
+        let (file, value) = self.freeze_file(false);
+        let _ = fs::write(self.dir.join(file), value);
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+/// `create` and `run` with `cgroupsPath` = /`name`, whose cgroup `frozen` froze: both must
+/// fail (not hang), naming the freeze, and leave the frozen cgroup as it was and nothing else.
+#[track_caller]
+fn assert_frozen_refused(f: &mut Fixture, name: &str, frozen: &FrozenCgroup) {
+    f.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    f.set_args(&["true"]);
+    let id = f.id.clone();
+    for out in [f.create(), f.run()] {
+        let out = out.failed();
+        assert!(out.stderr.contains("frozen"), "{out}");
+        if !is_runc() {
+            assert!(out.stderr.contains(name), "the path is not named: {out}");
+        }
+        assert_nothing_left(f, &id);
+        assert!(frozen.still_frozen(), "the cgroup was thawed or removed");
+        // No directory of its own is left in the other hierarchies (the frozen one aside).
+        for other in ["pids", "memory", "unified"] {
+            let dir = Path::new("/sys/fs/cgroup").join(other).join(name);
+            if dir != frozen.dir {
+                assert!(!dir.exists(), "{} was left behind", dir.display());
+            }
+        }
+    }
+}
+
+container_test! {
+    fn a_frozen_cgroup_is_refused_at_once(f) {
+        // A cgroupsPath naming a cgroup someone froze: the init would freeze as it joins and the
+        // create would wait for it forever. runc refuses it before anything exists ("container's
+        // cgroup unexpectedly frozen"); so must nook, leaving the frozen cgroup (not its own) as it
+        // found it. A hang fails as "did not finish within 60s". Fails if nook hangs, thaws or
+        // removes the cgroup, or leaves anything of the container behind.
+        let name = format!("nook-frozen-{}", std::process::id());
+        if host_is_v2() {
+            let frozen = FrozenCgroup::new(Path::new("/sys/fs/cgroup").join(&name), false);
+            assert_frozen_refused(&mut f, &name, &frozen);
+            return;
+        }
+        let frozen = FrozenCgroup::new(Path::new("/sys/fs/cgroup/freezer").join(&name), true);
+        assert_frozen_refused(&mut f, &name, &frozen);
+        drop(frozen);
+        // Hybrid host: the init is cloned into the unified hierarchy's cgroup, which freezes too.
+        // runc 1.1.5 checks only the v1 freezer and hangs here.
+        if is_runc() {
+            return;
+        }
+        let unified = Path::new("/sys/fs/cgroup/unified");
+        if unified.join("cgroup.controllers").exists() {
+            let frozen = FrozenCgroup::new(unified.join(&name), false);
+            assert_frozen_refused(&mut f, &name, &frozen);
+            assert!(!Path::new("/sys/fs/cgroup/freezer").join(&name).exists());
+        }
     }
 }
 

@@ -579,6 +579,25 @@ container_test! {
 }
 
 container_test! {
+    fn cgroupfs_follows_the_spec_when_it_does_not_ask_for_ro(f) {
+        // runc mounts the cgroup hierarchies as the config asks: without "ro" they are
+        // writable (the "ro" case, the CVE-2023-25809 class, is the test above). Fails if nook
+        // makes them read-only against the config.
+        for m in f.config["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "cgroup" {
+                m["options"] = json!(["nosuid", "noexec", "nodev", "relatime"]);
+            }
+        }
+        let out = f.run_sh(
+            "awk '$5 ~ \"^/sys/fs/cgroup(/|$)\" { for (i = 7; i < NF; i++) if ($i == \"-\") fs = $(i + 1); \
+                  if (fs ~ /^cgroup/) { split($6, o, \",\"); print \"opt=\" o[1] } }' /proc/self/mountinfo",
+        );
+        assert!(out.contains("opt=rw"), "no cgroup hierarchy mounted: {out}");
+        assert!(!out.contains("opt=ro"), "a cgroup hierarchy is read-only: {out}");
+    }
+}
+
+container_test! {
     fn runtime_binary_is_not_writable_through_proc_1_exe_before_start(f) {
         // CVE-2019-5736 class, made deterministic: between create and start the container's
         // pid 1 is still the runtime (nook forks its init; runc runs a sealed copy of itself).
