@@ -91,8 +91,6 @@ pub enum ContainerError {
     },
     #[error(transparent)]
     Hook(#[from] HookError),
-    #[error("container deleted, but {0}")]
-    Poststop(#[source] HookError),
     #[error("container {id}: init {pid} did not exit after SIGKILL")]
     StillAlive { id: String, pid: i32 },
 }
@@ -389,10 +387,10 @@ fn delete_with(root: &Path, id: &str, force: bool, known: Option<&Cgroup>) -> Re
         cg.destroy()?;
     }
     dir.remove()?;
-    // The container is gone whatever poststop says; its failure is reported, not undone.
+    // The container is gone whatever poststop says: a failing hook is a warning, and the
+    // rest still run (runtime-spec 1.3.0, lifecycle step 13).
     if let Some(poststop) = record.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
-        hooks::run_all("poststop", poststop, &record.state_json(Status::Stopped))
-            .map_err(ContainerError::Poststop)?;
+        hooks::run_all_warning("poststop", poststop, &record.state_json(Status::Stopped));
     }
     Ok(())
 }

@@ -71,6 +71,17 @@ pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &str) -> Result<(
     Ok(())
 }
 
+/// Run every hook even when some fail, each failure logged as a warning: runtime-spec 1.3.0
+/// for poststop ("the runtime MUST log a warning, but the remaining hooks and lifecycle
+/// continue as if the hook had succeeded").
+pub fn run_all_warning(kind: &'static str, hooks: &[Hook], state_json: &str) {
+    for hook in hooks {
+        if let Err(e) = run_one(kind, hook, state_json) {
+            crate::logging::warn(&e.to_string());
+        }
+    }
+}
+
 fn run_one(kind: &'static str, hook: &Hook, state_json: &str) -> Result<(), HookError> {
     let path = hook.path().clone();
     let spawn_err = |source| HookError::Spawn {
