@@ -267,7 +267,68 @@ container_test! {
         f.rt(&["delete", "--force", &f.id]).ok();
         let out = f.finish(spawned, &stream);
         assert!(saw_oom, "no oom event: {out}");
-        assert!(out.stdout.lines().any(|l| l.contains(r#""type":"stats""#)), "{out}");
+        // runc's Event struct: type and id first, no data on an oom event.
+        let oom_line = format!(r#"{{"type":"oom","id":"{}"}}"#, f.id);
+        assert!(out.stdout.lines().any(|l| l == oom_line), "{out}");
+        let stats_prefix = format!(r#"{{"type":"stats","id":"{}","data":{{"#, f.id);
+        assert!(out.stdout.lines().any(|l| l.starts_with(&stats_prefix)), "{out}");
+    }
+}
+
+/// Where `"key":` first occurs in a JSON line (the keys checked are unique in a stats line).
+fn key_at(line: &str, key: &str) -> usize {
+    line.find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("no {key:?} in {line}"))
+}
+
+container_test! {
+    fn events_stats_has_runcs_shape(f) {
+        f.set_args(&["sleep", "100"]);
+        f.create().ok();
+        f.rt(&["start", &f.id]).ok();
+        f.wait_status(&f.id, "running");
+        let out = f.rt(&["events", "--stats", &f.id]);
+        f.rt(&["delete", "--force", &f.id]).ok();
+        let out = out.ok();
+        let line = out.stdout.trim();
+        let prefix = format!(r#"{{"type":"stats","id":"{}","data":{{"#, f.id);
+        assert!(line.starts_with(&prefix), "{line}");
+        // The data object's members in the order runc's types.Stats declares them.
+        let order = ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces"];
+        let at: Vec<usize> = order.iter().map(|k| key_at(line, k)).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "keys out of order: {line}");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let d = &v["data"];
+        for (obj, keys) in [
+            (&d["cpu"], &["usage", "throttling"][..]),
+            (&d["cpu"]["usage"], &["kernel", "user"][..]),
+            (&d["memory"], &["usage", "swap", "kernel", "kernelTCP", "raw"][..]),
+            (&d["memory"]["usage"], &["limit", "failcnt"][..]),
+            (&d["memory"]["kernelTCP"], &["limit", "failcnt"][..]),
+            (&d["pids"], &["current"][..]),
+        ] {
+            for k in keys {
+                assert!(obj.get(k).is_some(), "no {k} in {obj}: {line}");
+            }
+        }
+        for k in ["blkio", "hugetlb", "intel_rdt"] {
+            assert!(d[k].is_object(), "{k} is not an object: {line}");
+        }
+        if std::path::Path::new("/sys/fs/cgroup/cpuset/cpuset.cpus").exists() {
+            // cgroup v1: cpuset and per-cpu kernel/user times come from their own files.
+            for k in ["cpus", "mems", "cpu_exclusive", "sched_load_balance", "sched_relax_domain_level"] {
+                assert!(d["cpuset"].get(k).is_some(), "no cpuset.{k}: {line}");
+            }
+            for k in ["percpu", "percpu_kernel", "percpu_user"] {
+                assert!(d["cpu"]["usage"][k].is_array(), "no cpu.usage.{k}: {line}");
+            }
+        }
+        if !is_runc() {
+            // runc 1.1.5 lists only veth interfaces it configured itself (null here); nook
+            // reads the container's network namespace, which always has lo.
+            let ifaces = d["network_interfaces"].as_array().unwrap_or_else(|| panic!("{line}"));
+            assert!(ifaces.iter().any(|i| i["Name"] == "lo" && i.get("RxBytes").is_some()), "{line}");
+        }
     }
 }
 
