@@ -69,8 +69,9 @@ impl Logger {
     }
 }
 
-/// Step timestamps for `--debug`: where a command spends its time, as debug lines
-/// `step <name> +<ms>` measured from process start (a forked init shares the clock).
+/// The `--debug` sink: [`debug`] lines, and step timestamps (where a command spends its time,
+/// as debug lines `step <name> +<ms>` measured from process start; a forked init shares the
+/// clock).
 struct Steps {
     start: std::time::Instant,
     sink: std::sync::Mutex<Logger>,
@@ -100,6 +101,16 @@ pub fn step(name: &str) {
         if let Ok(mut sink) = steps.sink.lock() {
             let pid = std::process::id();
             sink.log(Level::Debug, &format!("step {name} +{ms:.3}ms pid={pid}"));
+        }
+    }
+}
+
+/// A debug line for `--debug` (`level=debug msg=...` in the --log-format); `msg` is only
+/// called when --debug is on, so without it this costs one load and nothing is formatted.
+pub fn debug(msg: impl FnOnce() -> String) {
+    if let Some(steps) = STEPS.get() {
+        if let Ok(mut sink) = steps.sink.lock() {
+            sink.log(Level::Debug, &msg());
         }
     }
 }
