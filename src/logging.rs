@@ -69,8 +69,9 @@ impl Logger {
     }
 }
 
-/// Step timestamps for `--debug`: where a command spends its time, as debug lines
-/// `step <name> +<ms>` measured from process start (a forked init shares the clock).
+/// The `--debug` sink: [`debug`] lines, and step timestamps (where a command spends its time,
+/// as debug lines `step <name> +<ms>` measured from process start; a forked init shares the
+/// clock).
 struct Steps {
     start: std::time::Instant,
     sink: std::sync::Mutex<Logger>,
@@ -120,6 +121,16 @@ pub fn warn(msg: &str) {
         None => {
             let _ = std::io::stderr()
                 .write_all(render(Format::Text, Level::Warn, msg, &now()).as_bytes());
+        }
+    }
+}
+
+/// A debug line for `--debug` (`level=debug msg=...` in the --log-format); `msg` is only
+/// called when --debug is on, so without it this costs one load and nothing is formatted.
+pub fn debug(msg: impl FnOnce() -> String) {
+    if let Some(steps) = STEPS.get() {
+        if let Ok(mut sink) = steps.sink.lock() {
+            sink.log(Level::Debug, &msg());
         }
     }
 }

@@ -604,6 +604,8 @@ fn join_checked(base: &Path, path: &Path) -> Result<PathBuf, CgroupError> {
 #[cfg(test)]
 mod host_tests;
 #[cfg(test)]
+mod stats_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod v2_devices_tests;

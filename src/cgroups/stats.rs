@@ -1,20 +1,36 @@
 //! Usage numbers of a container's cgroup, in the shape `runc events` prints them
-//! (`{"type":"stats","id":…,"data":{"cpu":…,"memory":…,"pids":…}}`), read from v1 or v2 files.
-//! Parsing is pure; the backends only say which file holds what.
+//! (`{"type":"stats","id":…,"data":{"cpu":…,"cpuset":…,"memory":…,"pids":…,"blkio":…,
+//! "hugetlb":…,"intel_rdt":…,"network_interfaces":…}}`), read from v1 or v2 files.
+//! Field order and which zero fields are left out follow runc's Go structs (`omitempty`), so a
+//! consumer that parses runc's lines parses ours. Parsing is pure; the backends only say which
+//! directory holds which controller.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::files;
 use super::CgroupError;
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct Stats {
     pub cpu: CpuStats,
+    pub cpuset: CpusetStats,
     pub memory: MemoryStats,
     pub pids: PidsStats,
+    pub blkio: BlkioStats,
+    /// By page size as the kernel names it in file names ("2MB", "1GB").
+    pub hugetlb: BTreeMap<String, HugetlbStats>,
+    /// Filled only where resctrl is mounted; nook does not manage Intel RDT, so always empty.
+    pub intel_rdt: IntelRdtStats,
+    /// The interfaces of the container's network namespace; filled by the caller, which knows
+    /// the init's pid (`None` prints as null, as runc prints a container without any).
+    pub network_interfaces: Option<Vec<NetworkInterface>>,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -26,43 +42,147 @@ pub struct CpuStats {
 /// Nanoseconds.
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct CpuUsage {
+    #[serde(skip_serializing_if = "is_zero")]
     pub total: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub percpu: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub percpu_kernel: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub percpu_user: Vec<u64>,
     pub kernel: u64,
     pub user: u64,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct Throttling {
+    #[serde(skip_serializing_if = "is_zero")]
     pub periods: u64,
-    #[serde(rename = "throttledPeriods")]
+    #[serde(rename = "throttledPeriods", skip_serializing_if = "is_zero")]
     pub throttled_periods: u64,
     /// Nanoseconds.
-    #[serde(rename = "throttledTime")]
+    #[serde(rename = "throttledTime", skip_serializing_if = "is_zero")]
     pub throttled_time: u64,
+}
+
+/// v1 cpuset files; v2 has no counterpart runc reports, so there it stays zero.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct CpusetStats {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    pub cpu_exclusive: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    pub mem_hardwall: u64,
+    pub mem_exclusive: u64,
+    pub memory_migrate: u64,
+    pub memory_spread_page: u64,
+    pub memory_spread_slab: u64,
+    pub memory_pressure: u64,
+    pub sched_load_balance: u64,
+    pub sched_relax_domain_level: i64,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct MemoryStats {
+    /// Page cache bytes (v1 memory.stat `cache`, v2 `file`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache: u64,
     pub usage: MemoryEntry,
+    /// Memory plus swap, on v2 too (summed there), as v1 counts it.
     pub swap: MemoryEntry,
+    /// v1 memory.kmem.*; zero where the kernel has no such files (v2).
+    pub kernel: MemoryEntry,
+    /// v1 memory.kmem.tcp.*.
+    #[serde(rename = "kernelTCP")]
+    pub kernel_tcp: MemoryEntry,
     /// The kernel's own counters (memory.stat), verbatim.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub raw: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct MemoryEntry {
     pub limit: u64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub usage: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max: u64,
+    pub failcnt: u64,
+}
+
+/// `limit` 0 means unlimited, as runc reports pids.max "max".
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct PidsStats {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub current: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub limit: u64,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct BlkioStats {
+    #[serde(
+        rename = "ioServiceBytesRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub io_service_bytes_recursive: Vec<BlkioEntry>,
+    #[serde(rename = "ioServicedRecursive", skip_serializing_if = "Vec::is_empty")]
+    pub io_serviced_recursive: Vec<BlkioEntry>,
+    #[serde(rename = "ioQueueRecursive", skip_serializing_if = "Vec::is_empty")]
+    pub io_queued_recursive: Vec<BlkioEntry>,
+    #[serde(
+        rename = "ioServiceTimeRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub io_service_time_recursive: Vec<BlkioEntry>,
+    #[serde(rename = "ioWaitTimeRecursive", skip_serializing_if = "Vec::is_empty")]
+    pub io_wait_time_recursive: Vec<BlkioEntry>,
+    #[serde(rename = "ioMergedRecursive", skip_serializing_if = "Vec::is_empty")]
+    pub io_merged_recursive: Vec<BlkioEntry>,
+    #[serde(rename = "ioTimeRecursive", skip_serializing_if = "Vec::is_empty")]
+    pub io_time_recursive: Vec<BlkioEntry>,
+    #[serde(rename = "sectorsRecursive", skip_serializing_if = "Vec::is_empty")]
+    pub sectors_recursive: Vec<BlkioEntry>,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq, Clone)]
+pub struct BlkioEntry {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub major: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub minor: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub op: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub value: u64,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct HugetlbStats {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub usage: u64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub max: u64,
     pub failcnt: u64,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]
-pub struct PidsStats {
-    pub current: u64,
-    pub limit: u64,
+pub struct IntelRdtStats {}
+
+/// One line of /proc/<pid>/net/dev, with runc's (untagged Go) field names.
+#[derive(Debug, Default, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkInterface {
+    pub name: String,
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
 }
 
 /// `key value` lines (memory.stat, cpu.stat, memory.events) as a map; other lines skipped.
@@ -83,6 +203,138 @@ pub fn number(text: &str) -> u64 {
     }
 }
 
+/// A cpuset list (`0-3,8,10-11`) as its members; malformed parts are skipped.
+pub fn cpu_list(text: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) {
+            out.extend(lo..=hi);
+        }
+    }
+    out
+}
+
+/// v1 blkio lines: `8:0 Read 4096` (op files), `8:0 12` (sectors, times); `Total` skipped.
+pub fn blkio_entries(text: &str) -> Vec<BlkioEntry> {
+    text.lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let (dev, op, value) = match fields.as_slice() {
+                [dev, op, value] => (*dev, *op, *value),
+                [dev, value] => (*dev, "", *value),
+                _ => return None,
+            };
+            let (major, minor) = dev.split_once(':')?;
+            Some(BlkioEntry {
+                major: major.parse().ok()?,
+                minor: minor.parse().ok()?,
+                op: op.to_string(),
+                value: value.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// v2 io.stat (`8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0`) as v1's two lists,
+/// bytes and operations, with the ops named as v1 names them.
+pub fn io_stat(text: &str) -> BlkioStats {
+    let mut s = BlkioStats::default();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let Some((major, minor)) = words.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (major.parse(), minor.parse()) else {
+            continue;
+        };
+        for (key, value) in words.filter_map(|w| w.split_once('=')) {
+            let (list, op) = match key {
+                "rbytes" => (&mut s.io_service_bytes_recursive, "Read"),
+                "wbytes" => (&mut s.io_service_bytes_recursive, "Write"),
+                "dbytes" => (&mut s.io_service_bytes_recursive, "Discard"),
+                "rios" => (&mut s.io_serviced_recursive, "Read"),
+                "wios" => (&mut s.io_serviced_recursive, "Write"),
+                "dios" => (&mut s.io_serviced_recursive, "Discard"),
+                _ => continue,
+            };
+            let value = value.parse().unwrap_or(0);
+            list.push(BlkioEntry {
+                major,
+                minor,
+                op: op.to_string(),
+                value,
+            });
+        }
+    }
+    s
+}
+
+/// /proc/<pid>/net/dev: two header lines, then `name: 8 receive counters 8 transmit counters`.
+pub fn net_dev(text: &str) -> Vec<NetworkInterface> {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let n: Vec<u64> = rest
+                .split_whitespace()
+                .map(|w| w.parse().unwrap_or(0))
+                .collect();
+            if n.len() < 12 {
+                return None;
+            }
+            Some(NetworkInterface {
+                name: name.trim().to_string(),
+                rx_bytes: n[0],
+                rx_packets: n[1],
+                rx_errors: n[2],
+                rx_dropped: n[3],
+                tx_bytes: n[8],
+                tx_packets: n[9],
+                tx_errors: n[10],
+                tx_dropped: n[11],
+            })
+        })
+        .collect()
+}
+
+/// The interfaces of the network namespace `pid` lives in; `None` when it cannot be read.
+pub fn network_interfaces(pid: i32) -> Option<Vec<NetworkInterface>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).ok()?;
+    Some(net_dev(&text))
+}
+
+/// Huge page sizes the kernel offers, as cgroup file names spell them (`hugepages-2048kB` is
+/// `2MB`).
+fn huge_page_sizes() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        return Vec::new();
+    };
+    let mut sizes: Vec<String> = entries
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let kb: u64 = name
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
+            Some(page_size_name(kb))
+        })
+        .collect();
+    sizes.sort();
+    sizes
+}
+
+fn page_size_name(kb: u64) -> String {
+    let units = ["KB", "MB", "GB", "TB", "PB"];
+    let (mut n, mut unit) = (kb, 0);
+    while n >= 1024 && n % 1024 == 0 && unit + 1 < units.len() {
+        n /= 1024;
+        unit += 1;
+    }
+    format!("{n}{}", units[unit])
+}
+
 /// A file's number, or 0 when the kernel does not have that file.
 fn read_number(dir: &Path, file: &str) -> u64 {
     files::read(dir, file).map(|t| number(&t)).unwrap_or(0)
@@ -94,26 +346,37 @@ fn read_kv(dir: &Path, file: &str) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
-/// cgroup v1: cpuacct, memory and pids each in their own hierarchy.
-pub(crate) fn v1(
-    cpuacct: Option<&Path>,
-    cpu: Option<&Path>,
-    memory: Option<&Path>,
-    pids: Option<&Path>,
-) -> Result<Stats, CgroupError> {
-    let mut s = Stats::default();
-    if let Some(dir) = cpuacct {
-        s.cpu.usage.total = read_number(dir, "cpuacct.usage");
-        s.cpu.usage.percpu = files::read(dir, "cpuacct.usage_percpu")
-            .map(|t| t.split_whitespace().map(number).collect())
-            .unwrap_or_default();
-        let stat = read_kv(dir, "cpuacct.stat");
-        // USER_HZ ticks to nanoseconds.
-        let tick = 1_000_000_000 / 100;
-        s.cpu.usage.user = stat.get("user").copied().unwrap_or(0) * tick;
-        s.cpu.usage.kernel = stat.get("system").copied().unwrap_or(0) * tick;
+/// pids.max: "max" is reported as 0 (no limit), as runc does.
+fn read_pids(dir: &Path) -> PidsStats {
+    let limit = match files::read(dir, "pids.max") {
+        Ok(t) if t.trim() == "max" => 0,
+        Ok(t) => number(&t),
+        Err(_) => 0,
+    };
+    PidsStats {
+        current: read_number(dir, "pids.current"),
+        limit,
     }
-    if let Some(dir) = cpu {
+}
+
+/// The directory of each v1 controller the cgroup has (absent controllers are `None`).
+pub(crate) struct V1Dirs {
+    pub cpuacct: Option<PathBuf>,
+    pub cpu: Option<PathBuf>,
+    pub cpuset: Option<PathBuf>,
+    pub memory: Option<PathBuf>,
+    pub pids: Option<PathBuf>,
+    pub blkio: Option<PathBuf>,
+    pub hugetlb: Option<PathBuf>,
+}
+
+/// cgroup v1: each controller in its own hierarchy.
+pub(crate) fn v1(dirs: &V1Dirs) -> Result<Stats, CgroupError> {
+    let mut s = Stats::default();
+    if let Some(dir) = &dirs.cpuacct {
+        v1_cpuacct(dir, &mut s.cpu.usage);
+    }
+    if let Some(dir) = &dirs.cpu {
         let stat = read_kv(dir, "cpu.stat");
         s.cpu.throttling = Throttling {
             periods: stat.get("nr_periods").copied().unwrap_or(0),
@@ -121,7 +384,10 @@ pub(crate) fn v1(
             throttled_time: stat.get("throttled_time").copied().unwrap_or(0),
         };
     }
-    if let Some(dir) = memory {
+    if let Some(dir) = &dirs.cpuset {
+        s.cpuset = v1_cpuset(dir);
+    }
+    if let Some(dir) = &dirs.memory {
         let entry = |prefix: &str| MemoryEntry {
             limit: read_number(dir, &format!("{prefix}.limit_in_bytes")),
             usage: read_number(dir, &format!("{prefix}.usage_in_bytes")),
@@ -130,15 +396,138 @@ pub(crate) fn v1(
         };
         s.memory.usage = entry("memory");
         s.memory.swap = entry("memory.memsw");
+        s.memory.kernel = entry("memory.kmem");
+        s.memory.kernel_tcp = entry("memory.kmem.tcp");
         s.memory.raw = read_kv(dir, "memory.stat");
+        s.memory.cache = s.memory.raw.get("cache").copied().unwrap_or(0);
     }
-    if let Some(dir) = pids {
-        s.pids = PidsStats {
-            current: read_number(dir, "pids.current"),
-            limit: read_number(dir, "pids.max"),
-        };
+    if let Some(dir) = &dirs.pids {
+        s.pids = read_pids(dir);
+    }
+    if let Some(dir) = &dirs.blkio {
+        s.blkio = v1_blkio(dir);
+    }
+    if let Some(dir) = &dirs.hugetlb {
+        for size in huge_page_sizes() {
+            let file = |f: &str| format!("hugetlb.{size}.{f}");
+            let stats = HugetlbStats {
+                usage: read_number(dir, &file("usage_in_bytes")),
+                max: read_number(dir, &file("max_usage_in_bytes")),
+                failcnt: read_number(dir, &file("failcnt")),
+            };
+            s.hugetlb.insert(size, stats);
+        }
     }
     Ok(s)
+}
+
+fn v1_cpuacct(dir: &Path, usage: &mut CpuUsage) {
+    usage.total = read_number(dir, "cpuacct.usage");
+    usage.percpu = files::read(dir, "cpuacct.usage_percpu")
+        .map(|t| t.split_whitespace().map(number).collect())
+        .unwrap_or_default();
+    // `cpu user system` per cpu, nanoseconds, after a header line.
+    if let Ok(all) = files::read(dir, "cpuacct.usage_all") {
+        for line in all.lines().skip(1) {
+            let n: Vec<u64> = line.split_whitespace().map(number).collect();
+            if let [_, user, system] = n.as_slice() {
+                usage.percpu_user.push(*user);
+                usage.percpu_kernel.push(*system);
+            }
+        }
+    }
+    let stat = read_kv(dir, "cpuacct.stat");
+    // USER_HZ ticks to nanoseconds.
+    let tick = 1_000_000_000 / 100;
+    usage.user = stat.get("user").copied().unwrap_or(0) * tick;
+    usage.kernel = stat.get("system").copied().unwrap_or(0) * tick;
+}
+
+fn v1_cpuset(dir: &Path) -> CpusetStats {
+    let list = |f: &str| {
+        files::read(dir, f)
+            .map(|t| cpu_list(&t))
+            .unwrap_or_default()
+    };
+    let n = |f: &str| read_number(dir, &format!("cpuset.{f}"));
+    CpusetStats {
+        cpus: list("cpuset.cpus"),
+        cpu_exclusive: n("cpu_exclusive"),
+        mems: list("cpuset.mems"),
+        mem_hardwall: n("mem_hardwall"),
+        mem_exclusive: n("mem_exclusive"),
+        memory_migrate: n("memory_migrate"),
+        memory_spread_page: n("memory_spread_page"),
+        memory_spread_slab: n("memory_spread_slab"),
+        memory_pressure: n("memory_pressure"),
+        sched_load_balance: n("sched_load_balance"),
+        sched_relax_domain_level: files::read(dir, "cpuset.sched_relax_domain_level")
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0),
+    }
+}
+
+/// Which blkio files hold the counters depends on the I/O scheduler: BFQ (with or without its
+/// debug files), then CFQ, then the throttle layer that always counts. The first family whose
+/// first file exists is read whole, as runc picks.
+fn v1_blkio(dir: &Path) -> BlkioStats {
+    type Field = fn(&mut BlkioStats) -> &mut Vec<BlkioEntry>;
+    let bytes: Field = |s| &mut s.io_service_bytes_recursive;
+    let ios: Field = |s| &mut s.io_serviced_recursive;
+    let debug_family = |prefix: &'static str| -> Vec<(String, Field)> {
+        vec![
+            (format!("{prefix}sectors_recursive"), |s| {
+                &mut s.sectors_recursive
+            }),
+            (format!("{prefix}io_service_time_recursive"), |s| {
+                &mut s.io_service_time_recursive
+            }),
+            (format!("{prefix}io_wait_time_recursive"), |s| {
+                &mut s.io_wait_time_recursive
+            }),
+            (format!("{prefix}io_merged_recursive"), |s| {
+                &mut s.io_merged_recursive
+            }),
+            (format!("{prefix}io_queued_recursive"), |s| {
+                &mut s.io_queued_recursive
+            }),
+            (format!("{prefix}time_recursive"), |s| {
+                &mut s.io_time_recursive
+            }),
+            (format!("{prefix}io_serviced_recursive"), ios),
+            (format!("{prefix}io_service_bytes_recursive"), bytes),
+        ]
+    };
+    let families: [Vec<(String, Field)>; 5] = [
+        debug_family("blkio.bfq."),
+        vec![
+            ("blkio.bfq.io_serviced_recursive".into(), ios),
+            ("blkio.bfq.io_service_bytes_recursive".into(), bytes),
+        ],
+        debug_family("blkio."),
+        vec![
+            ("blkio.throttle.io_serviced_recursive".into(), ios),
+            ("blkio.throttle.io_service_bytes_recursive".into(), bytes),
+        ],
+        vec![
+            ("blkio.throttle.io_serviced".into(), ios),
+            ("blkio.throttle.io_service_bytes".into(), bytes),
+        ],
+    ];
+    let mut s = BlkioStats::default();
+    for family in families {
+        if !family.first().is_some_and(|(f, _)| dir.join(f).exists()) {
+            continue;
+        }
+        for (file, field) in family {
+            if let Ok(text) = files::read(dir, &file) {
+                *field(&mut s) = blkio_entries(&text);
+            }
+        }
+        break;
+    }
+    s
 }
 
 /// cgroup v2: everything in one directory.
@@ -148,9 +537,9 @@ pub(crate) fn v2(dir: &Path) -> Result<Stats, CgroupError> {
     let us = |k: &str| cpu.get(k).copied().unwrap_or(0) * 1000;
     s.cpu.usage = CpuUsage {
         total: us("usage_usec"),
-        percpu: Vec::new(),
         kernel: us("system_usec"),
         user: us("user_usec"),
+        ..CpuUsage::default()
     };
     s.cpu.throttling = Throttling {
         periods: cpu.get("nr_periods").copied().unwrap_or(0),
@@ -164,17 +553,41 @@ pub(crate) fn v2(dir: &Path) -> Result<Stats, CgroupError> {
         max: read_number(dir, "memory.peak"),
         failcnt: events.get("max").copied().unwrap_or(0),
     };
+    // v1 counts swap together with memory; runc reports v2's the same way.
+    let swap_limit = read_number(dir, "memory.swap.max");
     s.memory.swap = MemoryEntry {
-        limit: read_number(dir, "memory.swap.max"),
-        usage: read_number(dir, "memory.swap.current"),
+        limit: match swap_limit {
+            u64::MAX => u64::MAX,
+            l => l.saturating_add(s.memory.usage.limit),
+        },
+        usage: read_number(dir, "memory.swap.current").saturating_add(s.memory.usage.usage),
         max: read_number(dir, "memory.swap.peak"),
-        failcnt: 0,
+        failcnt: read_kv(dir, "memory.swap.events")
+            .get("fail")
+            .copied()
+            .unwrap_or(0),
     };
     s.memory.raw = read_kv(dir, "memory.stat");
-    s.pids = PidsStats {
-        current: read_number(dir, "pids.current"),
-        limit: read_number(dir, "pids.max"),
-    };
+    s.memory.cache = s.memory.raw.get("file").copied().unwrap_or(0);
+    s.pids = read_pids(dir);
+    s.blkio = files::read(dir, "io.stat")
+        .map(|t| io_stat(&t))
+        .unwrap_or_default();
+    for size in huge_page_sizes() {
+        let current = format!("hugetlb.{size}.current");
+        if !dir.join(&current).exists() {
+            continue;
+        }
+        let stats = HugetlbStats {
+            usage: read_number(dir, &current),
+            max: 0,
+            failcnt: read_kv(dir, &format!("hugetlb.{size}.events"))
+                .get("max")
+                .copied()
+                .unwrap_or(0),
+        };
+        s.hugetlb.insert(size, stats);
+    }
     Ok(s)
 }
 
@@ -187,55 +600,4 @@ pub(crate) fn oom_kills(dir: &Path, v2: bool) -> u64 {
         "memory.oom_control"
     };
     read_kv(dir, file).get("oom_kill").copied().unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_value_files() {
-        let kv = key_values("usage_usec 120\nnr_periods 3\nbogus\nname=x 1\n");
-        assert_eq!(kv.get("usage_usec"), Some(&120));
-        assert_eq!(kv.get("nr_periods"), Some(&3));
-        assert_eq!(kv.len(), 3);
-        assert_eq!(number("max\n"), u64::MAX);
-        assert_eq!(number("42\n"), 42);
-    }
-
-    #[test]
-    fn v1_and_v2_trees() {
-        let t = tempfile::tempdir().unwrap();
-        let d = t.path();
-        std::fs::write(d.join("cpuacct.usage"), "5000\n").unwrap();
-        std::fs::write(d.join("cpuacct.usage_percpu"), "3000 2000 \n").unwrap();
-        std::fs::write(d.join("cpuacct.stat"), "user 2\nsystem 1\n").unwrap();
-        std::fs::write(d.join("memory.usage_in_bytes"), "4096\n").unwrap();
-        std::fs::write(d.join("memory.limit_in_bytes"), "8192\n").unwrap();
-        std::fs::write(d.join("pids.current"), "3\n").unwrap();
-        std::fs::write(d.join("pids.max"), "max\n").unwrap();
-        let s = v1(Some(d), Some(d), Some(d), Some(d)).unwrap();
-        assert_eq!(s.cpu.usage.total, 5000);
-        assert_eq!(s.cpu.usage.percpu, vec![3000, 2000]);
-        assert_eq!(s.cpu.usage.user, 20_000_000);
-        assert_eq!((s.memory.usage.usage, s.memory.usage.limit), (4096, 8192));
-        assert_eq!((s.pids.current, s.pids.limit), (3, u64::MAX));
-
-        let t2 = tempfile::tempdir().unwrap();
-        let d2 = t2.path();
-        std::fs::write(
-            d2.join("cpu.stat"),
-            "usage_usec 7\nuser_usec 5\nsystem_usec 2\n",
-        )
-        .unwrap();
-        std::fs::write(d2.join("memory.current"), "100\n").unwrap();
-        std::fs::write(d2.join("memory.max"), "max\n").unwrap();
-        std::fs::write(d2.join("memory.events"), "max 4\noom 1\noom_kill 1\n").unwrap();
-        let s = v2(d2).unwrap();
-        assert_eq!(s.cpu.usage.total, 7000);
-        assert_eq!(s.memory.usage.failcnt, 4);
-        assert_eq!(oom_kills(d2, true), 1);
-        let json = serde_json::to_value(&s).unwrap();
-        assert!(json["cpu"]["throttling"].get("throttledPeriods").is_some());
-    }
 }

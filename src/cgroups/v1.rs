@@ -85,12 +85,15 @@ impl V1 {
 
 impl Backend for V1 {
     fn stats(&self) -> Result<super::stats::Stats, CgroupError> {
-        super::stats::v1(
-            self.dir_of("cpuacct").as_deref(),
-            self.dir_of("cpu").as_deref(),
-            self.dir_of("memory").as_deref(),
-            self.dir_of("pids").as_deref(),
-        )
+        super::stats::v1(&super::stats::V1Dirs {
+            cpuacct: self.dir_of("cpuacct"),
+            cpu: self.dir_of("cpu"),
+            cpuset: self.dir_of("cpuset"),
+            memory: self.dir_of("memory"),
+            pids: self.dir_of("pids"),
+            blkio: self.dir_of("blkio"),
+            hugetlb: self.dir_of("hugetlb"),
+        })
     }
 
     fn oom_kills(&self) -> u64 {

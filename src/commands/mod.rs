@@ -57,6 +57,39 @@ pub fn run(cli: &Cli, sealed: bool) -> Result<u8> {
         nook::security::exe::ensure_sealed()?;
         nook::logging::step("image sealed");
     }
+    nook::logging::debug(|| format!("nook {}: {command:?}", env!("CARGO_PKG_VERSION")));
+    let result = dispatch(cli, command);
+    nook::logging::debug(|| match &result {
+        Ok(code) => format!("{}: done, exit code {code}", verb(command)),
+        Err(_) => format!("{}: failed", verb(command)),
+    });
+    result
+}
+
+/// The verb as typed, for debug lines.
+fn verb(command: &Command) -> &'static str {
+    match command {
+        Command::Create(_) => "create",
+        Command::Start(_) => "start",
+        Command::State(_) => "state",
+        Command::Kill(_) => "kill",
+        Command::Delete(_) => "delete",
+        Command::Run(_) => "run",
+        Command::List(_) => "list",
+        Command::Spec(_) => "spec",
+        Command::Pause(_) => "pause",
+        Command::Resume(_) => "resume",
+        Command::Ps(_) => "ps",
+        Command::Exec(_) => "exec",
+        Command::Features => "features",
+        Command::Update(_) => "update",
+        Command::Events(_) => "events",
+        Command::Checkpoint(_) => "checkpoint",
+        Command::Restore(_) => "restore",
+    }
+}
+
+fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
     let root = cli.global.root.as_path();
     match command {
         Command::Create(args) => create::run(root, args),

@@ -8,14 +8,22 @@ pub fn run(args: &SpecArgs) -> Result<u8> {
     if path.exists() {
         bail!("File {} exists. Remove it first", path.display());
     }
-    let spec = default_spec(args.rootless);
+    let spec = default_spec(args.rootless, unified_cgroup_fs());
     let text = serde_json::to_string_pretty(&spec)?;
     std::fs::write(&path, text + "\n").with_context(|| format!("write {}", path.display()))?;
     Ok(0)
 }
 
-/// The same starting point `runc spec` gives: a busybox-friendly shell with few capabilities.
-fn default_spec(rootless: bool) -> Value {
+/// Whether /sys/fs/cgroup is itself a cgroup2 mount (a unified host, not a hybrid or v1 one):
+/// only there does `runc spec` ask for a cgroup namespace, and so does `nook spec`.
+fn unified_cgroup_fs() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+/// The same document `runc spec` writes on the same host (hostname included, so a caller's
+/// tooling sees no difference): a busybox-friendly shell with few capabilities.
+fn default_spec(rootless: bool, cgroup_ns: bool) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     let mut spec = json!({
         "ociVersion": nook::state::OCI_VERSION,
@@ -25,12 +33,12 @@ fn default_spec(rootless: bool) -> Value {
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
             "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": true
         },
         "root": {"path": "rootfs", "readonly": true},
-        "hostname": "nook",
+        "hostname": "runc",
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
@@ -50,7 +58,7 @@ fn default_spec(rootless: bool) -> Value {
             "resources": {"devices": [{"allow": false, "access": "rwm"}]},
             "namespaces": [
                 {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}
+                {"type": "uts"}, {"type": "mount"}
             ],
             "maskedPaths": [
                 "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -62,6 +70,11 @@ fn default_spec(rootless: bool) -> Value {
             ]
         }
     });
+    if cgroup_ns {
+        if let Some(ns) = spec["linux"]["namespaces"].as_array_mut() {
+            ns.push(json!({"type": "cgroup"}));
+        }
+    }
     if rootless {
         make_rootless(&mut spec);
     }
@@ -69,7 +82,8 @@ fn default_spec(rootless: bool) -> Value {
 }
 
 /// A spec an unprivileged user can run: own user namespace mapping only themselves, no
-/// network namespace of its own to configure, /sys bound from the host, no cgroup limits.
+/// network namespace of its own to configure, /sys bound from the host, no cgroup limits
+/// (the cgroup mount stays, as runc keeps it).
 fn make_rootless(spec: &mut Value) {
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
@@ -81,13 +95,13 @@ fn make_rootless(spec: &mut Value) {
     ns.retain(|n| n["type"] != "network");
     ns.push(json!({"type": "user"}));
     let mounts = spec["mounts"].as_array_mut().expect("array");
-    mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
     for m in mounts.iter_mut() {
         if m["destination"] == "/sys" {
             *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
                         "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
         }
-        if let Some(opts) = m["options"].as_array_mut() {
+        // get_mut, not m["options"]: indexing would add `"options": null` to /proc.
+        if let Some(opts) = m.get_mut("options").and_then(Value::as_array_mut) {
             opts.retain(|o| o != "gid=5");
         }
     }
@@ -100,8 +114,8 @@ mod tests {
 
     #[test]
     fn default_spec_parses_and_validates_except_terminal() {
-        for rootless in [false, true] {
-            let text = default_spec(rootless).to_string();
+        for (rootless, cgroup_ns) in [(false, false), (true, false), (false, true), (true, true)] {
+            let text = default_spec(rootless, cgroup_ns).to_string();
             let spec = nook::spec::parse_reader(text.as_bytes(), Path::new("config.json")).unwrap();
             nook::spec::validate(&spec).unwrap();
         }

@@ -2,6 +2,7 @@
 //! nook itself (a sealed image, [`exe`]).
 
 pub mod caps;
+pub mod enosys;
 pub mod exe;
 pub mod lsm;
 pub mod seccomp;

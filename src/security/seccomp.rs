@@ -7,14 +7,18 @@
 //! the same spec with `Prepared::new` and loads it late (init.rs says where and why). Building is
 //! deterministic userspace work, so the init's build cannot fail where the runtime's succeeded.
 //!
+//! Where the default action would refuse them, syscalls newer than the profile get ENOSYS
+//! instead (see [`super::enosys`]): that filter is libseccomp's program behind a prefix of ours,
+//! exported once when the init builds it and loaded with seccomp(2) directly.
+//!
 //! Semantics follow runc where the spec is silent: a syscall name libseccomp does not know on
 //! any architecture is skipped (profiles list syscalls of newer kernels), a rule whose action is
 //! the default action is dropped (libseccomp refuses it), and several conditions on the same
 //! argument index become one rule each (OR), while conditions on distinct indexes are one rule (AND).
 
 use std::fs::File;
-use std::io::IoSlice;
-use std::os::fd::AsRawFd;
+use std::io::{IoSlice, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
@@ -27,6 +31,8 @@ use oci_spec::runtime::{
     Arch, ContainerProcessState, LinuxSeccomp, LinuxSeccompAction as Action, LinuxSeccompArg,
     LinuxSeccompFilterFlag as Flag, LinuxSeccompOperator as Op, State, SECCOMP_FD_NAME,
 };
+
+use crate::sys::seccomp::SockFilter;
 
 type LibError = libseccomp::error::SeccompError;
 
@@ -105,6 +111,14 @@ pub enum SeccompError {
     State(#[source] serde_json::Error),
     #[error("linux.seccomp: load the filter: {0}")]
     Load(#[source] LibError),
+    #[error(transparent)]
+    Stub(#[from] super::enosys::StubTooLong),
+    #[error("linux.seccomp: read the generated BPF program: {0}")]
+    ReadExport(#[source] std::io::Error),
+    #[error("linux.seccomp: the generated BPF program is not whole instructions")]
+    ExportShape,
+    #[error("linux.seccomp: load the filter with its -ENOSYS prefix: {0}")]
+    LoadPatched(#[source] nix::Error),
     #[error("linux.seccomp: get the notify fd: {0}")]
     NotifyFd(#[source] LibError),
     #[error("linux.seccomp.listenerPath: send the notify fd to {path}: {source}")]
@@ -342,7 +356,46 @@ pub fn validate(s: &LinuxSeccomp) -> Result<(), SeccompError> {
         .write(true)
         .open("/dev/null")
         .map_err(SeccompError::DevNull)?;
-    ctx.export_bpf(&null).map_err(SeccompError::Export)
+    ctx.export_bpf(&null).map_err(SeccompError::Export)?;
+    super::enosys::stub(s)?;
+    Ok(())
+}
+
+/// libseccomp's program for `ctx`, through a pipe (libseccomp 2.5 exports only to an fd). The
+/// kernel takes at most 4096 instructions (32 KiB), well under a pipe's 64 KiB: the write end
+/// is non-blocking so a larger export fails instead of hanging.
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<SockFilter>, SeccompError> {
+    use nix::fcntl::OFlag;
+    let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .map_err(|e| SeccompError::ReadExport(e.into()))?;
+    ctx.export_bpf(&tx).map_err(SeccompError::Export)?;
+    drop(tx);
+    let mut bytes = Vec::new();
+    File::from(rx)
+        .read_to_end(&mut bytes)
+        .map_err(SeccompError::ReadExport)?;
+    crate::sys::seccomp::parse_program(&bytes).ok_or(SeccompError::ExportShape)
+}
+
+/// The seccomp(2) flags the profile asks for, plus NEW_LISTENER when a rule notifies.
+fn load_flags(s: &LinuxSeccomp) -> u32 {
+    use crate::sys::seccomp as k;
+    let mut flags = s.flags().iter().flatten().fold(0, |acc, f| {
+        acc | match f {
+            Flag::SeccompFilterFlagTsync => k::FLAG_TSYNC,
+            Flag::SeccompFilterFlagLog => k::FLAG_LOG,
+            Flag::SeccompFilterFlagSpecAllow => k::FLAG_SPEC_ALLOW,
+            Flag::SeccompFilterFlagWaitKillableRecv => k::FLAG_WAIT_KILLABLE_RECV,
+        }
+    });
+    if uses_notify(s) {
+        flags |= k::FLAG_NEW_LISTENER;
+        // The kernel refuses TSYNC with a listener unless a failed sync reports ESRCH.
+        if flags & k::FLAG_TSYNC != 0 {
+            flags |= k::FLAG_TSYNC_ESRCH;
+        }
+    }
+    flags
 }
 
 /// The seccomp agent at listenerPath, connected while host paths still resolve.
@@ -355,6 +408,9 @@ struct Agent {
 /// A filter built in the init, waiting to be loaded.
 pub struct Prepared {
     ctx: ScmpFilterContext,
+    /// The -ENOSYS prefix followed by libseccomp's program, with the seccomp(2) flags, when
+    /// the profile gets the prefix; otherwise libseccomp loads `ctx` itself.
+    patched: Option<(Vec<SockFilter>, u32)>,
     agent: Option<Agent>,
 }
 
@@ -363,6 +419,13 @@ impl Prepared {
     /// joins namespaces or pivots: listenerPath is a host path.
     pub fn new(s: &LinuxSeccomp) -> Result<Self, SeccompError> {
         let ctx = build(s)?;
+        let mut program = super::enosys::stub(s)?;
+        let patched = if program.is_empty() {
+            None
+        } else {
+            program.extend(export(&ctx)?);
+            Some((program, load_flags(s)))
+        };
         let agent = match s.listener_path() {
             Some(path) if uses_notify(s) => Some(Agent {
                 stream: UnixStream::connect(path).map_err(|source| SeccompError::Connect {
@@ -374,7 +437,11 @@ impl Prepared {
             }),
             _ => None,
         };
-        Ok(Prepared { ctx, agent })
+        Ok(Prepared {
+            ctx,
+            patched,
+            agent,
+        })
     }
 
     /// Install the filter on this process; from here on every syscall of ours is filtered too.
@@ -386,14 +453,26 @@ impl Prepared {
             Some(agent) => Some(process_state(state_json, agent.metadata.clone())?),
             None => None,
         };
-        self.ctx.load().map_err(SeccompError::Load)?;
+        let notify_fd: Option<OwnedFd> = match &self.patched {
+            Some((program, flags)) => crate::sys::seccomp::set_filter(*flags, program)
+                .map_err(SeccompError::LoadPatched)?,
+            None => {
+                self.ctx.load().map_err(SeccompError::Load)?;
+                None
+            }
+        };
         let (Some(agent), Some(message)) = (self.agent, message) else {
             return Ok(());
         };
-        let fd = self.ctx.get_notify_fd().map_err(SeccompError::NotifyFd)?;
-        // The kernel created this fd for us at load; libseccomp only caches the number and
-        // never closes it, so this OwnedFd is its only owner.
-        let fd = crate::sys::take_received_fd(fd);
+        let fd = match notify_fd {
+            Some(fd) => fd,
+            None => {
+                let fd = self.ctx.get_notify_fd().map_err(SeccompError::NotifyFd)?;
+                // The kernel created this fd for us at load; libseccomp only caches the number
+                // and never closes it, so this OwnedFd is its only owner.
+                crate::sys::take_received_fd(fd)
+            }
+        };
         let fds = [fd.as_raw_fd()];
         sendmsg::<()>(
             agent.stream.as_raw_fd(),

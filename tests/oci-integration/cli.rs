@@ -66,3 +66,44 @@ container_test! {
         assert_eq!(fs::read_to_string(dir.join("config.json")).unwrap(), "mine");
     }
 }
+
+/// `spec` (and `spec --rootless`) writes the document /usr/sbin/runc writes on this host: same
+/// capability sets, mounts, namespaces (a cgroup one only where /sys/fs/cgroup is cgroup2).
+/// Only ociVersion, the spec version each runtime implements, may differ.
+fn spec_as_runc_writes_it(f: &crate::support::Fixture, flags: &[&str]) {
+    let write = |runtime: &std::path::Path, name: &str| -> Value {
+        let dir = f.dir.path().join(name);
+        fs::create_dir(&dir).unwrap();
+        let mut args = vec!["spec", "--bundle", dir.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let out = std::process::Command::new(runtime)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            runtime.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut v: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("ociVersion");
+        v
+    };
+    let ours = write(&crate::support::runtime(), "ours");
+    let runc = write(std::path::Path::new("/usr/sbin/runc"), "runc");
+    assert_eq!(ours, runc, "\nours: {ours:#}\nrunc: {runc:#}");
+}
+
+container_test! {
+    fn spec_matches_runc_spec(f) {
+        spec_as_runc_writes_it(&f, &[]);
+    }
+}
+
+container_test! {
+    fn spec_rootless_matches_runc_spec_rootless(f) {
+        spec_as_runc_writes_it(&f, &["--rootless"]);
+    }
+}

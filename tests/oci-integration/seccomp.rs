@@ -218,3 +218,223 @@ container_test! {
         assert!(!f.rootfs().join("hook-dir").exists());
     }
 }
+
+/// A static program for the rootfs that makes the raw syscalls named by number on its command
+/// line and prints `nr=ret/errno` for each (busybox cannot make an arbitrary syscall).
+const SYSCALL_PROBE: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        long nr = strtol(argv[i], 0, 10);
+        errno = 0;
+        long ret = syscall(nr, "/tmp/probe-dir", 0755, 0, 0, 0, 0);
+        printf("%ld=%ld/%d\n", nr, ret, ret < 0 ? errno : 0);
+    }
+    return 0;
+}
+"#;
+
+fn build_syscall_probe(f: &Fixture) {
+    let src = f.dir.path().join("probe.c");
+    std::fs::write(&src, SYSCALL_PROBE).unwrap();
+    let out = std::process::Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(f.rootfs().join("probe"))
+        .arg(&src)
+        .output()
+        .expect("run gcc");
+    assert!(
+        out.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What a static glibc program and either runtime's last steps before execve use.
+const COMMON_SYSCALLS: &[&str] = &[
+    "read",
+    "write",
+    "open",
+    "openat",
+    "close",
+    "fstat",
+    "newfstatat",
+    "statx",
+    "lseek",
+    "mmap",
+    "mprotect",
+    "munmap",
+    "brk",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "ioctl",
+    "readv",
+    "writev",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "pipe2",
+    "sched_yield",
+    "madvise",
+    "dup",
+    "dup2",
+    "dup3",
+    "nanosleep",
+    "clock_nanosleep",
+    "clock_gettime",
+    "getpid",
+    "gettid",
+    "tgkill",
+    "kill",
+    "futex",
+    "sendmsg",
+    "recvmsg",
+    "sendto",
+    "recvfrom",
+    "socket",
+    "connect",
+    "execve",
+    "execveat",
+    "exit",
+    "exit_group",
+    "wait4",
+    "uname",
+    "fcntl",
+    "getdents64",
+    "getcwd",
+    "chdir",
+    "fchdir",
+    "readlink",
+    "readlinkat",
+    "umask",
+    "prlimit64",
+    "getrlimit",
+    "setrlimit",
+    "getuid",
+    "getgid",
+    "geteuid",
+    "getegid",
+    "setuid",
+    "setgid",
+    "setresuid",
+    "setresgid",
+    "setgroups",
+    "capget",
+    "capset",
+    "prctl",
+    "arch_prctl",
+    "sigaltstack",
+    "set_tid_address",
+    "set_robust_list",
+    "rseq",
+    "getrandom",
+    "sched_getaffinity",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_pwait",
+    "epoll_wait",
+    "eventfd2",
+    "pidfd_open",
+    "stat",
+    "lstat",
+    "statfs",
+    "fstatfs",
+    "poll",
+    "ppoll",
+    "pselect6",
+    "pread64",
+    "pwrite64",
+    "setsid",
+    "getpgrp",
+    "setpgid",
+    "rt_sigsuspend",
+    "rt_sigtimedwait",
+    "sched_getparam",
+    "getsockopt",
+    "setsockopt",
+    "getsockname",
+    "mount",
+    "umount2",
+    "fchown",
+    "fchmod",
+    "unlinkat",
+    "renameat",
+    "pidfd_send_signal",
+    "close_range",
+    "clone",
+    "clone3",
+    "membarrier",
+    "mlock",
+    "munlock",
+];
+
+container_test! {
+    fn syscalls_newer_than_the_profile_get_enosys(f) {
+        // Default EPERM; x86_64 numbers: mkdir 83 (listed, denied), getppid 110 (not listed,
+        // below the highest listed), 1000 (above every syscall the profile names).
+        build_syscall_probe(&f);
+        let mut syscalls = vec![json!({"names": COMMON_SYSCALLS, "action": "SCMP_ACT_ALLOW"})];
+        syscalls.push(json!({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}));
+        f.config["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": syscalls
+        });
+        f.set_args(&["/probe", "1000", "83", "110"]);
+        let out = f.run().ok();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines, ["1000=-1/38", "83=-1/1", "110=-1/1"], "{out}");
+    }
+}
+
+container_test! {
+    fn enosys_for_new_syscalls_is_not_added_when_the_default_allows(f) {
+        // With an allowing default the kernel's own answer shows: ENOSYS from the kernel for
+        // 1000, success for getppid; the denied mkdir keeps its errno.
+        build_syscall_probe(&f);
+        f.config["linux"]["seccomp"] = allow_all_but(json!([
+            {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95}
+        ]));
+        f.set_args(&["/probe", "1000", "83"]);
+        let out = f.run().ok();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines, ["1000=-1/38", "83=-1/95"], "{out}");
+    }
+}
+
+container_test! {
+    fn notify_works_behind_the_enosys_prefix(f) {
+        // Default EPERM, so the filter carries the -ENOSYS prefix and is loaded with the
+        // listener flag by hand: the agent must still get the fd and answer mkdir (83).
+        build_syscall_probe(&f);
+        let socket = f.dir.path().join("agent.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        let agent = std::thread::spawn(move || {
+            use libseccomp::{ScmpNotifReq, ScmpNotifResp, ScmpNotifRespFlags};
+            let (_, fd) = receive_state_and_fd(&listener);
+            let req = ScmpNotifReq::receive(fd.as_raw_fd()).expect("a notification");
+            ScmpNotifResp::new_val(req.id, 7, ScmpNotifRespFlags::empty())
+                .respond(fd.as_raw_fd())
+                .expect("answer the notification");
+            req.data.syscall.get_name().unwrap()
+        });
+        f.config["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "listenerPath": socket,
+            "syscalls": [
+                {"names": COMMON_SYSCALLS, "action": "SCMP_ACT_ALLOW"},
+                {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}
+            ]
+        });
+        f.set_args(&["/probe", "83", "1000"]);
+        let out = f.run().ok();
+        assert_eq!(agent.join().unwrap(), "mkdir");
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines, ["83=7/0", "1000=-1/38"], "{out}");
+    }
+}
