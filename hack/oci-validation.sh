@@ -9,7 +9,8 @@
 # block that belongs to no test line (several hook tests report failure only that way).
 # hack/oci-validation/expected-failures lists the files that cannot pass where the lane runs,
 # each with its reason. The lane fails on any failure not listed, and on a listed file that
-# passes (so the list never goes stale).
+# passes (so the list never goes stale). A reason that starts with "racy:" marks a file whose
+# result depends on timing in the suite itself: either outcome is accepted and shown as such.
 #
 # Environment (all optional):
 #   OCI_TOOLS_SRC       a runtime-tools tree to use instead of the committed tarball's
@@ -147,6 +148,12 @@ for f in "${files[@]}"; do
     skip=$(grep -ciE '^ok .*# skip' "$tap" || true)
     total_ok=$((total_ok + ok)) total_notok=$((total_notok + notok)) total_skip=$((total_skip + skip))
     note=""
+    if [[ ${expected[$f]:-} == racy:* ]]; then
+        # The suite races the container's own process: either outcome says nothing of the runtime.
+        if [[ $rc -ne 0 ]] || tap_failed "$tap"; then result=racy-fail; failed=$((failed + 1)); else result=racy-pass; passed=$((passed + 1)); fi
+        printf '%-40s %-6s %6s %7s %5s  %s\n' "$f" "$result" "$ok" "$notok" "$skip" "$note"
+        continue
+    fi
     if [[ $rc -ne 0 ]] || tap_failed "$tap"; then
         failed=$((failed + 1))
         [[ $rc -ne 0 ]] && note="exit $rc"
@@ -171,7 +178,7 @@ for f in "${files[@]}"; do
     printf '%-40s %-6s %6s %7s %5s  %s\n' "$f" "$result" "$ok" "$notok" "$skip" "$note"
 done
 # Bundles and state of a file that timed out must not outlive the lane.
-"$runtime" list -q 2>/dev/null | grep -E '^[0-9a-f-]{36}$' | while read -r id; do
+{ "$runtime" list -q 2>/dev/null || true; } | { grep -E '^[0-9a-f-]{36}$' || true; } | while read -r id; do
     "$runtime" delete --force "$id" >/dev/null 2>&1 || true
 done
 
