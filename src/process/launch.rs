@@ -36,6 +36,8 @@ pub enum LaunchError {
     TimeOffsets(#[source] std::io::Error),
     #[error("fork container init: {0}")]
     Fork(#[source] nix::Error),
+    #[error("linux.namespaces: the helper that joins the user namespace: {0}")]
+    Helper(#[source] std::io::Error),
     #[error("linux.{which}: write /proc/{pid}/{which}: {source}")]
     IdMap {
         which: &'static str,
@@ -157,12 +159,13 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     let cgroup_fd = args.cgroup.create_clone_target()?;
     enter_parent_namespaces(&plan, args.spec)?;
 
-    let pid = match sys::fork_with(
-        plan.clone_flags.bits() as u64,
-        cgroup_fd.as_ref().map(|f| f.as_fd()),
-    )
-    .map_err(LaunchError::Fork)?
-    {
+    let into_cgroup = cgroup_fd.as_ref().map(|f| f.as_fd());
+    let forked = match &plan.user_before_clone {
+        None => sys::fork_with(plan.clone_flags.bits() as u64, into_cgroup)
+            .map_err(LaunchError::Fork)?,
+        Some(user) => fork_in_user_namespace(user, plan.clone_flags, into_cgroup)?,
+    };
+    let pid = match forked {
         Forked::Child => {
             drop(parent_end);
             let init_args = InitArgs {
@@ -230,6 +233,49 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
         .wait_ready()
         .map_err(|e| oom_explained(e, args.cgroup))?;
     Ok(pending)
+}
+
+/// Fork the init with `flags` from a helper that joined `user` first, so that the new pid
+/// namespace belongs to that user namespace (the runtime itself cannot join it: it would lose
+/// its privileges over the host). With CLONE_PARENT the init is still the runtime's child; the
+/// helper reports its pid, or why it failed, through a socket and exits.
+fn fork_in_user_namespace(
+    user: &namespaces::Join,
+    flags: nix::sched::CloneFlags,
+    into_cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<Forked, LaunchError> {
+    use std::io::{Read, Write};
+    let ns = Opened::open(user.typ, user.path.clone())?;
+    let (mut report_rx, mut report_tx) =
+        std::os::unix::net::UnixStream::pair().map_err(LaunchError::Helper)?;
+    match sys::fork_with(0, None).map_err(LaunchError::Fork)? {
+        Forked::Child => {
+            drop(report_rx);
+            let flags = (flags | nix::sched::CloneFlags::CLONE_PARENT).bits() as u64;
+            let cloned = ns.join().map_err(|e| e.to_string()).and_then(|()| {
+                sys::fork_with(flags, into_cgroup).map_err(|e| format!("fork container init: {e}"))
+            });
+            let report = match cloned {
+                // The init: the helper's ends of the socket close as this returns.
+                Ok(Forked::Child) => return Ok(Forked::Child),
+                Ok(Forked::Parent(pid)) => pid.to_string(),
+                Err(reason) => reason,
+            };
+            let _ = report_tx.write_all(report.as_bytes());
+            std::process::exit(0);
+        }
+        Forked::Parent(helper) => {
+            drop(report_tx);
+            let mut report = String::new();
+            let read = report_rx.read_to_string(&mut report);
+            let _ = waitpid(helper, None);
+            read.map_err(LaunchError::Helper)?;
+            match report.parse::<i32>() {
+                Ok(pid) => Ok(Forked::Parent(Pid::from_raw(pid))),
+                Err(_) => Err(LaunchError::Init(report)),
+            }
+        }
+    }
 }
 
 /// The init's namespaces are charged to the container's cgroup (on v2 from clone3 on): a
