@@ -257,10 +257,12 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         if h.prestart().is_some() || h.create_runtime().is_some() {
             chan.run_runtime_hooks()?;
         }
-        hooks::run_all(
+        // In the rootfs, as runc runs them (its init is there until pivot_root).
+        hooks::run_all_in(
             "createContainer",
             &list(h.create_container().as_ref()),
             &state_json,
+            Some(args.rootfs),
         )?;
     }
     rootfs::enter(args.rootfs, args.no_pivot)?;

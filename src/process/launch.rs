@@ -63,6 +63,8 @@ pub enum LaunchError {
 pub struct LaunchArgs<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
+    /// The bundle directory: the runtime-side hooks of create run there, as runc's do.
+    pub bundle: &'a Path,
     pub start_socket: &'a Path,
     /// Created by `spawn`: the part clone3 needs before the fork, the rest (and these
     /// limits) after it, while the init creates its namespaces.
@@ -224,8 +226,14 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
         if hooks.prestart().is_some() || hooks.create_runtime().is_some() {
             wait_for(chan.wait_run_hooks())?;
             let list = |h: &Option<Vec<oci_spec::runtime::Hook>>| h.clone().unwrap_or_default();
-            hooks::run_all("prestart", &list(hooks.prestart()), &state_json)?;
-            hooks::run_all("createRuntime", &list(hooks.create_runtime()), &state_json)?;
+            let dir = Some(args.bundle);
+            hooks::run_all_in("prestart", &list(hooks.prestart()), &state_json, dir)?;
+            hooks::run_all_in(
+                "createRuntime",
+                &list(hooks.create_runtime()),
+                &state_json,
+                dir,
+            )?;
             chan.hooks_done()?;
         }
     }
