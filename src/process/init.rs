@@ -147,6 +147,8 @@ pub struct InitArgs<'a> {
     pub console: Option<&'a UnixStream>,
     /// The container cgroup's v1 hierarchies, for a cgroup mount (None: read from /proc).
     pub cgroup_views: Option<Vec<rootfs::CgroupView>>,
+    /// The runtime's copies of bind sources (user namespaces only; see rootfs::BindSources).
+    pub bind_sources: &'a rootfs::BindSources,
 }
 
 /// The program to execve, resolved before we block so `create` reports a missing binary.
@@ -173,6 +175,7 @@ pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
     let mut keep = vec![chan.as_raw_fd(), listener.as_raw_fd()];
     keep.extend(args.console.map(|c| c.as_raw_fd()));
     keep.extend(logging::steps_fd());
+    keep.extend(args.bind_sources.raw_fds());
     if sys::close_fds_from_except(3 + args.preserve_fds, &keep).is_err() {
         let _ = chan.failed("close the runtime's fds in the init");
         std::process::exit(1);
@@ -249,7 +252,12 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     }
 
     logging::step("init: hostname, keyring, sysctls");
-    rootfs::prepare(spec, args.rootfs, args.cgroup_views.as_deref())?;
+    rootfs::prepare(
+        spec,
+        args.rootfs,
+        args.cgroup_views.as_deref(),
+        args.bind_sources,
+    )?;
     logging::step("init: mounts prepared");
     let hooks = spec.hooks().as_ref();
     let list = |h: Option<&Vec<Hook>>| h.cloned().unwrap_or_default();

@@ -160,6 +160,12 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     let (parent_end, init_end) = channel::pair()?;
     let cgroup_fd = args.cgroup.create_clone_target()?;
     enter_parent_namespaces(&plan, args.spec)?;
+    // Made as the host's root, before the init is in its user namespace (see BindSources).
+    let bind_sources = if plan.in_user_namespace() {
+        crate::rootfs::BindSources::copy(args.spec)
+    } else {
+        crate::rootfs::BindSources::none()
+    };
 
     let into_cgroup = cgroup_fd.as_ref().map(|f| f.as_fd());
     let forked = match &plan.user_before_clone {
@@ -179,6 +185,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
                 console: args.console,
                 session_keyring: args.session_keyring,
                 cgroup_views: cgroup_views(args.cgroup),
+                bind_sources: &bind_sources,
             };
             init::run(init_args, init_end, OwnedFd::from(listener));
         }
@@ -187,6 +194,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     crate::logging::step("forked the init (clone with namespaces)");
     drop(init_end);
     drop(listener);
+    drop(bind_sources);
     let mut pending = Pending::new(pid, parent_end);
     if plan.new_user {
         write_id_maps(pid, args.spec)?;
