@@ -288,6 +288,9 @@ fn fork_in_user_namespace(
             read.map_err(LaunchError::Helper)?;
             match report.parse::<i32>() {
                 Ok(pid) => Ok(Forked::Parent(Pid::from_raw(pid))),
+                Err(_) if report.is_empty() => Err(LaunchError::InitDied(
+                    "the helper that joins the user namespace reported nothing".into(),
+                )),
                 Err(_) => Err(LaunchError::Init(report)),
             }
         }
