@@ -190,6 +190,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     let pending = launch::spawn(LaunchArgs {
         spec: &bundle.spec,
         rootfs: &bundle.rootfs,
+        bundle: &bundle.dir,
         start_socket: &dir.start_socket_addr(),
         cgroup: &cgroup,
         resources: resources.as_ref(),
@@ -274,6 +275,15 @@ pub fn load(root: &Path, id: &str) -> Result<(Record, Status)> {
 
 /// `start`: release the init blocked in create; returns once it has called execve.
 pub fn start(root: &Path, id: &str) -> Result<()> {
+    start_with(root, id, false)
+}
+
+/// `run`'s start: as runc's `run` works in the bundle directory, its poststart hooks run there.
+pub fn start_run(root: &Path, id: &str) -> Result<()> {
+    start_with(root, id, true)
+}
+
+fn start_with(root: &Path, id: &str, hooks_in_bundle: bool) -> Result<()> {
     let dir = ContainerDir::open(root, id)?;
     let record = dir.load()?;
     let status = status(&dir, &record);
@@ -298,7 +308,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         return Err(ContainerError::ExecFailed(reason.trim().to_string()));
     }
     if let Some(poststart) = record.hooks.as_ref().and_then(|h| h.poststart().as_ref()) {
-        hooks::run_all("poststart", poststart, &record.state_json(Status::Running))?;
+        let dir = hooks_in_bundle.then_some(record.bundle.as_path());
+        let state = record.state_json(Status::Running);
+        hooks::run_all_in("poststart", poststart, &state, dir)?;
     }
     Ok(())
 }
@@ -343,17 +355,29 @@ fn signal_init(record: &Record, signal: Option<Signal>) -> Result<()> {
 
 /// `delete`: remove a stopped (or never started) container; with `force`, kill it first.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
-    delete_with(root, id, force, None)
+    delete_with(root, id, force, None, false)
+}
+
+/// `run`'s `delete --force` when its start failed: poststop runs in the bundle, as in runc.
+pub fn delete_failed_run(root: &Path, id: &str) -> Result<()> {
+    delete_with(root, id, true, None, true)
 }
 
 /// `run`'s own `delete --force` once its container exited: the cgroup `create` resolved is
 /// used again (when the record still names it) rather than found again through
 /// /proc/self/mountinfo.
 pub fn delete_run(root: &Path, id: &str, cgroup: &Cgroup) -> Result<()> {
-    delete_with(root, id, true, Some(cgroup))
+    delete_with(root, id, true, Some(cgroup), true)
 }
 
-fn delete_with(root: &Path, id: &str, force: bool, known: Option<&Cgroup>) -> Result<()> {
+/// `hooks_in_bundle`: for `run`, whose poststop hooks run in the bundle as runc's do.
+fn delete_with(
+    root: &Path,
+    id: &str,
+    force: bool,
+    known: Option<&Cgroup>,
+    hooks_in_bundle: bool,
+) -> Result<()> {
     let dir = match ContainerDir::open(root, id) {
         Err(StateError::NotExist(_)) if force => return Ok(()),
         other => other?,
@@ -390,7 +414,13 @@ fn delete_with(root: &Path, id: &str, force: bool, known: Option<&Cgroup>) -> Re
     // The container is gone whatever poststop says: a failing hook is a warning, and the
     // rest still run (runtime-spec 1.3.0, lifecycle step 13).
     if let Some(poststop) = record.hooks.as_ref().and_then(|h| h.poststop().as_ref()) {
-        hooks::run_all_warning("poststop", poststop, &record.state_json(Status::Stopped));
+        let dir = hooks_in_bundle.then_some(record.bundle.as_path());
+        hooks::run_all_warning(
+            "poststop",
+            poststop,
+            &record.state_json(Status::Stopped),
+            dir,
+        );
     }
     Ok(())
 }

@@ -9,12 +9,17 @@
 //! | poststart       | start, after execve                    | runtime namespaces       |
 //! | poststop        | delete, after the container is gone    | runtime namespaces       |
 //!
+//! Working directory, as runc's: `create` and `run` work in the bundle directory, so their hooks
+//! (prestart, createRuntime, and with `run` poststart and poststop) run there; createContainer
+//! runs in the rootfs (the init's directory until pivot_root), startContainer in process.cwd;
+//! poststart from `start` and poststop from `delete` in the caller's directory.
+//!
 //! A hook fails when it cannot be started, exits non-zero, or outlives its timeout (it is then
 //! killed). The caller decides what a failure means for the lifecycle.
 
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -63,10 +68,21 @@ pub enum HookError {
     },
 }
 
-/// Run each hook of one kind in order, stopping at the first failure.
+/// Run each hook of one kind in order, stopping at the first failure, in our own working
+/// directory.
 pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &str) -> Result<(), HookError> {
+    run_all_in(kind, hooks, state_json, None)
+}
+
+/// `run_all`, in directory `dir` when given.
+pub fn run_all_in(
+    kind: &'static str,
+    hooks: &[Hook],
+    state_json: &str,
+    dir: Option<&Path>,
+) -> Result<(), HookError> {
     for hook in hooks {
-        run_one(kind, hook, state_json)?;
+        run_one(kind, hook, state_json, dir)?;
     }
     Ok(())
 }
@@ -74,15 +90,20 @@ pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &str) -> Result<(
 /// Run every hook even when some fail, each failure logged as a warning: runtime-spec 1.3.0
 /// for poststop ("the runtime MUST log a warning, but the remaining hooks and lifecycle
 /// continue as if the hook had succeeded").
-pub fn run_all_warning(kind: &'static str, hooks: &[Hook], state_json: &str) {
+pub fn run_all_warning(kind: &'static str, hooks: &[Hook], state_json: &str, dir: Option<&Path>) {
     for hook in hooks {
-        if let Err(e) = run_one(kind, hook, state_json) {
+        if let Err(e) = run_one(kind, hook, state_json, dir) {
             crate::logging::warn(&e.to_string());
         }
     }
 }
 
-fn run_one(kind: &'static str, hook: &Hook, state_json: &str) -> Result<(), HookError> {
+fn run_one(
+    kind: &'static str,
+    hook: &Hook,
+    state_json: &str,
+    dir: Option<&Path>,
+) -> Result<(), HookError> {
     let path = hook.path().clone();
     let spawn_err = |source| HookError::Spawn {
         kind,
@@ -101,6 +122,9 @@ fn run_one(kind: &'static str, hook: &Hook, state_json: &str) -> Result<(), Hook
         cmd.args(rest);
     }
     cmd.env_clear();
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
     for kv in hook.env().iter().flatten() {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);

@@ -12,7 +12,9 @@
 //! - the cgroup namespace is unshared by the init only after the parent placed it in its cgroup,
 //!   so the namespace root is the container's cgroup;
 //! - when an existing user namespace is joined, it must be joined first and everything new is
-//!   created after, by unshare in the init.
+//!   created after, by unshare in the init; a new pid namespace too must belong to it, so then a
+//!   short-lived helper joins it and clones the init (as a child of the runtime, CLONE_PARENT)
+//!   with the new pid namespace, as runc's nsexec joins the user namespace before it clones.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -107,12 +109,16 @@ pub struct Plan {
     pub child_unshare: CloneFlags,
     /// A new user namespace whose id maps the runtime writes.
     pub new_user: bool,
+    /// A user namespace joined by path before clone3, by a helper, so that the new pid
+    /// namespace clone3 creates belongs to it (then it is not in `child_joins`).
+    pub user_before_clone: Option<Join>,
 }
 
 impl Plan {
     /// Whether the init ends up in a user namespace other than the runtime's.
     pub fn in_user_namespace(&self) -> bool {
         self.new_user
+            || self.user_before_clone.is_some()
             || self
                 .child_joins
                 .iter()
@@ -129,6 +135,7 @@ pub fn plan(namespaces: &[LinuxNamespace]) -> Plan {
         child_joins: Vec::new(),
         child_unshare: CloneFlags::empty(),
         new_user: false,
+        user_before_clone: None,
     };
     let by_type: HashMap<LinuxNamespaceType, Option<PathBuf>> = namespaces
         .iter()
@@ -171,6 +178,9 @@ pub fn plan(namespaces: &[LinuxNamespace]) -> Plan {
         }
     }
     plan.new_user = matches!(by_type.get(&LinuxNamespaceType::User), Some(None));
+    if user_joined && plan.clone_flags.contains(CloneFlags::CLONE_NEWPID) {
+        plan.user_before_clone = Some(plan.child_joins.remove(0));
+    }
     plan
 }
 
@@ -241,5 +251,21 @@ mod tests {
             CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS
         );
         assert!(!p.new_user);
+        assert!(p.user_before_clone.is_none());
+    }
+
+    #[test]
+    fn joined_user_namespace_with_a_new_pid_namespace_is_joined_before_clone() {
+        use LinuxNamespaceType::*;
+        let p = plan(&[
+            ns(User, Some("/proc/9/ns/user")),
+            ns(Pid, None),
+            ns(Mount, None),
+        ]);
+        assert_eq!(p.user_before_clone.as_ref().map(|j| j.typ), Some(User));
+        assert!(p.child_joins.is_empty());
+        assert_eq!(p.clone_flags, CloneFlags::CLONE_NEWPID);
+        assert_eq!(p.child_unshare, CloneFlags::CLONE_NEWNS);
+        assert!(p.in_user_namespace());
     }
 }

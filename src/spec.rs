@@ -75,7 +75,8 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
         source,
     })?;
     let config = dir.join("config.json");
-    let spec = parse(&config)?;
+    let mut spec = parse(&config)?;
+    empty_namespace_paths_mean_new(&mut spec);
     let root = spec
         .root()
         .as_ref()
@@ -269,6 +270,20 @@ fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecErro
     Ok(())
 }
 
+/// runc reads `"path": ""` as no path: a new namespace. Said once here, so everything after
+/// (validation, the namespace plan) sees only `None` for "new".
+fn empty_namespace_paths_mean_new(spec: &mut Spec) {
+    let namespaces = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut());
+    for ns in namespaces.into_iter().flatten() {
+        if ns.path().as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            ns.set_path(None);
+        }
+    }
+}
+
 fn has_new(spec: &Spec, typ: LinuxNamespaceType) -> bool {
     namespaces(spec)
         .iter()
@@ -333,17 +348,11 @@ fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
             "a new user namespace needs uidMappings and gidMappings",
         ));
     }
-    if mapped && !has_new(spec, LinuxNamespaceType::User) {
+    // With a user namespace joined by path its own maps apply; runc 1.1.5 wants them listed.
+    if mapped && !has(spec, LinuxNamespaceType::User) {
         return Err(invalid(
             "linux.uidMappings",
-            "mappings given without a new user namespace",
-        ));
-    }
-    let user_joined =
-        has(spec, LinuxNamespaceType::User) && !has_new(spec, LinuxNamespaceType::User);
-    if user_joined && has_new(spec, LinuxNamespaceType::Pid) {
-        return Err(SpecError::Unsupported(
-            "linux.namespaces: joining a user namespace by path with a new pid namespace",
+            "mappings given without a user namespace",
         ));
     }
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
@@ -460,6 +469,15 @@ mod tests {
             err.contains("args") && err.contains("process.json"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_empty_namespace_path_means_a_new_namespace() {
+        let mut spec =
+            spec_from(&BASE.replace(r#"{"type":"uts"}"#, r#"{"type":"uts","path":""}"#)).unwrap();
+        empty_namespace_paths_mean_new(&mut spec);
+        assert!(namespaces(&spec).iter().all(|n| n.path().is_none()));
+        validate(&spec).unwrap();
     }
 
     #[test]

@@ -42,9 +42,9 @@ pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
     // Attached (our terminal raw) before start, so the first keystrokes already reach the
     // container unchanged.
     let attached = pty_master.map(Attached::new);
-    if let Err(e) = container::start(root, id) {
+    if let Err(e) = container::start_run(root, id) {
         drop(attached);
-        let _ = container::delete(root, id, true);
+        let _ = container::delete_failed_run(root, id);
         return Err(super::chain(e));
     }
     nook::logging::step("started");

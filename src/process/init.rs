@@ -147,6 +147,8 @@ pub struct InitArgs<'a> {
     pub console: Option<&'a UnixStream>,
     /// The container cgroup's v1 hierarchies, for a cgroup mount (None: read from /proc).
     pub cgroup_views: Option<Vec<rootfs::CgroupView>>,
+    /// The runtime's copies of bind sources (user namespaces only; see rootfs::BindSources).
+    pub bind_sources: &'a rootfs::BindSources,
 }
 
 /// The program to execve, resolved before we block so `create` reports a missing binary.
@@ -173,6 +175,7 @@ pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
     let mut keep = vec![chan.as_raw_fd(), listener.as_raw_fd()];
     keep.extend(args.console.map(|c| c.as_raw_fd()));
     keep.extend(logging::steps_fd());
+    keep.extend(args.bind_sources.raw_fds());
     if sys::close_fds_from_except(3 + args.preserve_fds, &keep).is_err() {
         let _ = chan.failed("close the runtime's fds in the init");
         std::process::exit(1);
@@ -253,7 +256,12 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     // nothing is mounted, pivoted or masked (validation refused masked and read-only paths).
     let private_mounts = crate::spec::has(spec, LinuxNamespaceType::Mount);
     if private_mounts {
-        rootfs::prepare(spec, args.rootfs, args.cgroup_views.as_deref())?;
+        rootfs::prepare(
+            spec,
+            args.rootfs,
+            args.cgroup_views.as_deref(),
+            args.bind_sources,
+        )?;
         logging::step("init: mounts prepared");
     }
     let hooks = spec.hooks().as_ref();
@@ -262,10 +270,12 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         if h.prestart().is_some() || h.create_runtime().is_some() {
             chan.run_runtime_hooks()?;
         }
-        hooks::run_all(
+        // In the rootfs, as runc runs them (its init is there until pivot_root).
+        hooks::run_all_in(
             "createContainer",
             &list(h.create_container().as_ref()),
             &state_json,
+            Some(args.rootfs),
         )?;
     }
     if private_mounts {

@@ -36,6 +36,8 @@ pub enum LaunchError {
     TimeOffsets(#[source] std::io::Error),
     #[error("fork container init: {0}")]
     Fork(#[source] nix::Error),
+    #[error("linux.namespaces: the helper that joins the user namespace: {0}")]
+    Helper(#[source] std::io::Error),
     #[error("linux.{which}: write /proc/{pid}/{which}: {source}")]
     IdMap {
         which: &'static str,
@@ -61,6 +63,8 @@ pub enum LaunchError {
 pub struct LaunchArgs<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
+    /// The bundle directory: the runtime-side hooks of create run there, as runc's do.
+    pub bundle: &'a Path,
     pub start_socket: &'a Path,
     /// Created by `spawn`: the part clone3 needs before the fork, the rest (and these
     /// limits) after it, while the init creates its namespaces.
@@ -156,13 +160,20 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     let (parent_end, init_end) = channel::pair()?;
     let cgroup_fd = args.cgroup.create_clone_target()?;
     enter_parent_namespaces(&plan, args.spec)?;
+    // Made as the host's root, before the init is in its user namespace (see BindSources).
+    let bind_sources = if plan.in_user_namespace() {
+        crate::rootfs::BindSources::copy(args.spec)
+    } else {
+        crate::rootfs::BindSources::none()
+    };
 
-    let pid = match sys::fork_with(
-        plan.clone_flags.bits() as u64,
-        cgroup_fd.as_ref().map(|f| f.as_fd()),
-    )
-    .map_err(LaunchError::Fork)?
-    {
+    let into_cgroup = cgroup_fd.as_ref().map(|f| f.as_fd());
+    let forked = match &plan.user_before_clone {
+        None => sys::fork_with(plan.clone_flags.bits() as u64, into_cgroup)
+            .map_err(LaunchError::Fork)?,
+        Some(user) => fork_in_user_namespace(user, plan.clone_flags, into_cgroup)?,
+    };
+    let pid = match forked {
         Forked::Child => {
             drop(parent_end);
             let init_args = InitArgs {
@@ -174,6 +185,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
                 console: args.console,
                 session_keyring: args.session_keyring,
                 cgroup_views: cgroup_views(args.cgroup),
+                bind_sources: &bind_sources,
             };
             init::run(init_args, init_end, OwnedFd::from(listener));
         }
@@ -182,6 +194,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     crate::logging::step("forked the init (clone with namespaces)");
     drop(init_end);
     drop(listener);
+    drop(bind_sources);
     let mut pending = Pending::new(pid, parent_end);
     if plan.new_user {
         write_id_maps(pid, args.spec)?;
@@ -221,8 +234,14 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
         if hooks.prestart().is_some() || hooks.create_runtime().is_some() {
             wait_for(chan.wait_run_hooks())?;
             let list = |h: &Option<Vec<oci_spec::runtime::Hook>>| h.clone().unwrap_or_default();
-            hooks::run_all("prestart", &list(hooks.prestart()), &state_json)?;
-            hooks::run_all("createRuntime", &list(hooks.create_runtime()), &state_json)?;
+            let dir = Some(args.bundle);
+            hooks::run_all_in("prestart", &list(hooks.prestart()), &state_json, dir)?;
+            hooks::run_all_in(
+                "createRuntime",
+                &list(hooks.create_runtime()),
+                &state_json,
+                dir,
+            )?;
             chan.hooks_done()?;
         }
     }
@@ -230,6 +249,52 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
         .wait_ready()
         .map_err(|e| oom_explained(e, args.cgroup))?;
     Ok(pending)
+}
+
+/// Fork the init with `flags` from a helper that joined `user` first, so that the new pid
+/// namespace belongs to that user namespace (the runtime itself cannot join it: it would lose
+/// its privileges over the host). With CLONE_PARENT the init is still the runtime's child; the
+/// helper reports its pid, or why it failed, through a socket and exits.
+fn fork_in_user_namespace(
+    user: &namespaces::Join,
+    flags: nix::sched::CloneFlags,
+    into_cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<Forked, LaunchError> {
+    use std::io::{Read, Write};
+    let ns = Opened::open(user.typ, user.path.clone())?;
+    let (mut report_rx, mut report_tx) =
+        std::os::unix::net::UnixStream::pair().map_err(LaunchError::Helper)?;
+    match sys::fork_with(0, None).map_err(LaunchError::Fork)? {
+        Forked::Child => {
+            drop(report_rx);
+            let flags = (flags | nix::sched::CloneFlags::CLONE_PARENT).bits() as u64;
+            let cloned = ns.join().map_err(|e| e.to_string()).and_then(|()| {
+                sys::fork_with(flags, into_cgroup).map_err(|e| format!("fork container init: {e}"))
+            });
+            let report = match cloned {
+                // The init: the helper's ends of the socket close as this returns.
+                Ok(Forked::Child) => return Ok(Forked::Child),
+                Ok(Forked::Parent(pid)) => pid.to_string(),
+                Err(reason) => reason,
+            };
+            let _ = report_tx.write_all(report.as_bytes());
+            std::process::exit(0);
+        }
+        Forked::Parent(helper) => {
+            drop(report_tx);
+            let mut report = String::new();
+            let read = report_rx.read_to_string(&mut report);
+            let _ = waitpid(helper, None);
+            read.map_err(LaunchError::Helper)?;
+            match report.parse::<i32>() {
+                Ok(pid) => Ok(Forked::Parent(Pid::from_raw(pid))),
+                Err(_) if report.is_empty() => Err(LaunchError::InitDied(
+                    "the helper that joins the user namespace reported nothing".into(),
+                )),
+                Err(_) => Err(LaunchError::Init(report)),
+            }
+        }
+    }
 }
 
 /// The init's namespaces are charged to the container's cgroup (on v2 from clone3 on): a

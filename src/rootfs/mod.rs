@@ -19,6 +19,8 @@ mod masks;
 mod mounts;
 pub mod options;
 mod pivot;
+mod sources;
+pub use sources::BindSources;
 pub mod resolve;
 #[cfg(test)]
 mod root_tests;
@@ -47,10 +49,12 @@ pub use mounts::{classify, delays_readonly, Kind};
 ///
 /// `cgroups`: the v1 hierarchies the container's cgroup mount shows, when the runtime already
 /// knows them (it made the cgroup); otherwise they are read from /proc/self/{mountinfo,cgroup}.
+/// `bind_sources`: the runtime's copies of bind sources, for those the init may not reach.
 pub fn prepare(
     spec: &Spec,
     rootfs: &Path,
     cgroups: Option<&[CgroupView]>,
+    bind_sources: &BindSources,
 ) -> Result<(), RootfsError> {
     let linux = spec.linux().as_ref();
     let propagation =
@@ -97,10 +101,11 @@ pub fn prepare(
         rootfs,
         spec,
         cgroups,
+        bind_sources,
     };
     let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
-    for m in spec_mounts {
-        mounts::mount_entry(&ctx, m)?;
+    for (index, m) in spec_mounts.iter().enumerate() {
+        mounts::mount_entry(&ctx, m, index)?;
     }
     if devices::needs_dev_setup(spec_mounts) {
         devices::setup_dev(&root, spec)?;

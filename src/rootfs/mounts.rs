@@ -22,6 +22,8 @@ pub struct Ctx<'a> {
     pub spec: &'a Spec,
     /// The v1 hierarchies of the container's cgroup, if known without reading /proc.
     pub cgroups: Option<&'a [super::cgroup::V1Hierarchy]>,
+    /// The runtime's copies of bind sources (in a user namespace only).
+    pub bind_sources: &'a super::BindSources,
 }
 
 /// What kind of mount an entry is; decided from its type and options alone.
@@ -76,7 +78,8 @@ pub fn proc_destination_allowed(resolved: &Path, kind: &Kind, bind_of_procfs: bo
     !resolved.starts_with("/proc") || LXCFS_FILES.iter().any(|f| resolved == Path::new(f))
 }
 
-pub fn mount_entry(ctx: &Ctx, m: &Mount) -> Result<(), RootfsError> {
+/// Mount `m`, which is `spec.mounts[index]`.
+pub fn mount_entry(ctx: &Ctx, m: &Mount, index: usize) -> Result<(), RootfsError> {
     let dest = clean_absolute(m.destination());
     let opts = options::parse(m.options().as_deref().unwrap_or_default()).map_err(|source| {
         RootfsError::Option {
@@ -85,25 +88,40 @@ pub fn mount_entry(ctx: &Ctx, m: &Mount) -> Result<(), RootfsError> {
         }
     })?;
     match classify(m.typ().as_deref(), &opts) {
-        Kind::Bind => bind_entry(ctx, m, &dest, &opts),
+        Kind::Bind => bind_entry(ctx, m, &dest, &opts, index),
         Kind::Cgroup => cgroup::mount_cgroup(ctx, &dest, &opts),
         Kind::Cgroup2 => cgroup::mount_cgroup2(ctx, &dest, &opts),
         kind => fs_entry(ctx, m, &dest, &opts, &kind),
     }
 }
 
-fn bind_entry(ctx: &Ctx, m: &Mount, dest: &Path, opts: &MountOptions) -> Result<(), RootfsError> {
+fn bind_entry(
+    ctx: &Ctx,
+    m: &Mount,
+    dest: &Path,
+    opts: &MountOptions,
+    index: usize,
+) -> Result<(), RootfsError> {
     let source = m
         .source()
         .as_deref()
         .ok_or_else(|| RootfsError::MissingSource {
             destination: dest.into(),
         })?;
-    let meta = std::fs::metadata(source).map_err(|e| RootfsError::BindSource {
-        destination: dest.into(),
-        source_path: source.into(),
-        source: e,
-    })?;
+    let meta = match std::fs::metadata(source) {
+        Ok(meta) => meta,
+        Err(e) => {
+            let refused = e.kind() == std::io::ErrorKind::PermissionDenied;
+            if let (true, Some(copy)) = (refused, ctx.bind_sources.get(index)) {
+                return bind_runtime_copy(ctx, copy, dest, opts);
+            }
+            return Err(RootfsError::BindSource {
+                destination: dest.into(),
+                source_path: source.into(),
+                source: e,
+            });
+        }
+    };
     let rel = clean_relative(dest);
     let target = if meta.is_dir() {
         ctx.root.mkdir_all(&rel, Mode::from_bits_truncate(0o755))
@@ -124,6 +142,52 @@ fn bind_entry(ctx: &Ctx, m: &Mount, dest: &Path, opts: &MountOptions) -> Result<
     )
     .map_err(|e| mount_error("bind", dest, opts, e))?;
     let mounted = reopen(ctx, dest)?;
+    if let Some(extra) = opts.bind_remount_flags() {
+        bind_remount(&mounted, dest, extra)?;
+    }
+    after_mount(&mounted, dest, opts)
+}
+
+/// A bind source the init may not reach, attached from the runtime's copy of it (see
+/// `sources`). The copy shares the host mount's propagation: made a slave first, as a bind in
+/// our rslave'd namespace would be, then given the rootfs propagation like everything here.
+fn bind_runtime_copy(
+    ctx: &Ctx,
+    copy: &OwnedFd,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let failed = |e| mount_error("bind", dest, opts, e);
+    let st = fstat(copy).map_err(failed)?;
+    let rel = clean_relative(dest);
+    let target = if file_type(&st) == SFlag::S_IFDIR {
+        ctx.root.mkdir_all(&rel, Mode::from_bits_truncate(0o755))
+    } else {
+        ctx.root.create_file(&rel, Mode::from_bits_truncate(0o644))
+    }
+    .map_err(|source| resolve_error(dest, source))?;
+    let procfs = nix::sys::statfs::fstatfs(copy)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+    check_proc(ctx, dest, &target, &Kind::Bind, procfs)?;
+    sys::move_mount_fd(copy, &target).map_err(failed)?;
+    let mounted = reopen(ctx, dest)?;
+    let root = ctx.spec.linux().as_ref();
+    let root = options::root_propagation(root.and_then(|l| l.rootfs_propagation().as_deref()))
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    for flags in [MsFlags::MS_SLAVE | MsFlags::MS_REC, root] {
+        mount(
+            None::<&str>,
+            &fd_path(&mounted),
+            None::<&str>,
+            flags,
+            None::<&str>,
+        )
+        .map_err(|source| RootfsError::Propagation {
+            destination: dest.into(),
+            flags,
+            source,
+        })?;
+    }
     if let Some(extra) = opts.bind_remount_flags() {
         bind_remount(&mounted, dest, extra)?;
     }

@@ -9,7 +9,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::Spec;
 
-use super::{enter, finalize, prepare};
+use super::{enter, finalize, prepare, BindSources};
 
 fn in_child(f: impl FnOnce() -> Result<(), String>) {
     // SAFETY: the child only runs `f` and exits; the test harness runs these one at a time.
@@ -80,7 +80,7 @@ fn full_sequence_in_a_mount_namespace() {
     std::fs::write(hostdir.join("f"), "data").unwrap();
     let s = spec(&BASE.replace("HOSTDIR", hostdir.to_str().unwrap()));
     in_child(|| {
-        prepare(&s, &rootfs, None).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, &rootfs, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
         enter(&rootfs, false).map_err(|e| format!("enter: {e}"))?;
         finalize(&s).map_err(|e| format!("finalize: {e}"))?;
         let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
@@ -163,7 +163,7 @@ fn full_sequence_in_a_mount_namespace() {
 
 fn expect_prepare_error(s: &Spec, rootfs: &Path, needle: &'static str) {
     let rootfs = rootfs.to_path_buf();
-    in_child(|| match prepare(s, &rootfs, None) {
+    in_child(|| match prepare(s, &rootfs, None, &BindSources::none()) {
         Ok(()) => Err("prepare succeeded".into()),
         Err(e) if e.to_string().contains(needle) => Ok(()),
         Err(e) => Err(format!("wrong error: {e}")),
@@ -186,7 +186,7 @@ fn symlink_to_host_path_is_not_followed() {
     // same): its absolute target is created under the rootfs, and the tmpfs lands there.
     let inside = rootfs.join(outside.strip_prefix("/").unwrap()).join("x");
     in_child(|| {
-        prepare(&s, &rootfs, None).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, &rootfs, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
         let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
         if !mi.contains(&format!(" {} ", inside.display())) {
             return Err(format!("no tmpfs at {}\n{mi}", inside.display()));
@@ -238,7 +238,7 @@ fn fake_dev_null_is_not_used_for_masking() {
         fakedev.display()
     ));
     in_child(|| {
-        prepare(&s, &rootfs, None).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, &rootfs, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
         enter(&rootfs, false).map_err(|e| format!("enter: {e}"))?;
         match finalize(&s) {
             Err(e) if e.to_string().contains("not the null device") => Ok(()),
@@ -257,7 +257,7 @@ fn no_pivot_chroots_into_the_rootfs() {
         {"destination":"/proc","type":"proc","source":"proc"}]}"#,
     );
     in_child(|| {
-        prepare(&s, &rootfs, None).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, &rootfs, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
         enter(&rootfs, true).map_err(|e| format!("enter: {e}"))?;
         finalize(&s).map_err(|e| format!("finalize: {e}"))?;
         if !Path::new("/bin/busybox").exists() || !Path::new("/etc/hostname").exists() {

@@ -37,14 +37,20 @@ pub enum Forked {
     Child,
 }
 
-/// fork(2) with namespace flags, optionally straight into a cgroup v2 directory.
+/// fork(2) with namespace flags (and CLONE_PARENT), optionally straight into a cgroup v2 directory.
 ///
 /// clone3 without a stack behaves like fork: the child continues on a copy of the caller's
 /// stack. The caller must be single-threaded, which nook is until execve.
 pub fn fork_with(namespace_flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, Errno> {
+    // With CLONE_PARENT the kernel takes the caller's own exit signal and refuses another.
+    let exit_signal = if namespace_flags & libc::CLONE_PARENT as u64 != 0 {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let mut args = CloneArgs {
         flags: namespace_flags,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         ..Default::default()
     };
     if let Some(fd) = cgroup {

@@ -350,3 +350,63 @@ container_test! {
         f.rt(&["delete", "--force", &f.id]).ok();
     }
 }
+
+/// Sets a `pwd` hook of every kind and makes a directory for the runtime's caller to work in;
+/// returns where each hook writes and that directory.
+fn pwd_hooks(f: &mut Fixture) -> (Vec<PathBuf>, PathBuf) {
+    let paths = hook_every_kind(f, |_, path| format!("pwd > {path}"));
+    f.write_config();
+    f.remember(&f.id);
+    let caller = f.dir.path().join("caller");
+    fs::create_dir(&caller).unwrap();
+    (paths, fs::canonicalize(caller).unwrap())
+}
+
+/// Runs the runtime from `dir`, requiring success.
+#[track_caller]
+fn rt_in(f: &Fixture, dir: &Path, args: &[&str]) {
+    let mut cmd = f.cmd(args);
+    cmd.current_dir(dir);
+    f.exec(cmd).ok();
+}
+
+fn printed(paths: &[PathBuf]) -> Vec<String> {
+    paths.iter().map(|p| read(p).trim().to_string()).collect()
+}
+
+container_test! {
+    fn hooks_run_in_runcs_working_directories_through_create_start_delete(f) {
+        f.set_args(&["sleep", "100"]);
+        let (paths, caller) = pwd_hooks(&mut f);
+        let bundle = fs::canonicalize(f.bundle()).unwrap();
+        rt_in(&f, &caller, &["create", "--bundle", bundle.to_str().unwrap(), &f.id]);
+        rt_in(&f, &caller, &["start", &f.id]);
+        rt_in(&f, &caller, &["kill", &f.id, "KILL"]);
+        f.wait_status(&f.id, "stopped");
+        rt_in(&f, &caller, &["delete", &f.id]);
+        let rootfs = fs::canonicalize(f.rootfs()).unwrap();
+        // create works in the bundle, createContainer in the rootfs before pivot_root, the
+        // process's hooks in its cwd; start and delete stay where they were called.
+        let mut expected = [&bundle, &bundle, &rootfs, Path::new("/"), &caller, &caller];
+        // runc 1.1.5 runs poststart in `create` (see hooks_run_in_lifecycle_order).
+        if is_runc() {
+            expected[4] = &bundle;
+        }
+        let expected: Vec<String> = expected.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(printed(&paths), expected, "working directories of {KINDS:?}");
+    }
+}
+
+container_test! {
+    fn hooks_run_in_runcs_working_directories_through_run(f) {
+        f.set_args(&["true"]);
+        let (paths, caller) = pwd_hooks(&mut f);
+        let bundle = fs::canonicalize(f.bundle()).unwrap();
+        rt_in(&f, &caller, &["run", "--bundle", bundle.to_str().unwrap(), &f.id]);
+        let rootfs = fs::canonicalize(f.rootfs()).unwrap();
+        // run works in the bundle throughout.
+        let expected = [&bundle, &bundle, &rootfs, Path::new("/"), &bundle, &bundle];
+        let expected: Vec<String> = expected.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(printed(&paths), expected, "working directories of {KINDS:?}");
+    }
+}

@@ -3,6 +3,7 @@
 use crate::support::{container_test, mountinfo_line};
 use serde_json::json;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 fn add_mount(f: &mut crate::support::Fixture, mount: serde_json::Value) {
     f.config["mounts"].as_array_mut().unwrap().push(mount);
@@ -194,5 +195,32 @@ container_test! {
         ]);
         let out = f.run_sh("stat -c '%n %F %a %u %g' /dev/nookfifo");
         assert_eq!(out, "/dev/nookfifo fifo 640 1000 2000\n");
+    }
+}
+
+container_test! {
+    fn a_bind_source_the_mapped_root_cannot_reach_still_mounts(f) {
+        // The source sits under a directory only the host's root may search; the container's
+        // root is host uid 100000. The runtime reaches the source for it, as runc does.
+        let hidden = f.dir.path().join("hidden");
+        fs::create_dir(&hidden).unwrap();
+        fs::set_permissions(&hidden, fs::Permissions::from_mode(0o700)).unwrap();
+        let shared = hidden.join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::write(shared.join("data"), "reached\n").unwrap();
+        fs::write(hidden.join("file"), "a file\n").unwrap();
+        fs::set_permissions(hidden.join("file"), fs::Permissions::from_mode(0o644)).unwrap();
+        // The mapped root cannot create them in the image's root-owned /mnt either.
+        fs::create_dir(f.rootfs().join("mnt/shared")).unwrap();
+        fs::write(f.rootfs().join("mnt/file"), "").unwrap();
+        f.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        f.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        f.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        let mounts = f.config["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["type"] != "cgroup" && m["type"] != "sysfs");
+        mounts.push(json!({"destination": "/mnt/shared", "type": "bind", "source": shared, "options": ["rbind", "ro"]}));
+        mounts.push(json!({"destination": "/mnt/file", "type": "bind", "source": hidden.join("file"), "options": ["bind"]}));
+        let out = f.run_sh("cat /mnt/shared/data /mnt/file; touch /mnt/shared/x 2>/dev/null || echo read-only");
+        assert_eq!(out, "reached\na file\nread-only\n");
     }
 }

@@ -245,3 +245,67 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Gives the fixture's config a new user namespace mapping container 0 to host 100000, without
+/// the mounts a user namespace cannot make (sysfs, cgroupfs).
+fn with_user_namespace(f: &mut crate::support::Fixture) {
+    f.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    f.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    f.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    f.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "cgroup" && m["type"] != "sysfs");
+}
+
+container_test! {
+    fn a_joined_user_namespace_owns_a_new_pid_namespace(f) {
+        // A: a container in a new user namespace.
+        with_user_namespace(&mut f);
+        f.set_args(&["sleep", "100"]);
+        let a = f.another_id("a");
+        f.create_with(&a, &[]).ok();
+        let a_pid = f.state(&a)["pid"].as_i64().unwrap();
+        // B joins A's user namespace by path and gets new pid, mount and other namespaces,
+        // which belong to that user namespace (mounting B's /proc needs that).
+        let namespaces = f.config["linux"]["namespaces"].as_array_mut().unwrap();
+        namespaces.retain(|n| n["type"] != "user");
+        namespaces.push(json!({"type": "user", "path": format!("/proc/{a_pid}/ns/user")}));
+        // The mappings stay: runc 1.1.5 insists on them even for a joined user namespace (the
+        // namespace's own maps apply).
+        let out = f.run_sh("echo $$; cat /proc/self/uid_map; readlink /proc/self/ns/user; readlink /proc/self/ns/pid");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "1", "{out}");
+        let a_map = std::fs::read_to_string(format!("/proc/{a_pid}/uid_map")).unwrap();
+        assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), a_map.split_whitespace().collect::<Vec<_>>(), "{out}");
+        let a_ns = |kind: &str| std::fs::read_link(format!("/proc/{a_pid}/ns/{kind}")).unwrap().to_string_lossy().into_owned();
+        assert_eq!(lines[2], a_ns("user"), "{out}");
+        assert_ne!(lines[3], a_ns("pid"), "{out}");
+        assert_ne!(lines[3], host_ns("pid"), "{out}");
+    }
+}
+
+container_test! {
+    fn an_empty_namespace_path_means_a_new_namespace(f) {
+        f.config["linux"]["namespaces"] = json!([
+            {"type": "pid", "path": ""}, {"type": "network", "path": ""}, {"type": "ipc", "path": ""},
+            {"type": "uts", "path": ""}, {"type": "mount", "path": ""}
+        ]);
+        let out = f.run_sh(&print_ns_script());
+        let seen = ns_lines(&out);
+        assert_eq!(seen.len(), KINDS.len(), "{out}");
+        for (kind, target) in seen {
+            if kind == "cgroup" {
+                assert_eq!(target, host_ns(&kind), "{out}");
+            } else {
+                assert_ne!(target, host_ns(&kind), "{kind} namespace is the host's");
+            }
+        }
+        // The hostname needs a new UTS namespace: the empty path gave one.
+        f.set_sh("hostname");
+        assert_eq!(f.run().ok().stdout, "runc\n");
+    }
+}
