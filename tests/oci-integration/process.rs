@@ -290,3 +290,20 @@ container_test! {
         assert!(!pid_alive(pid));
     }
 }
+
+container_test! {
+    fn a_cwd_only_the_runtime_can_reach_works(f) {
+        // runc enters process.cwd before switching to the container's user, so a directory
+        // that user cannot search (here /root at 0700, entered by uid 42) still works.
+        std::fs::create_dir_all(f.rootfs().join("root")).unwrap();
+        std::fs::set_permissions(
+            f.rootfs().join("root"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        f.config["process"]["cwd"] = json!("/root");
+        f.config["process"]["user"] = json!({"uid": 42, "gid": 42});
+        let out = f.run_sh("pwd; id -u; ls . >/dev/null 2>&1 || echo unreadable");
+        assert_eq!(out, "/root\n42\nunreadable\n");
+    }
+}
