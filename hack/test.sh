@@ -34,6 +34,11 @@ cargo clippy --all-targets -- -D warnings
 step "unit tests"
 cargo test --lib --bins
 
+# The library's tests that need root and a real /sys/fs/cgroup (marked #[ignore] so that a
+# plain `cargo test` runs as any user).
+step "root-only unit tests"
+cargo test --lib -- --ignored
+
 if skipped fuzz; then
     step "fuzz config loading: skipped (NOOK_TEST_SKIP)"
 else
@@ -71,6 +76,15 @@ fi
 
 # Two threads: the suite is mostly waiting on the runtime, and the machine has two cores.
 step "integration tests against ${NOOK_RUNTIME:-the nook binary built by cargo}"
+# Every test that checks less than it could says so in this file (support::skip).
+export NOOK_SKIP_LOG=$PWD/target/integration-skips.log
+rm -f "$NOOK_SKIP_LOG"
 cargo test --test oci-integration -- --test-threads "${TEST_THREADS:-2}"
+if [[ -s $NOOK_SKIP_LOG ]]; then
+    echo "integration tests: $(wc -l <"$NOOK_SKIP_LOG") skipped (checked less than they could here):"
+    sed 's/^/  /' "$NOOK_SKIP_LOG"
+else
+    echo "integration tests: 0 skipped"
+fi
 
 step "all checks passed"

@@ -20,7 +20,9 @@ fn get(dir: &Path, file: &str) -> String {
 #[ignore = "needs root and a writable /sys/fs/cgroup"]
 fn host_lifecycle() {
     use std::process::Command;
-    let path = PathBuf::from(format!("/nook-test/t{}", std::process::id()));
+    // A parent of its own: the host tests run in parallel, and each removes its parent.
+    let parent = format!("nook-test-t{}", std::process::id());
+    let path = PathBuf::from(format!("/{parent}/t"));
     let cg = Cgroup::resolve(Some(&path), "unused").unwrap();
     assert_eq!(cg.path(), path);
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -86,12 +88,12 @@ fn host_lifecycle() {
     }));
     let _ = cg.destroy();
     for m in &mounts {
-        let _ = fs::remove_dir(m.join("nook-test"));
+        let _ = fs::remove_dir(m.join(&parent));
     }
     let mut child2 = result.unwrap();
     child2.wait().unwrap();
     for m in &mounts {
-        assert!(!m.join("nook-test").exists(), "{} left behind", m.display());
+        assert!(!m.join(&parent).exists(), "{} left behind", m.display());
     }
 }
 
@@ -161,7 +163,8 @@ fn host_v2_core_files() {
         }) => m,
         _ => return,
     };
-    let path = PathBuf::from(format!("/nook-test/v2-{}", std::process::id()));
+    let parent = format!("nook-test-v2-{}", std::process::id());
+    let path = PathBuf::from(format!("/{parent}/c"));
     let cg = Cgroup::with_root(&mount, Version::V2, Some(&path), "unused").unwrap();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         cg.create().unwrap();
@@ -185,9 +188,9 @@ fn host_v2_core_files() {
         child.wait().unwrap();
     }));
     cg.destroy().unwrap();
-    let _ = fs::remove_dir(mount.join("nook-test"));
+    let _ = fs::remove_dir(mount.join(&parent));
     result.unwrap();
-    assert!(!mount.join("nook-test").exists());
+    assert!(!mount.join(&parent).exists());
 }
 
 /// A device program on a real cgroup2 directory (the hybrid host's `unified` mount or a pure
@@ -292,7 +295,7 @@ fn host_verifier_log() {
 fn host_child_joins_itself() {
     use crate::sys::{fork_with, Forked};
     use std::os::fd::AsFd;
-    let path = PathBuf::from(format!("/nook-test/j{}", std::process::id()));
+    let path = PathBuf::from(format!("/nook-test-j{}", std::process::id()));
     let cg = Cgroup::resolve(Some(&path), "unused").unwrap();
     cg.create().unwrap();
     let into = cg.clone_into_fd().unwrap();

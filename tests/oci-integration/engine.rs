@@ -29,6 +29,11 @@ container_test! {
 container_test! {
     fn time_offsets_without_time_namespace_are_refused(f) {
         if is_runc() {
+            crate::support::skip(
+                "time_offsets_without_time_namespace_are_refused",
+                "runc",
+                "runc 1.1.5 has no time namespace support",
+            );
             return;
         }
         f.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 1}});
@@ -429,6 +434,11 @@ container_test! {
 container_test! {
     fn bad_scheduling_values_are_refused_naming_the_field(f) {
         if is_runc() {
+            crate::support::skip(
+                "bad_scheduling_values_are_refused_naming_the_field",
+                "runc",
+                "runc 1.1.5 has no process.scheduler",
+            );
             return;
         }
         f.set_args(&["true"]);

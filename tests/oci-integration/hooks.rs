@@ -343,7 +343,11 @@ container_test! {
         if is_runc() {
             // runc 1.1.5 runs poststart as soon as its init was released, before its execve
             // ("runc init" shows here): the very ordering this test exists to rule out.
-            eprintln!("SKIP poststart_runs_after_the_user_process_has_started: runc 1.1.5 runs it early");
+            crate::support::skip(
+                "poststart_runs_after_the_user_process_has_started",
+                "runc",
+                "runc 1.1.5 runs poststart before its init's execve",
+            );
         } else {
             assert_eq!(out, "sleep 100 /bin/busybox\n");
         }

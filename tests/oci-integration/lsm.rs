@@ -32,6 +32,11 @@ fn refused(f: &mut Fixture, field: &str, lsm: &str) {
 container_test! {
     fn apparmor_profile_without_apparmor_is_refused(f) {
         if apparmor_enabled() {
+            crate::support::skip(
+                "apparmor_profile_without_apparmor_is_refused",
+                "apparmor-off",
+                "AppArmor is enabled here",
+            );
             return;
         }
         f.config["process"]["apparmorProfile"] = json!("nook-test-profile");
@@ -42,6 +47,11 @@ container_test! {
 container_test! {
     fn selinux_label_without_selinux_is_refused(f) {
         if selinux_enabled() {
+            crate::support::skip(
+                "selinux_label_without_selinux_is_refused",
+                "selinux-off",
+                "SELinux is enabled here",
+            );
             return;
         }
         f.config["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
@@ -54,6 +64,11 @@ container_test! {
         // runc 1.1.5 gets as far as mounting /dev with context= before the kernel refuses it;
         // nook refuses at validation. Either way: exit 1, nothing left.
         if selinux_enabled() {
+            crate::support::skip(
+                "mount_label_without_selinux_is_refused",
+                "selinux-off",
+                "SELinux is enabled here",
+            );
             return;
         }
         f.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
@@ -116,7 +131,11 @@ container_test! {
         // `exec <profile>` is refused). Fails if nook skips the write (the missing profile would
         // then start) or writes it to the wrong attribute. Skips where AppArmor is off.
         if !apparmor_enabled() {
-            eprintln!("skipped: AppArmor is not enabled on this host");
+            crate::support::skip(
+                "apparmor_profile_is_applied_where_enabled",
+                "apparmor",
+                "AppArmor is not enabled on this host",
+            );
             return;
         }
         let current = "cat /proc/self/attr/apparmor/current 2>/dev/null || cat /proc/self/attr/current";

@@ -172,7 +172,11 @@ container_test! {
         // refuse that, so "/" becomes unbindable only once it is the rootfs.
         if crate::support::is_runc() {
             // runc 1.1.5 makes "/" unbindable first and then fails to bind the rootfs (EINVAL).
-            eprintln!("SKIP an_unbindable_root_propagation_is_applied: runc 1.1.5 fails it");
+            crate::support::skip(
+                "an_unbindable_root_propagation_is_applied",
+                "runc",
+                "runc 1.1.5 fails to bind the rootfs under an unbindable /",
+            );
             return;
         }
         f.config["linux"]["rootfsPropagation"] = serde_json::json!("unbindable");

@@ -172,7 +172,11 @@ container_test! {
         if is_runc() {
             // runc 1.1.5 sets the rootfs up in the host's mount table (and leaves /proc, /dev
             // and /sys mounted in the bundle); runc 1.2 and later skip it as nook does.
-            eprintln!("SKIP without_a_mount_namespace_the_container_shares_the_hosts_mounts_untouched: runc 1.1.5 mounts in the host's table");
+            crate::support::skip(
+                "without_a_mount_namespace_the_container_shares_the_hosts_mounts_untouched",
+                "runc",
+                "runc 1.1.5 mounts in the host's table",
+            );
             return;
         }
         f.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "uts"}]);
@@ -200,7 +204,11 @@ container_test! {
         let out = f.create();
         if is_runc() {
             // runc 1.1.5 masks in the host's mount table; runc 1.2 and later refuse as nook does.
-            eprintln!("SKIP masked_paths_without_a_mount_namespace_are_refused: runc 1.1.5 applies them to the host");
+            crate::support::skip(
+                "masked_paths_without_a_mount_namespace_are_refused",
+                "runc",
+                "runc 1.1.5 applies them to the host",
+            );
             let _ = f.rt(&["delete", "--force", &f.id]);
             return;
         }

@@ -230,7 +230,11 @@ container_test! {
             &["blkio.bfq.weight", "blkio.weight"],
             &["io.bfq.weight", "io.weight"],
         ) else {
-            eprintln!("no blkio/io weight file on this kernel; checking weight 0 only");
+            crate::support::skip(
+                "blkio_weight_lands_in_the_cgroup",
+                "blkio-weight",
+                "no blkio/io weight file on this kernel; checking weight 0 only",
+            );
             set_resources(&mut f, json!({"blockIO": {"weight": 0}}));
             let out = f.run_sh("echo ran");
             assert!(out.contains("ran"), "{out}");
@@ -306,14 +310,18 @@ container_test! {
             &["blkio.bfq.weight_device", "blkio.weight_device"],
             &["io.bfq.weight"],
         ) else {
-            eprintln!("SKIP per_device_block_io_weight_lands_in_the_cgroup: the kernel has no BFQ or CFQ per-device weight file");
+            crate::support::skip(
+                "per_device_block_io_weight_lands_in_the_cgroup",
+                "bfq",
+                "the kernel has no BFQ or CFQ per-device weight file",
+            );
             return;
         };
         let scheduler = if file.contains("bfq") { "bfq" } else { "cfq" };
         let disk = match LoopDevice::with_scheduler(&f, scheduler) {
             Ok(disk) => disk,
             Err(why) => {
-                eprintln!("SKIP per_device_block_io_weight_lands_in_the_cgroup: {why}");
+                crate::support::skip("per_device_block_io_weight_lands_in_the_cgroup", "bfq", &why);
                 return;
             }
         };
@@ -345,7 +353,11 @@ container_test! {
             &["hugetlb.2MB.limit_in_bytes"],
             &["hugetlb.2MB.max"],
         ) else {
-            eprintln!("no hugetlb 2MB limit file on this kernel; skipping");
+            crate::support::skip(
+                "hugepage_limit_lands_in_the_cgroup",
+                "hugetlb",
+                "no hugetlb 2MB limit file on this kernel",
+            );
             return;
         };
         set_resources(&mut f, json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]}));
@@ -506,6 +518,11 @@ container_test! {
         // Hybrid host: the init is cloned into the unified hierarchy's cgroup, which freezes too.
         // runc 1.1.5 checks only the v1 freezer and hangs here.
         if is_runc() {
+            crate::support::skip(
+                "a_frozen_cgroup_is_refused_at_once",
+                "runc",
+                "runc 1.1.5 hangs on a frozen unified cgroup",
+            );
             return;
         }
         let unified = Path::new("/sys/fs/cgroup/unified");

@@ -605,7 +605,11 @@ container_test! {
         // any call the runtime made after loading the filter would end the container.
         if crate::support::is_runc() {
             // runc 1.1.5 still opens and writes its exec fifo after loading the filter.
-            eprintln!("SKIP with_no_new_privs_execve_is_the_only_call_after_the_filter: runc 1.1.5 calls more");
+            crate::support::skip(
+                "with_no_new_privs_execve_is_the_only_call_after_the_filter",
+                "runc",
+                "runc 1.1.5 opens and writes its exec fifo after the filter",
+            );
             return;
         }
         const TRUE_NEEDS: &[&str] = &[

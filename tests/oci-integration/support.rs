@@ -38,15 +38,56 @@ pub fn runtime() -> PathBuf {
     }
 }
 
+/// The first word of the runtime's `--version` ("nook", "runc", "crun"), asked once: the
+/// binary may be a copy under any name.
+fn runtime_kind() -> &'static str {
+    static KIND: OnceLock<String> = OnceLock::new();
+    KIND.get_or_init(|| {
+        let out = Command::new(runtime())
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{} --version: {e}", runtime().display()));
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    })
+}
+
 /// True when the runtime under test is nook itself; assertions about where nook deliberately
 /// differs from runc 1.1.5 are made only then.
 pub fn is_nook() -> bool {
-    runtime().file_name().is_some_and(|n| n == "nook")
+    runtime_kind() == "nook"
 }
 
 /// True when the runtime under test is runc; used only to excuse documented runc 1.1.5 gaps.
 pub fn is_runc() -> bool {
-    runtime().file_name().is_some_and(|n| n == "runc")
+    runtime_kind() == "runc"
+}
+
+/// Records that `test` checks nothing here (or less than it could) for want of `feature`, and
+/// why. Printed on stderr and appended to `$NOOK_SKIP_LOG` (hack/test.sh and the VM lane count
+/// and print that file), so no skip passes silently. A lane that has the feature names it in
+/// `$NOOK_REQUIRE` (comma-separated): a skip for it there fails the test.
+pub fn skip(test: &str, feature: &str, why: &str) {
+    let line = format!("SKIP {test} [{feature}]: {why}");
+    let required = std::env::var("NOOK_REQUIRE").unwrap_or_default();
+    assert!(
+        !required.split(',').any(|r| r.trim() == feature),
+        "{line}, but this lane has {feature} ($NOOK_REQUIRE)"
+    );
+    eprintln!("{line}");
+    if let Some(log) = std::env::var_os("NOOK_SKIP_LOG").filter(|l| !l.is_empty()) {
+        use std::io::Write;
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap_or_else(|e| panic!("{}: {e}", Path::new(&log).display()));
+        file.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
 }
 
 /// The result of one finished command.
@@ -137,7 +178,9 @@ impl Fixture {
 
     /// A further unique id in this fixture, cleaned up on drop like the main one.
     pub fn another_id(&self, suffix: &str) -> String {
-        format!("{}-{suffix}", self.id)
+        let id = format!("{}-{suffix}", self.id);
+        self.remember(&id);
+        id
     }
 
     pub fn set_args(&mut self, args: &[&str]) {
