@@ -179,7 +179,9 @@ fn receive_master(socket: &UnixStream) -> Result<OwnedFd, TtyError> {
     for cmsg in msg.cmsgs().map_err(TtyError::Receive)? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg {
             if let Some(fd) = fds.first() {
-                return Ok(crate::sys::take_received_fd(*fd));
+                // SAFETY: the kernel installed this fd in our table for this message; nothing
+                // else holds it.
+                return Ok(unsafe { crate::sys::take_received_fd(*fd) });
             }
         }
     }

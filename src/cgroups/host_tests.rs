@@ -300,7 +300,9 @@ fn host_child_joins_itself() {
     cg.create().unwrap();
     let into = cg.clone_into_fd().unwrap();
     let tasks = cg.self_join_files().unwrap();
-    let forked = fork_with(0, into.as_ref().map(|f| f.as_fd())).unwrap();
+    // SAFETY: the test harness has other threads, so the child makes only async-signal-safe
+    // calls (write, nanosleep, _exit) and takes no lock another thread could hold.
+    let forked = unsafe { fork_with(0, into.as_ref().map(|f| f.as_fd())) }.unwrap();
     let pid = match forked {
         Forked::Child => {
             // Only async-signal-safe calls here: write, nanosleep, _exit.

@@ -103,8 +103,9 @@ pub fn spawn(args: ExecArgs<'_>) -> Result<Pending, LaunchError> {
     for ns in &for_parent {
         ns.join()?;
     }
-    let forked =
-        sys::fork_with(0, cgroup_fd.as_ref().map(|f| f.as_fd())).map_err(LaunchError::Fork)?;
+    // SAFETY: the runtime is single-threaded until execve (no thread, no async runtime).
+    let forked = unsafe { sys::fork_with(0, cgroup_fd.as_ref().map(|f| f.as_fd())) }
+        .map_err(LaunchError::Fork)?;
     let pid = match forked {
         Forked::Child => {
             drop(parent_end);
@@ -131,7 +132,9 @@ fn child(args: &ExecArgs<'_>, namespaces: &[Opened], chan: InitEnd) -> ! {
     let mut keep = vec![chan.as_raw_fd()];
     keep.extend(namespaces.iter().map(|n| n.file.as_raw_fd()));
     keep.extend(args.console.map(|c| c.as_raw_fd()));
-    let result = sys::close_fds_from_except(3 + args.preserve_fds, &keep)
+    // SAFETY: `keep` holds every fd this process still uses (channel, namespaces, console);
+    // nothing else of the runtime is used in the child again.
+    let result = unsafe { sys::close_fds_from_except(3 + args.preserve_fds, &keep) }
         .map_err(InitError::Cloexec)
         .and_then(|()| setup(args, namespaces, &chan));
     match result {

@@ -176,7 +176,9 @@ pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
     keep.extend(args.console.map(|c| c.as_raw_fd()));
     keep.extend(logging::steps_fd());
     keep.extend(args.bind_sources.raw_fds());
-    if sys::close_fds_from_except(3 + args.preserve_fds, &keep).is_err() {
+    // SAFETY: `keep` holds every fd the init still uses (channel, start socket, console, step
+    // log, bind sources); nothing else of the runtime is used in the init again.
+    if unsafe { sys::close_fds_from_except(3 + args.preserve_fds, &keep) }.is_err() {
         let _ = chan.failed("close the runtime's fds in the init");
         std::process::exit(1);
     }

@@ -169,7 +169,8 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
 
     let into_cgroup = cgroup_fd.as_ref().map(|f| f.as_fd());
     let forked = match &plan.user_before_clone {
-        None => sys::fork_with(plan.clone_flags.bits() as u64, into_cgroup)
+        // SAFETY: the runtime is single-threaded until execve (no thread, no async runtime).
+        None => unsafe { sys::fork_with(plan.clone_flags.bits() as u64, into_cgroup) }
             .map_err(LaunchError::Fork)?,
         Some(user) => fork_in_user_namespace(user, plan.clone_flags, into_cgroup)?,
     };
@@ -264,12 +265,15 @@ fn fork_in_user_namespace(
     let ns = Opened::open(user.typ, user.path.clone())?;
     let (mut report_rx, mut report_tx) =
         std::os::unix::net::UnixStream::pair().map_err(LaunchError::Helper)?;
-    match sys::fork_with(0, None).map_err(LaunchError::Fork)? {
+    // SAFETY: the runtime is single-threaded until execve (no thread, no async runtime).
+    match unsafe { sys::fork_with(0, None) }.map_err(LaunchError::Fork)? {
         Forked::Child => {
             drop(report_rx);
             let flags = (flags | nix::sched::CloneFlags::CLONE_PARENT).bits() as u64;
             let cloned = ns.join().map_err(|e| e.to_string()).and_then(|()| {
-                sys::fork_with(flags, into_cgroup).map_err(|e| format!("fork container init: {e}"))
+                // SAFETY: the helper is a fork of the single-threaded runtime.
+                unsafe { sys::fork_with(flags, into_cgroup) }
+                    .map_err(|e| format!("fork container init: {e}"))
             });
             let report = match cloned {
                 // The init: the helper's ends of the socket close as this returns.

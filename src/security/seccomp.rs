@@ -470,7 +470,8 @@ impl Prepared {
                 let fd = self.ctx.get_notify_fd().map_err(SeccompError::NotifyFd)?;
                 // The kernel created this fd for us at load; libseccomp only caches the number
                 // and never closes it, so this OwnedFd is its only owner.
-                crate::sys::take_received_fd(fd)
+                // SAFETY: as above: the fd is open and has no other owner.
+                unsafe { crate::sys::take_received_fd(fd) }
             }
         };
         let fds = [fd.as_raw_fd()];

@@ -40,8 +40,15 @@ pub enum Forked {
 /// fork(2) with namespace flags (and CLONE_PARENT), optionally straight into a cgroup v2 directory.
 ///
 /// clone3 without a stack behaves like fork: the child continues on a copy of the caller's
-/// stack. The caller must be single-threaded, which nook is until execve.
-pub fn fork_with(namespace_flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, Errno> {
+/// stack.
+///
+/// # Safety
+/// The caller must be single-threaded: the child gets a copy of this thread alone, and any lock
+/// another thread held (the allocator's, stdio's) would stay locked in it forever.
+pub unsafe fn fork_with(
+    namespace_flags: u64,
+    cgroup: Option<BorrowedFd<'_>>,
+) -> Result<Forked, Errno> {
     // With CLONE_PARENT the kernel takes the caller's own exit signal and refuses another.
     let exit_signal = if namespace_flags & libc::CLONE_PARENT as u64 != 0 {
         0
@@ -109,10 +116,13 @@ pub fn is_procfs(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     Ok(st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
 }
 
-/// Own an fd the kernel just handed us (SCM_RIGHTS, a seccomp listener): nothing else owns it.
-pub fn take_received_fd(fd: RawFd) -> OwnedFd {
-    // SAFETY: the caller got `fd` from the kernel a moment ago and passes it here once; no other
-    // object owns or will close it.
+/// Own an fd the kernel just handed us (SCM_RIGHTS, a seccomp listener).
+///
+/// # Safety
+/// `fd` must be open and owned by nothing else (the kernel returned it a moment ago), and must
+/// be passed here once: the returned OwnedFd closes it.
+pub unsafe fn take_received_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller guarantees `fd` is open and has no other owner.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
@@ -152,7 +162,11 @@ pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<(), E
 /// Close every fd from `first` upwards except those in `keep`, using close_range on the gaps.
 /// The init calls it first thing, so no fd of the runtime (a state-dir lock, say) stays open
 /// in the container's process.
-pub fn close_fds_from_except(first: RawFd, keep: &[RawFd]) -> Result<(), Errno> {
+///
+/// # Safety
+/// No Rust object may own a closed fd and use it afterwards: every fd from `first` on that the
+/// caller still needs must be in `keep`.
+pub unsafe fn close_fds_from_except(first: RawFd, keep: &[RawFd]) -> Result<(), Errno> {
     let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= first).collect();
     keep.sort_unstable();
     let mut start = first;
