@@ -187,7 +187,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         r.pid = pid.as_raw();
         r.state_json(Status::Creating)
     };
-    let pending = launch::spawn(LaunchArgs {
+    let pending = launch::spawn_init(LaunchArgs {
         spec: &bundle.spec,
         rootfs: &bundle.rootfs,
         bundle: &bundle.dir,
@@ -558,7 +558,7 @@ pub fn exec(
         (false, None) => None,
     };
     let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
-    let pending = process::exec::spawn(process::exec::ExecArgs {
+    let pending = process::exec::spawn_exec(process::exec::ExecRequest {
         init_pid: Pid::from_raw(record.pid),
         process,
         cgroup: &cgroup,

@@ -41,6 +41,33 @@ const fn libc_clone_newtime() -> i32 {
     0x0000_0080
 }
 
+/// The order namespaces are joined in: user first (it grants the rights to join the rest),
+/// mount last (it changes the paths everything else is opened by).
+pub const JOIN_ORDER: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Time,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Mount,
+];
+
+/// The namespace's file name under /proc/<pid>/ns.
+pub fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+    match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum NsError {
     #[error("linux.namespaces: open {typ} namespace {path}: {source}")]
@@ -142,17 +169,12 @@ pub fn plan(namespaces: &[LinuxNamespace]) -> Plan {
         .map(|n| (n.typ(), n.path().clone()))
         .collect();
     let user_joined = matches!(by_type.get(&LinuxNamespaceType::User), Some(Some(_)));
-    // Joins in the child: user first, then the rest in a fixed order, mount last so that paths
-    // to the other namespace files still resolve in the runtime's mount namespace.
-    let order = [
-        LinuxNamespaceType::User,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Network,
-        LinuxNamespaceType::Cgroup,
-        LinuxNamespaceType::Mount,
-    ];
-    for typ in order {
+    // Joins in the child in JOIN_ORDER (pid and time apply to children: the runtime joins
+    // those before forking, below).
+    let in_child = JOIN_ORDER
+        .into_iter()
+        .filter(|t| !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time));
+    for typ in in_child {
         match by_type.get(&typ) {
             Some(Some(path)) => plan.child_joins.push(Join {
                 typ,
@@ -187,6 +209,12 @@ pub fn plan(namespaces: &[LinuxNamespace]) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_first_mount_last() {
+        assert_eq!(JOIN_ORDER[0], LinuxNamespaceType::User);
+        assert_eq!(JOIN_ORDER[JOIN_ORDER.len() - 1], LinuxNamespaceType::Mount);
+    }
 
     fn ns(typ: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
         let mut n = LinuxNamespace::default();

@@ -72,7 +72,7 @@ pub fn connect(path: &Path) -> Result<UnixStream, TtyError> {
 /// hand the master to the socket, and make the slave our terminal and stdio (and, for the
 /// init, /dev/console). The slave goes to the process's `uid`; its group and mode stay what the
 /// devpts mount gives it (`gid=5,mode=0620` in the usual config), as runc leaves them.
-pub fn setup(
+pub fn setup_console(
     socket: &UnixStream,
     size: Option<(u16, u16)>,
     uid: u32,

@@ -1,10 +1,6 @@
 //! Process attributes the init sets on itself before execve: rlimits, the user and groups,
 //! umask, oom_score_adj and namespaced sysctls.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use nix::sys::resource::{setrlimit, Resource};
@@ -109,26 +105,19 @@ pub fn set_umask(user: &User) {
     sys::set_umask(user.umask().unwrap_or(0o022));
 }
 
-/// Write a value to a file under /proc, after proving the opened file really is on procfs
-/// (so an overmount or a symlink cannot redirect the write).
+/// `sys::write_proc` with the spec field it applies named in its error.
 pub fn write_proc(field: &str, path: PathBuf, value: &str) -> Result<(), AttrError> {
-    let err = |source| AttrError::ProcWrite {
-        field: field.to_string(),
-        path: path.clone(),
-        source,
-    };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-        .open(&path)
-        .map_err(err)?;
-    if !sys::is_procfs(file.as_fd()).unwrap_or(false) {
-        return Err(AttrError::NotProcfs {
+    sys::write_proc(&path, value).map_err(|e| match e {
+        sys::ProcWriteError::Io(source) => AttrError::ProcWrite {
             field: field.to_string(),
             path,
-        });
-    }
-    file.write_all(value.as_bytes()).map_err(err)
+            source,
+        },
+        sys::ProcWriteError::NotProcfs => AttrError::NotProcfs {
+            field: field.to_string(),
+            path,
+        },
+    })
 }
 
 /// `net.ipv4.ip_forward` -> `/proc/sys/net/ipv4/ip_forward`.

@@ -19,12 +19,12 @@ use super::channel::{self, InitEnd};
 use super::init::{self, prctl_err, InitError};
 use super::launch::{LaunchError, Pending};
 use crate::cgroups::Cgroup;
-use crate::namespaces::{NsError, Opened};
+use crate::namespaces::{proc_name, NsError, Opened, JOIN_ORDER};
 use crate::security::{lsm, seccomp};
 use crate::sys::{self, Forked};
 use crate::tty;
 
-pub struct ExecArgs<'a> {
+pub struct ExecRequest<'a> {
     pub init_pid: Pid,
     pub process: &'a Process,
     pub cgroup: &'a Cgroup,
@@ -34,32 +34,6 @@ pub struct ExecArgs<'a> {
     pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     /// The container state, for the seccomp agent.
     pub state_json: &'a str,
-}
-
-/// The order namespaces are joined in: user first (it grants the rights to join the rest),
-/// mount last (it changes the paths everything else is opened by).
-const JOIN_ORDER: [LinuxNamespaceType; 8] = [
-    LinuxNamespaceType::User,
-    LinuxNamespaceType::Pid,
-    LinuxNamespaceType::Time,
-    LinuxNamespaceType::Ipc,
-    LinuxNamespaceType::Uts,
-    LinuxNamespaceType::Network,
-    LinuxNamespaceType::Cgroup,
-    LinuxNamespaceType::Mount,
-];
-
-fn proc_name(typ: LinuxNamespaceType) -> &'static str {
-    match typ {
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Time => "time",
-    }
 }
 
 /// The init's namespaces that are not ours, opened now (while /proc/<init> is the process we
@@ -91,7 +65,7 @@ fn container_namespaces(init: Pid) -> Result<Vec<Opened>, NsError> {
 }
 
 /// Fork the exec'd process and drive it to Ready; `commit` on the result lets it execve.
-pub fn spawn(args: ExecArgs<'_>) -> Result<Pending, LaunchError> {
+pub fn spawn_exec(args: ExecRequest<'_>) -> Result<Pending, LaunchError> {
     let namespaces = container_namespaces(args.init_pid)?;
     let (parent_end, init_end) = channel::pair()?;
     let cgroup_fd = args.cgroup.clone_into_fd()?;
@@ -128,7 +102,7 @@ pub fn spawn(args: ExecArgs<'_>) -> Result<Pending, LaunchError> {
     Ok(pending)
 }
 
-fn child(args: &ExecArgs<'_>, namespaces: &[Opened], chan: InitEnd) -> ! {
+fn child(args: &ExecRequest<'_>, namespaces: &[Opened], chan: InitEnd) -> ! {
     let mut keep = vec![chan.as_raw_fd()];
     keep.extend(namespaces.iter().map(|n| n.file.as_raw_fd()));
     keep.extend(args.console.map(|c| c.as_raw_fd()));
@@ -136,7 +110,7 @@ fn child(args: &ExecArgs<'_>, namespaces: &[Opened], chan: InitEnd) -> ! {
     // nothing else of the runtime is used in the child again.
     let result = unsafe { sys::close_fds_from_except(3 + args.preserve_fds, &keep) }
         .map_err(InitError::Cloexec)
-        .and_then(|()| setup(args, namespaces, &chan));
+        .and_then(|()| prepare_exec(args, namespaces, &chan));
     match result {
         Ok(exec) => {
             // The channel is close-on-exec: the runtime sees EOF once execve succeeded.
@@ -151,8 +125,8 @@ fn child(args: &ExecArgs<'_>, namespaces: &[Opened], chan: InitEnd) -> ! {
     }
 }
 
-fn setup(
-    args: &ExecArgs<'_>,
+fn prepare_exec(
+    args: &ExecRequest<'_>,
     namespaces: &[Opened],
     chan: &InitEnd,
 ) -> Result<init::Exec, InitError> {
@@ -172,7 +146,7 @@ fn setup(
         let size = process
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        tty::setup(socket, size, process.user().uid(), false)?;
+        tty::setup_console(socket, size, process.user().uid(), false)?;
     }
     let mut exec = init::resolve_exec(process)?;
     // As in the init: labels before any seccomp filter, inside the container's /proc.
@@ -199,11 +173,5 @@ mod tests {
             "joined {} of our own namespaces",
             list.len()
         );
-    }
-
-    #[test]
-    fn user_first_mount_last() {
-        assert_eq!(JOIN_ORDER[0], LinuxNamespaceType::User);
-        assert_eq!(JOIN_ORDER[JOIN_ORDER.len() - 1], LinuxNamespaceType::Mount);
     }
 }

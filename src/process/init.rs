@@ -182,7 +182,7 @@ pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
         let _ = chan.failed("close the runtime's fds in the init");
         std::process::exit(1);
     }
-    let exec = match setup(&args, &chan) {
+    let exec = match prepare_init(&args, &chan) {
         Ok(exec) => exec,
         Err(e) => {
             let _ = chan.failed(&crate::error_chain(&e));
@@ -197,7 +197,7 @@ pub(crate) fn prctl_err(what: &'static str) -> impl FnOnce(nix::Error) -> InitEr
     move |source| InitError::Prctl { what, source }
 }
 
-fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
+fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     use nix::sys::prctl;
     prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
@@ -295,7 +295,7 @@ fn setup(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
         let size = process
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        tty::setup(socket, size, process.user().uid(), private_mounts)?;
+        tty::setup_console(socket, size, process.user().uid(), private_mounts)?;
     }
     if private_mounts {
         rootfs::finalize(spec)?;

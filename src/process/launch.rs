@@ -151,7 +151,7 @@ fn reap(pid: Pid) {
 }
 
 /// Fork the init and drive it to the point where it waits for Commit.
-pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
+pub fn spawn_init(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     let plan = namespaces::plan(crate::spec::namespaces(args.spec));
     let listener = UnixListener::bind(args.start_socket).map_err(|source| LaunchError::Listen {
         path: args.start_socket.to_path_buf(),

@@ -13,26 +13,15 @@ use nix::unistd::symlinkat;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::error::RootfsError;
+use super::mountfd::{after_mount, bind_remount, mount_error, reopen, resolve_error, Ctx};
 use super::mountinfo::{self, MountInfo};
-use super::mounts::{after_mount, bind_remount, mount_error, reopen, resolve_error, Ctx};
 use super::options::MountOptions;
 use super::resolve::{clean_relative, fd_path};
-use super::sys;
+use super::{mount_api, CgroupView};
 
 const DEFAULT_FLAGS: MsFlags = MsFlags::MS_NOSUID
     .union(MsFlags::MS_NODEV)
     .union(MsFlags::MS_NOEXEC);
-
-/// One v1 hierarchy this process belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct V1Hierarchy {
-    /// Directory name under the cgroup mount: the host's mount point name ("cpu,cpuacct").
-    pub dir_name: String,
-    /// Host path of this process's cgroup in the hierarchy (for a bind mount).
-    pub source: PathBuf,
-    /// Mount data selecting the hierarchy (for a fresh mount in a cgroup namespace).
-    pub data: String,
-}
 
 /// Match each v1 line of /proc/self/cgroup to the host mount of that hierarchy.
 /// In a cgroup namespace the host's mounts show roots like `/../..` that our paths do not start
@@ -41,7 +30,7 @@ pub fn v1_hierarchies(
     mounts: &[MountInfo],
     cgroups: &[(String, PathBuf)],
     cgroupns: bool,
-) -> Result<Vec<V1Hierarchy>, PathBuf> {
+) -> Result<Vec<CgroupView>, PathBuf> {
     let mut out = Vec::new();
     for (controllers, path) in cgroups.iter().filter(|(c, _)| !c.is_empty()) {
         let wanted: Vec<&str> = controllers.split(',').collect();
@@ -62,7 +51,7 @@ pub fn v1_hierarchies(
         let Some(dir_name) = m.mount_point.file_name() else {
             continue;
         };
-        out.push(V1Hierarchy {
+        out.push(CgroupView {
             dir_name: dir_name.to_string_lossy().into_owned(),
             source,
             data: controllers.clone(),
@@ -81,20 +70,20 @@ pub fn cgroup_flags(opts: &MountOptions) -> MsFlags {
 /// the default anyway.
 fn mount_attr_bits(flags: MsFlags) -> u64 {
     let pairs = [
-        (MsFlags::MS_RDONLY, sys::MOUNT_ATTR_RDONLY),
-        (MsFlags::MS_NOSUID, sys::MOUNT_ATTR_NOSUID),
-        (MsFlags::MS_NODEV, sys::MOUNT_ATTR_NODEV),
-        (MsFlags::MS_NOEXEC, sys::MOUNT_ATTR_NOEXEC),
-        (MsFlags::MS_NODIRATIME, sys::MOUNT_ATTR_NODIRATIME),
+        (MsFlags::MS_RDONLY, mount_api::MOUNT_ATTR_RDONLY),
+        (MsFlags::MS_NOSUID, mount_api::MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, mount_api::MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, mount_api::MOUNT_ATTR_NOEXEC),
+        (MsFlags::MS_NODIRATIME, mount_api::MOUNT_ATTR_NODIRATIME),
     ];
     let mut bits = pairs
         .iter()
         .filter(|(f, _)| flags.contains(*f))
         .fold(0, |acc, (_, a)| acc | a);
     if flags.contains(MsFlags::MS_NOATIME) {
-        bits |= sys::MOUNT_ATTR_NOATIME;
+        bits |= mount_api::MOUNT_ATTR_NOATIME;
     } else if flags.contains(MsFlags::MS_STRICTATIME) {
-        bits |= sys::MOUNT_ATTR_STRICTATIME;
+        bits |= mount_api::MOUNT_ATTR_STRICTATIME;
     }
     bits
 }
@@ -193,17 +182,17 @@ pub fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), R
     // One call sets the flags on the tmpfs and every hierarchy below it (a remount per bind
     // would cost a mount(2) each).
     let attr_set = mount_attr_bits(flags);
-    let attr = sys::MountAttr {
+    let attr = mount_api::MountAttr {
         attr_set,
         // Setting an access-time mode takes clearing the old one.
-        attr_clr: if attr_set & sys::MOUNT_ATTR_ATIME_MASK != 0 {
-            sys::MOUNT_ATTR_ATIME_MASK
+        attr_clr: if attr_set & mount_api::MOUNT_ATTR_ATIME_MASK != 0 {
+            mount_api::MOUNT_ATTR_ATIME_MASK
         } else {
             0
         },
         ..Default::default()
     };
-    sys::mount_setattr(&top, true, &attr).map_err(|source| RootfsError::RemountReadonly {
+    mount_api::mount_setattr(&top, true, &attr).map_err(|source| RootfsError::RemountReadonly {
         destination: dest.into(),
         source,
     })?;
@@ -295,11 +284,11 @@ mod tests {
             unified: Some("/sys/fs/cgroup/unified".into()),
         };
         let cg = Cgroup::from_layout(layout, &[], Some(Path::new("/ctr")), "x").unwrap();
-        let mut known: Vec<V1Hierarchy> = cg
+        let mut known: Vec<CgroupView> = cg
             .v1_views()
             .unwrap()
             .into_iter()
-            .map(|(dir_name, source, data)| V1Hierarchy {
+            .map(|(dir_name, source, data)| CgroupView {
                 dir_name,
                 source,
                 data,
@@ -353,15 +342,15 @@ mod tests {
         let bits = mount_attr_bits(f);
         assert_eq!(
             bits,
-            sys::MOUNT_ATTR_RDONLY
-                | sys::MOUNT_ATTR_NOSUID
-                | sys::MOUNT_ATTR_NODEV
-                | sys::MOUNT_ATTR_NOEXEC
-                | sys::MOUNT_ATTR_NOATIME
+            mount_api::MOUNT_ATTR_RDONLY
+                | mount_api::MOUNT_ATTR_NOSUID
+                | mount_api::MOUNT_ATTR_NODEV
+                | mount_api::MOUNT_ATTR_NOEXEC
+                | mount_api::MOUNT_ATTR_NOATIME
         );
         let rw = mount_attr_bits(cgroup_flags(&options::parse(&["rw"]).unwrap()));
-        assert_eq!(rw & sys::MOUNT_ATTR_RDONLY, 0);
-        assert_eq!(rw & sys::MOUNT_ATTR_ATIME_MASK, 0);
+        assert_eq!(rw & mount_api::MOUNT_ATTR_RDONLY, 0);
+        assert_eq!(rw & mount_api::MOUNT_ATTR_ATIME_MASK, 0);
     }
 
     #[test]

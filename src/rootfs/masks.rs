@@ -15,10 +15,11 @@ use oci_spec::runtime::Spec;
 
 use super::devices::makedev;
 use super::error::RootfsError;
-use super::mounts::{classify, delays_readonly, locked_flags};
+use super::mount_api::{self, MountAttr};
+use super::mountfd::locked_flags;
+use super::mounts::{classify, delays_readonly};
 use super::options;
 use super::resolve::{clean_absolute, clean_relative, file_type, Root};
-use super::sys::{self, MountAttr};
 
 pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
     let root = Root::open(Path::new("/")).map_err(|source| RootfsError::OpenRootfs {
@@ -77,10 +78,10 @@ fn remount_delayed_readonly(root: &Root, spec: &Spec) -> Result<(), RootfsError>
         };
         let fd = root.resolve(&clean_relative(&dest)).map_err(err)?;
         let attr = MountAttr {
-            attr_set: sys::MOUNT_ATTR_RDONLY,
+            attr_set: mount_api::MOUNT_ATTR_RDONLY,
             ..Default::default()
         };
-        sys::mount_setattr(&fd, false, &attr).map_err(err)?;
+        mount_api::mount_setattr(&fd, false, &attr).map_err(err)?;
     }
     Ok(())
 }
@@ -120,13 +121,13 @@ fn readonly_path(root: &Root, path: &Path) -> Result<(), RootfsError> {
     let Some(target) = resolve_optional(root, path).map_err(err)? else {
         return Ok(());
     };
-    let tree = sys::clone_tree(&target, true).map_err(err)?;
+    let tree = mount_api::clone_tree(&target, true).map_err(err)?;
     let attr = MountAttr {
-        attr_set: sys::MOUNT_ATTR_RDONLY,
+        attr_set: mount_api::MOUNT_ATTR_RDONLY,
         ..Default::default()
     };
-    sys::mount_setattr(&tree, true, &attr).map_err(err)?;
-    sys::move_mount_fd(&tree, &target).map_err(err)
+    mount_api::mount_setattr(&tree, true, &attr).map_err(err)?;
+    mount_api::move_mount_fd(&tree, &target).map_err(err)
 }
 
 /// Directories get an empty read-only tmpfs; anything else gets the null device, taken only
@@ -142,16 +143,16 @@ fn mask_path(root: &Root, path: &Path) -> Result<(), RootfsError> {
     };
     let is_dir = file_type(&fstat(&target).map_err(err)?) == SFlag::S_IFDIR;
     let cover = if is_dir {
-        let attr = sys::MOUNT_ATTR_RDONLY
-            | sys::MOUNT_ATTR_NOSUID
-            | sys::MOUNT_ATTR_NODEV
-            | sys::MOUNT_ATTR_NOEXEC;
-        sys::new_detached_fs(c"tmpfs", attr).map_err(err)?
+        let attr = mount_api::MOUNT_ATTR_RDONLY
+            | mount_api::MOUNT_ATTR_NOSUID
+            | mount_api::MOUNT_ATTR_NODEV
+            | mount_api::MOUNT_ATTR_NOEXEC;
+        mount_api::new_detached_fs(c"tmpfs", attr).map_err(err)?
     } else {
         let null = verified_dev_null(root, path)?;
-        sys::clone_tree(&null, false).map_err(err)?
+        mount_api::clone_tree(&null, false).map_err(err)?
     };
-    sys::move_mount_fd(&cover, &target).map_err(err)
+    mount_api::move_mount_fd(&cover, &target).map_err(err)
 }
 
 fn verified_dev_null(root: &Root, masked: &Path) -> Result<OwnedFd, RootfsError> {

@@ -11,11 +11,11 @@
 //! resolved fd, never on a host path built by string joining.
 
 mod cgroup;
-pub use cgroup::V1Hierarchy as CgroupView;
 mod copyup;
 mod devices;
 mod error;
 mod masks;
+mod mountfd;
 mod mounts;
 pub mod options;
 mod pivot;
@@ -24,9 +24,9 @@ pub use sources::BindSources;
 pub mod resolve;
 #[cfg(test)]
 mod root_tests;
-use crate::sys::mount as sys;
+use crate::sys::mount as mount_api;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
@@ -39,6 +39,18 @@ pub use options::MountOptions;
 pub use devices::{device_list, needs_dev_setup};
 #[doc(hidden)]
 pub use mounts::{classify, delays_readonly, Kind};
+
+/// One v1 hierarchy the container's cgroup belongs to, as the cgroup mount needs it (the
+/// runtime's `cgroups::V1Hierarchy` says where a hierarchy is mounted on the host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupView {
+    /// Directory name under the cgroup mount: the host's mount point name ("cpu,cpuacct").
+    pub dir_name: String,
+    /// Host path of this process's cgroup in the hierarchy (for a bind mount).
+    pub source: PathBuf,
+    /// Mount data selecting the hierarchy (for a fresh mount in a cgroup namespace).
+    pub data: String,
+}
 
 /// Build the container's mount tree under `rootfs` (absolute, canonical host path).
 ///

@@ -17,7 +17,7 @@ use oci_spec::runtime::Spec;
 
 use super::mounts::{classify, Kind};
 use super::options;
-use crate::sys::mount as sys;
+use crate::sys::mount as mount_api;
 
 /// One detached copy per spec mount that is a bind mount (None where none could be made:
 /// the init then reports the source its own way).
@@ -55,5 +55,5 @@ fn copy_source(m: &oci_spec::runtime::Mount) -> Option<OwnedFd> {
     let source = m.source().as_deref()?;
     let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
     let fd = open(source, flags, Mode::empty()).ok()?;
-    sys::clone_tree(&fd, opts.is_recursive_bind()).ok()
+    mount_api::clone_tree(&fd, opts.is_recursive_bind()).ok()
 }

@@ -110,6 +110,30 @@ pub fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Why `write_proc` did not write.
+#[derive(Debug)]
+pub enum ProcWriteError {
+    Io(std::io::Error),
+    /// The file opened is not on procfs (an overmount or a fake /proc).
+    NotProcfs,
+}
+
+/// Write a value to a file under /proc, after proving the opened file really is on procfs
+/// (so an overmount or a symlink cannot redirect the write).
+pub fn write_proc(path: &std::path::Path, value: &str) -> Result<(), ProcWriteError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)
+        .map_err(ProcWriteError::Io)?;
+    if !is_procfs(std::os::fd::AsFd::as_fd(&file)).unwrap_or(false) {
+        return Err(ProcWriteError::NotProcfs);
+    }
+    file.write_all(value.as_bytes()).map_err(ProcWriteError::Io)
+}
+
 /// Whether the filesystem holding `fd` is procfs; writes meant for /proc must land there.
 pub fn is_procfs(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     let st = nix::sys::statfs::fstatfs(fd)?;
