@@ -18,18 +18,12 @@ pub mod state;
 pub mod sys;
 pub mod tty;
 
-/// An error and its sources on one line, `outer: inner: innermost`, skipping a source whose
-/// text the outer message already contains.
+/// An error and its sources on one line, `outer: inner: innermost`.
+///
+/// The crate's one rule for errors: a variant that has a source ends its message with that
+/// source's message (`#[error("mkdir {path}: {source}")]`), or is `#[error(transparent)]`; so an
+/// error's Display already is the whole chain, and printing it is all this does. The `source()`
+/// links stay for callers that want to match on a cause.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    text
+    err.to_string()
 }

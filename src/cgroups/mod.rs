@@ -45,41 +45,42 @@ const DESTROY_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a freeze may take before it is undone and reported.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// One variant per failing step; each names the file, path or field it failed on.
+/// One variant per failing step; each names the file, path or field it failed on, and ends with
+/// its source's message (the crate's rule, see `error_chain`).
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error("read {path}")]
+    #[error("read {path}: {source}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("write {value:?} to {path}")]
+    #[error("write {value:?} to {path}: {source}")]
     Write {
         value: String,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("mkdir {path}")]
+    #[error("mkdir {path}: {source}")]
     Mkdir {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("rmdir {path}")]
+    #[error("rmdir {path}: {source}")]
     Rmdir {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("open {path}")]
+    #[error("open {path}: {source}")]
     Open {
         path: PathBuf,
         #[source]
         source: Errno,
     },
-    #[error("send {signal} to pid {pid} of cgroup {path}")]
+    #[error("send {signal} to pid {pid} of cgroup {path}: {source}")]
     Signal {
         signal: Signal,
         pid: Pid,
@@ -118,26 +119,26 @@ pub enum CgroupError {
     Frozen { path: PathBuf },
     #[error("freeze {path}: no freezer on this host")]
     NoFreezer { path: PathBuf },
-    #[error("load the device eBPF program for {path}; verifier log: {log:?}")]
+    #[error("load the device eBPF program for {path}: {source}; verifier log: {log:?}")]
     BpfLoad {
         path: PathBuf,
         log: String,
         #[source]
         source: Errno,
     },
-    #[error("attach the device eBPF program to {path}")]
+    #[error("attach the device eBPF program to {path}: {source}")]
     BpfAttach {
         path: PathBuf,
         #[source]
         source: Errno,
     },
-    #[error("list the device eBPF programs attached to {path}")]
+    #[error("list the device eBPF programs attached to {path}: {source}")]
     BpfQuery {
         path: PathBuf,
         #[source]
         source: Errno,
     },
-    #[error("detach the old device eBPF program {prog_id} from {path}")]
+    #[error("detach the old device eBPF program {prog_id} from {path}: {source}")]
     BpfDetach {
         path: PathBuf,
         prog_id: u32,
