@@ -1,5 +1,5 @@
-//! /proc/self/mountinfo and /proc/self/cgroup, parsed by pure functions over their text
-//! (shared by the rootfs and cgroups modules).
+//! /proc/self/mountinfo, parsed by pure functions over its text (the cgroup layout and
+//! /proc/self/cgroup are read in cgroups::detect, the one place for them).
 
 use std::path::{Path, PathBuf};
 
@@ -76,18 +76,6 @@ pub fn holding_mount<'a>(mounts: &'a [MountInfo], path: &Path) -> Option<&'a Mou
         })
 }
 
-/// One line of /proc/self/cgroup: ("cpu,cpuacct" or "name=systemd" or "" for v2, path).
-pub fn parse_proc_cgroup(text: &str) -> Vec<(String, PathBuf)> {
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let _id = parts.next()?;
-            let controllers = parts.next()?.to_owned();
-            Some((controllers, PathBuf::from(parts.next()?)))
-        })
-        .collect()
-}
-
 /// Read a small /proc file in one go. procfs reports size 0, so `read_to_string` starts with a
 /// 32-byte buffer and doubles it, one read(2) each time, and mountinfo is re-rendered for each.
 pub fn read_proc_text(path: &str) -> std::io::Result<String> {
@@ -139,13 +127,5 @@ mod tests {
         // Component-wise: /sys/fs/cgroupx is not under /sys/fs/cgroup.
         let h = holding_mount(&m, Path::new("/sys/fs/cgroupx")).unwrap();
         assert_eq!(h.mount_point, PathBuf::from("/"));
-    }
-
-    #[test]
-    fn proc_cgroup_lines() {
-        let c = parse_proc_cgroup("12:cpu,cpuacct:/a/b\n1:name=systemd:/x\n0::/user.slice\n");
-        assert_eq!(c[0], ("cpu,cpuacct".into(), PathBuf::from("/a/b")));
-        assert_eq!(c[1], ("name=systemd".into(), PathBuf::from("/x")));
-        assert_eq!(c[2], (String::new(), PathBuf::from("/user.slice")));
     }
 }

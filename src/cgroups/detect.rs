@@ -31,6 +31,59 @@ impl V1Hierarchy {
     }
 }
 
+/// What a process in a cgroup sees of one v1 hierarchy, as the container's cgroup mount shows
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1View {
+    /// Directory name under the cgroup mount: the host's mount point name (`cpu,cpuacct`).
+    pub dir_name: String,
+    /// Host path of the cgroup in the hierarchy (for a bind mount).
+    pub source: PathBuf,
+    /// Mount data selecting the hierarchy, its `/proc/self/cgroup` key (for a fresh mount in a
+    /// cgroup namespace).
+    pub data: String,
+}
+
+impl V1Hierarchy {
+    /// The view of `path` (a cgroup path in this hierarchy, as /proc/<pid>/cgroup shows it).
+    /// A path outside the hierarchy's mount root is an error naming the mount, unless in a
+    /// cgroup namespace, where the hierarchy is mounted fresh and the source is not used.
+    pub fn view(&self, path: &Path, cgroupns: bool) -> Result<V1View, PathBuf> {
+        let source = match path.strip_prefix(&self.mount_root) {
+            Ok(rel) => self.mount.join(rel),
+            Err(_) if cgroupns => self.mount.clone(),
+            Err(_) => return Err(self.mount.clone()),
+        };
+        let dir_name = self.mount.file_name().unwrap_or_default();
+        Ok(V1View {
+            dir_name: dir_name.to_string_lossy().into_owned(),
+            source,
+            data: self.key(),
+        })
+    }
+}
+
+/// The v1 hierarchies a process is in (its `/proc/<pid>/cgroup` text), as views, for the ones
+/// mounted in `layout`. None on a unified host.
+pub fn own_v1_views(
+    layout: &Layout,
+    proc_cgroup: &str,
+    cgroupns: bool,
+) -> Option<Result<Vec<V1View>, PathBuf>> {
+    let Layout::V1 { hierarchies, .. } = layout else {
+        return None;
+    };
+    let own = parse_proc_cgroup(proc_cgroup);
+    let views = own
+        .iter()
+        .filter(|(key, _)| !key.is_empty())
+        .filter_map(|(key, path)| {
+            let h = hierarchies.iter().find(|h| h.key() == *key)?;
+            Some(h.view(path, cgroupns))
+        });
+    Some(views.collect())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
     /// Legacy or hybrid: v1 hierarchies, plus (hybrid) a controller-less cgroup2 mount that

@@ -34,7 +34,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
-pub use detect::{Layout, V1Hierarchy};
+pub use detect::{
+    own_v1_views, parse_mountinfo as parse_layout, parse_proc_cgroup, Layout, V1Hierarchy, V1View,
+};
 
 /// The parent of every cgroup nook names itself; removed on destroy once empty.
 const DEFAULT_PARENT: &str = "/nook";
@@ -173,7 +175,7 @@ trait Backend {
     }
     fn add_process(&self, pid: Pid) -> Result<(), CgroupError>;
     /// See [`Cgroup::v1_views`].
-    fn v1_views(&self) -> Option<Vec<(String, PathBuf, String)>> {
+    fn v1_views(&self) -> Option<Vec<V1View>> {
         None
     }
     fn exists(&self) -> bool;
@@ -349,10 +351,9 @@ impl Cgroup {
     }
 
     /// What a process in this cgroup sees of each v1 hierarchy, as the container's cgroup
-    /// mount shows it: the name of the hierarchy's mount point directory (`cpu,cpuacct`), the
-    /// host path of this cgroup in it, and the hierarchy's `/proc/self/cgroup` key. Known here
-    /// without the init reading /proc/self/mountinfo again. None on a unified host.
-    pub fn v1_views(&self) -> Option<Vec<(String, PathBuf, String)>> {
+    /// mount shows it. Known here without the init reading /proc/self/mountinfo again. None on
+    /// a unified host.
+    pub fn v1_views(&self) -> Option<Vec<V1View>> {
         self.backend.v1_views()
     }
 

@@ -517,7 +517,10 @@ fn messages_name_the_file() {
     let msg = err.to_string();
     assert!(msg.starts_with("write \"1000\" to "), "{msg}");
     // The rule for every error: the message ends with its source's.
-    assert!(msg.contains("/memory.max: No such file or directory"), "{msg}");
+    assert!(
+        msg.contains("/memory.max: No such file or directory"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
-use super::detect::V1Hierarchy;
+use super::detect::{V1Hierarchy, V1View};
 use super::{files, v1_resources as res, Backend, CgroupError, FREEZE_TIMEOUT};
 
 pub(crate) struct V1 {
@@ -205,10 +205,16 @@ impl Backend for V1 {
             .collect()
     }
 
-    fn v1_views(&self) -> Option<Vec<(String, PathBuf, String)>> {
-        let views = self.dirs.iter().filter_map(|(h, rel)| {
-            let name = h.mount.file_name()?.to_string_lossy().into_owned();
-            Some((name, under(&h.mount, rel), h.key()))
+    fn v1_views(&self) -> Option<Vec<V1View>> {
+        let views = self.dirs.iter().map(|(h, rel)| V1View {
+            dir_name: h
+                .mount
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            source: under(&h.mount, rel),
+            data: h.key(),
         });
         Some(views.collect())
     }

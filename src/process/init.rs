@@ -146,7 +146,7 @@ pub struct InitArgs<'a> {
     /// Connected --console-socket when process.terminal is set.
     pub console: Option<&'a UnixStream>,
     /// The container cgroup's v1 hierarchies, for a cgroup mount (None: read from /proc).
-    pub cgroup_views: Option<Vec<rootfs::CgroupView>>,
+    pub cgroup_views: Option<Vec<crate::cgroups::V1View>>,
     /// The runtime's copies of bind sources (user namespaces only; see rootfs::BindSources).
     pub bind_sources: &'a rootfs::BindSources,
 }

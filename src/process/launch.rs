@@ -185,7 +185,7 @@ pub fn spawn_init(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
                 preserve_fds: args.preserve_fds,
                 console: args.console,
                 session_keyring: args.session_keyring,
-                cgroup_views: cgroup_views(args.cgroup),
+                cgroup_views: args.cgroup.v1_views(),
                 bind_sources: &bind_sources,
             };
             init::run(init_args, init_end, OwnedFd::from(listener));
@@ -309,17 +309,6 @@ fn oom_explained(e: LaunchError, cgroup: &Cgroup) -> LaunchError {
         LaunchError::Channel(c) if cgroup.oom_kills() > 0 => LaunchError::InitOom(c.to_string()),
         other => other,
     }
-}
-
-/// The container's cgroup as its cgroup mount shows it, from what the runtime knows of it.
-fn cgroup_views(cgroup: &Cgroup) -> Option<Vec<crate::rootfs::CgroupView>> {
-    let views = cgroup.v1_views()?.into_iter();
-    let views = views.map(|(dir_name, source, data)| crate::rootfs::CgroupView {
-        dir_name,
-        source,
-        data,
-    });
-    Some(views.collect())
 }
 
 /// A failure reported by the init reads as the init's own error.

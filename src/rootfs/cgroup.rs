@@ -13,52 +13,15 @@ use nix::unistd::symlinkat;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::error::RootfsError;
+use super::mount_api;
 use super::mountfd::{after_mount, bind_remount, mount_error, reopen, resolve_error, Ctx};
 use super::mountinfo::{self, MountInfo};
 use super::options::MountOptions;
 use super::resolve::{clean_relative, fd_path};
-use super::{mount_api, CgroupView};
 
 const DEFAULT_FLAGS: MsFlags = MsFlags::MS_NOSUID
     .union(MsFlags::MS_NODEV)
     .union(MsFlags::MS_NOEXEC);
-
-/// Match each v1 line of /proc/self/cgroup to the host mount of that hierarchy.
-/// In a cgroup namespace the host's mounts show roots like `/../..` that our paths do not start
-/// with; there the hierarchy is mounted fresh and `source` is not used.
-pub fn v1_hierarchies(
-    mounts: &[MountInfo],
-    cgroups: &[(String, PathBuf)],
-    cgroupns: bool,
-) -> Result<Vec<CgroupView>, PathBuf> {
-    let mut out = Vec::new();
-    for (controllers, path) in cgroups.iter().filter(|(c, _)| !c.is_empty()) {
-        let wanted: Vec<&str> = controllers.split(',').collect();
-        let Some(m) = mounts.iter().find(|m| {
-            m.fstype == "cgroup"
-                && wanted
-                    .iter()
-                    .all(|w| m.super_options.split(',').any(|o| o == *w))
-        }) else {
-            // A hierarchy with no mount in our namespace: nothing to show.
-            continue;
-        };
-        let source = match path.strip_prefix(&m.root) {
-            Ok(rel) => m.mount_point.join(rel),
-            Err(_) if cgroupns => m.mount_point.clone(),
-            Err(_) => return Err(m.mount_point.clone()),
-        };
-        let Some(dir_name) = m.mount_point.file_name() else {
-            continue;
-        };
-        out.push(CgroupView {
-            dir_name: dir_name.to_string_lossy().into_owned(),
-            source,
-            data: controllers.clone(),
-        });
-    }
-    Ok(out)
-}
 
 /// The spec's flags (read-only only when asked), always nosuid, nodev, noexec.
 pub fn cgroup_flags(opts: &MountOptions) -> MsFlags {
@@ -114,14 +77,16 @@ pub fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), R
     let hierarchies = match ctx.cgroups {
         Some(known) => known.to_vec(),
         None => {
-            let mounts = mountinfo::parse_mountinfo(&mountinfo::read("/proc/self/mountinfo")?);
-            let cgroups = mountinfo::parse_proc_cgroup(&mountinfo::read("/proc/self/cgroup")?);
-            v1_hierarchies(&mounts, &cgroups, cgroupns).map_err(|hierarchy| {
-                RootfsError::CgroupPath {
+            let layout = crate::cgroups::parse_layout(&mountinfo::read("/proc/self/mountinfo")?);
+            let own = mountinfo::read("/proc/self/cgroup")?;
+            layout
+                .as_ref()
+                .and_then(|l| crate::cgroups::own_v1_views(l, &own, cgroupns))
+                .unwrap_or(Ok(Vec::new()))
+                .map_err(|hierarchy| RootfsError::CgroupPath {
                     destination: dest.into(),
                     hierarchy,
-                }
-            })?
+                })?
         }
     };
 
@@ -218,7 +183,7 @@ pub fn mount_cgroup2(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), 
         Ok(()) => {}
         Err(Errno::EPERM | Errno::EBUSY) => {
             let mounts = mountinfo::parse_mountinfo(&mountinfo::read("/proc/self/mountinfo")?);
-            let cgroups = mountinfo::parse_proc_cgroup(&mountinfo::read("/proc/self/cgroup")?);
+            let cgroups = crate::cgroups::parse_proc_cgroup(&mountinfo::read("/proc/self/cgroup")?);
             let source =
                 own_cgroup2_dir(&mounts, &cgroups).ok_or_else(|| RootfsError::CgroupPath {
                     destination: dest.into(),
@@ -268,36 +233,12 @@ mod tests {
 
     #[test]
     fn the_runtimes_view_of_the_cgroup_is_what_the_init_would_read() {
-        use crate::cgroups::{Cgroup, Layout, V1Hierarchy as Hierarchy};
-        let h = |mount: &str, controllers: &[&str], name: Option<&str>| Hierarchy {
-            mount: mount.into(),
-            mount_root: "/".into(),
-            controllers: controllers.iter().map(|c| c.to_string()).collect(),
-            name: name.map(String::from),
-        };
-        let layout = Layout::V1 {
-            hierarchies: vec![
-                h("/sys/fs/cgroup/cpu,cpuacct", &["cpu", "cpuacct"], None),
-                h("/sys/fs/cgroup/cpuset", &["cpuset"], None),
-                h("/sys/fs/cgroup/systemd", &[], Some("systemd")),
-            ],
-            unified: Some("/sys/fs/cgroup/unified".into()),
-        };
-        let cg = Cgroup::from_layout(layout, &[], Some(Path::new("/ctr")), "x").unwrap();
-        let mut known: Vec<CgroupView> = cg
-            .v1_views()
-            .unwrap()
-            .into_iter()
-            .map(|(dir_name, source, data)| CgroupView {
-                dir_name,
-                source,
-                data,
-            })
-            .collect();
-        let mounts = mountinfo::parse_mountinfo(MOUNTINFO);
+        use crate::cgroups::{own_v1_views, parse_layout, Cgroup};
+        let layout = parse_layout(MOUNTINFO).unwrap();
+        let cg = Cgroup::from_layout(layout.clone(), &[], Some(Path::new("/ctr")), "x").unwrap();
+        let mut known = cg.v1_views().unwrap();
         let joined = "4:cpu,cpuacct:/ctr\n3:cpuset:/ctr\n2:name=systemd:/ctr\n0::/ctr\n";
-        let mut read =
-            v1_hierarchies(&mounts, &mountinfo::parse_proc_cgroup(joined), false).unwrap();
+        let mut read = own_v1_views(&layout, joined, false).unwrap().unwrap();
         known.sort_by(|a, b| a.dir_name.cmp(&b.dir_name));
         read.sort_by(|a, b| a.dir_name.cmp(&b.dir_name));
         assert_eq!(known, read);
@@ -305,9 +246,9 @@ mod tests {
 
     #[test]
     fn hierarchies_match_controllers_to_mounts() {
-        let mounts = mountinfo::parse_mountinfo(MOUNTINFO);
-        let cgroups = mountinfo::parse_proc_cgroup(CGROUP);
-        let h = v1_hierarchies(&mounts, &cgroups, false).unwrap();
+        use crate::cgroups::{own_v1_views, parse_layout, parse_proc_cgroup};
+        let layout = parse_layout(MOUNTINFO).unwrap();
+        let h = own_v1_views(&layout, CGROUP, false).unwrap().unwrap();
         assert_eq!(h.len(), 3, "devices has no mount and is skipped: {h:?}");
         assert_eq!(h[0].dir_name, "cpu,cpuacct");
         assert_eq!(h[0].source, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/ctr"));
@@ -318,21 +259,22 @@ mod tests {
             PathBuf::from("/sys/fs/cgroup/systemd/user.slice/ctr")
         );
         assert_eq!(h[2].data, "name=systemd");
+        let mounts = mountinfo::parse_mountinfo(MOUNTINFO);
         assert_eq!(
-            own_cgroup2_dir(&mounts, &cgroups),
+            own_cgroup2_dir(&mounts, &parse_proc_cgroup(CGROUP)),
             Some(PathBuf::from("/sys/fs/cgroup/unified/ctr2"))
         );
     }
 
     #[test]
     fn cgroup_path_outside_mount_root_is_an_error() {
-        let mounts = mountinfo::parse_mountinfo(
-            "32 31 0:29 /other /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n",
-        );
-        let cgroups = mountinfo::parse_proc_cgroup("4:cpu:/ctr\n");
+        use crate::cgroups::{own_v1_views, parse_layout};
+        let layout =
+            parse_layout("32 31 0:29 /other /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n")
+                .unwrap();
         assert_eq!(
-            v1_hierarchies(&mounts, &cgroups, false),
-            Err(PathBuf::from("/sys/fs/cgroup/cpu"))
+            own_v1_views(&layout, "4:cpu:/ctr\n", false),
+            Some(Err(PathBuf::from("/sys/fs/cgroup/cpu")))
         );
     }
 

@@ -26,7 +26,7 @@ pub mod resolve;
 mod root_tests;
 use crate::sys::mount as mount_api;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
 use oci_spec::runtime::Spec;
@@ -39,18 +39,6 @@ pub use options::MountOptions;
 pub use devices::{device_list, needs_dev_setup};
 #[doc(hidden)]
 pub use mounts::{classify, delays_readonly, Kind};
-
-/// One v1 hierarchy the container's cgroup belongs to, as the cgroup mount needs it (the
-/// runtime's `cgroups::V1Hierarchy` says where a hierarchy is mounted on the host).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupView {
-    /// Directory name under the cgroup mount: the host's mount point name ("cpu,cpuacct").
-    pub dir_name: String,
-    /// Host path of this process's cgroup in the hierarchy (for a bind mount).
-    pub source: PathBuf,
-    /// Mount data selecting the hierarchy (for a fresh mount in a cgroup namespace).
-    pub data: String,
-}
 
 /// Build the container's mount tree under `rootfs` (absolute, canonical host path).
 ///
@@ -65,7 +53,7 @@ pub struct CgroupView {
 pub fn prepare(
     spec: &Spec,
     rootfs: &Path,
-    cgroups: Option<&[CgroupView]>,
+    cgroups: Option<&[crate::cgroups::V1View]>,
     bind_sources: &BindSources,
 ) -> Result<(), RootfsError> {
     let linux = spec.linux().as_ref();

@@ -21,7 +21,7 @@ pub struct Ctx<'a> {
     pub rootfs: &'a Path,
     pub spec: &'a Spec,
     /// The v1 hierarchies of the container's cgroup, if known without reading /proc.
-    pub cgroups: Option<&'a [super::CgroupView]>,
+    pub cgroups: Option<&'a [crate::cgroups::V1View]>,
     /// The runtime's copies of bind sources (in a user namespace only).
     pub bind_sources: &'a super::BindSources,
 }
