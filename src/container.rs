@@ -20,7 +20,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
 
-use crate::cgroups::{default_devices, Cgroup, CgroupError};
+use crate::cgroups::{default_devices, rootless, Cgroup, CgroupError};
 use crate::hooks::{self, HookError};
 use crate::logging;
 use crate::process::{
@@ -109,6 +109,8 @@ pub struct CreateOptions {
     pub own_pty: bool,
     /// Keep the caller's session keyring instead of a fresh one named after the container.
     pub no_new_keyring: bool,
+    /// `--rootless`: None is auto (see [`crate::cgroups::rootless::is_rootless`]).
+    pub rootless: Option<bool>,
 }
 
 /// A container whose directory, cgroup and init exist; undone on drop unless kept.
@@ -157,7 +159,18 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         (false, None) => None,
     };
     let linux = bundle.spec.linux().as_ref().expect("validated");
+    let devices = linux.devices().as_deref().unwrap_or(&[]);
+    let rootless = rootless::is_rootless(opts.rootless);
     let cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), id)?;
+    let (cgroup, resources) = if rootless {
+        let resources = linux.resources().as_ref().map(rootless::without_devices);
+        let path = linux.cgroups_path().as_deref();
+        let cgroup = rootless::for_create(cgroup, path, resources.as_ref())?;
+        (cgroup, resources)
+    } else {
+        let r = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
+        (cgroup, r)
+    };
     let dir = ContainerDir::create(root, id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -179,8 +192,6 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         dir: Some(dir),
         cgroup: Some(&cgroup),
     };
-    let devices = linux.devices().as_deref().unwrap_or(&[]);
-    let resources = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
     let dir = undo.dir.as_ref().expect("set");
     let state_json = |pid: Pid| {
         let mut r = record.clone();
@@ -255,7 +266,7 @@ pub fn status(dir: &ContainerDir, record: &Record) -> Status {
     if dir.start_socket().exists() {
         return Status::Created;
     }
-    let frozen = Cgroup::resolve(Some(&record.cgroup_path), &record.id)
+    let frozen = Cgroup::of_record(&record.cgroup_path, &record.id)
         .and_then(|cg| cg.is_frozen())
         .unwrap_or(false);
     if frozen {
@@ -332,7 +343,10 @@ pub fn kill(root: &Path, id: &str, signal: Option<Signal>, all: bool) -> Result<
     match signal {
         Some(signal) if all => {
             // The init is in the cgroup too (with cgroup.kill it may be gone already).
-            let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+            let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+            if cgroup.is_none() {
+                return signal_pid_namespace(&record, signal);
+            }
             cgroup.signal_all(signal)?;
             Ok(())
         }
@@ -395,7 +409,7 @@ fn delete_with(
         _ if record.cgroup_path.as_os_str().is_empty() => None,
         Some(cg) if cg.path() == record.cgroup_path => Some(cg),
         _ => {
-            resolved = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+            resolved = Cgroup::of_record(&record.cgroup_path, id)?;
             Some(&resolved)
         }
     };
@@ -490,8 +504,30 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
 pub fn pids(root: &Path, id: &str) -> Result<Vec<Pid>> {
     let dir = ContainerDir::peek(root, id)?;
     let record = dir.load()?;
-    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+    if cgroup.is_none() {
+        return Ok(state::pid_namespace_members(Pid::from_raw(record.pid)));
+    }
     Ok(cgroup.pids()?)
+}
+
+/// `kill --all` of a container without a cgroup (rootless): every process in the init's pid
+/// namespace, which is the container's when it has one of its own (else only the init).
+fn signal_pid_namespace(record: &Record, signal: Signal) -> Result<()> {
+    let init = Pid::from_raw(record.pid);
+    for pid in state::pid_namespace_members(init) {
+        match send_signal(pid, Some(signal)) {
+            Ok(()) | Err(nix::Error::ESRCH) => {}
+            Err(source) => {
+                return Err(ContainerError::Signal {
+                    signal: signal.as_str(),
+                    pid: pid.as_raw(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open_live(root: &Path, id: &str, want: Status) -> Result<(ContainerDir, Record, Cgroup)> {
@@ -504,7 +540,7 @@ fn open_live(root: &Path, id: &str, want: Status) -> Result<(ContainerDir, Recor
             _ => ContainerError::NotRunning,
         });
     }
-    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
     Ok((dir, record, cgroup))
 }
 
@@ -557,7 +593,7 @@ pub fn exec(
         (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
         (false, None) => None,
     };
-    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
     let pending = process::exec::spawn(process::exec::ExecArgs {
         init_pid: Pid::from_raw(record.pid),
         process,
@@ -603,7 +639,7 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
     if !status(&dir, &record).can_signal() {
         return Err(ContainerError::NotRunning);
     }
-    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
     cgroup.apply(resources)?;
     Ok(())
 }
@@ -616,5 +652,5 @@ pub fn live_cgroup(root: &Path, id: &str) -> Result<(Cgroup, Status)> {
     if status == Status::Stopped {
         return Err(ContainerError::NotRunning);
     }
-    Ok((Cgroup::resolve(Some(&record.cgroup_path), id)?, status))
+    Ok((Cgroup::of_record(&record.cgroup_path, id)?, status))
 }

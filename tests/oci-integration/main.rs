@@ -17,6 +17,7 @@ mod mounts;
 mod namespaces;
 mod process;
 mod resources;
+mod rootless;
 mod seccomp;
 mod security;
 mod tty;
