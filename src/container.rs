@@ -142,6 +142,26 @@ impl Drop for Undo<'_> {
 /// `create`: set the container up and leave its init blocked before execve.
 /// Returns the init's pid; on failure nothing is left behind.
 pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
+    match create_once(root, id, bundle, opts) {
+        // runc's auto rule also makes root in a user namespace (one that does not map the
+        // whole id range) rootless. Asked only once a cgroup could not be made, so the
+        // common path pays nothing; the failed try left nothing behind.
+        Err(e)
+            if opts.rootless.is_none()
+                && e.is_cgroup_permission()
+                && rootless::in_user_namespace() =>
+        {
+            let opts = CreateOptions {
+                rootless: Some(true),
+                ..opts.clone()
+            };
+            create_once(root, id, bundle, &opts)
+        }
+        other => other,
+    }
+}
+
+fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
     let bundle = spec::load(bundle)?;
     logging::step("load and validate config.json");
     let process = bundle.spec.process().as_ref().expect("validated");
@@ -229,6 +249,18 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         pty_master,
         cgroup,
     })
+}
+
+impl ContainerError {
+    /// A cgroup that could not be made or written for lack of permission.
+    fn is_cgroup_permission(&self) -> bool {
+        match self {
+            ContainerError::Cgroup(e) | ContainerError::Launch(LaunchError::Cgroup(e)) => {
+                rootless::is_permission(e)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A created container: its init's pid, the pty master when `own_pty` made one, and its

@@ -16,7 +16,7 @@ use super::{Cgroup, CgroupError};
 
 /// Whether cgroups are managed as an unprivileged user: `--rootless` when given, else runc's
 /// auto rule as far as it costs one syscall: euid != 0. (runc also counts euid 0 in a user
-/// namespace; such a caller passes `--rootless true`, as rootless podman does.)
+/// namespace: `container::create` asks [`in_user_namespace`] once a cgroup failed.)
 pub fn is_rootless(flag: Option<bool>) -> bool {
     flag.unwrap_or_else(|| !nix::unistd::geteuid().is_root())
 }
@@ -91,8 +91,17 @@ pub fn for_create(
     }
 }
 
+/// Whether this process is in a user namespace that does not map the whole id range (as
+/// runc's RunningInUserNS decides): the initial namespace maps `0 0 4294967295`.
+pub fn in_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
+        Err(_) => false,
+    }
+}
+
 /// A failure of an unprivileged user to make or write a cgroup.
-fn is_permission(e: &CgroupError) -> bool {
+pub fn is_permission(e: &CgroupError) -> bool {
     let io = |s: &std::io::Error| {
         matches!(
             s.raw_os_error().map(Errno::from_raw),

@@ -360,3 +360,74 @@ container_test! {
         assert_nothing_left(&f, &f.id);
     }
 }
+
+container_test! {
+    fn rootless_runtime_binary_cannot_be_written_through_proc_pid_exe(f) {
+        // CVE-2019-5736 for a rootless user, whose runtime binary is often their own file:
+        // `exec` of a `#!/proc/self/exe` script makes the kernel run the runtime's image inside
+        // the container; a watcher there (container root, CAP_SYS_PTRACE in the user
+        // namespace) holds that process's exe and later reopens it for writing. The runtime's
+        // copy below is owned by the user, so only the runtime's own defence (a sealed memfd
+        // when it cannot mount) keeps it intact.
+        use crate::security::{copy_shared_libraries, runtime_copy, wait_for_file, EXE_WATCHER};
+        let original = runtime_copy(&mut f);
+        copy_shared_libraries(&f.runtime, &f.rootfs());
+        fs::write(f.rootfs().join("evil"), "#!/proc/self/exe\n").unwrap();
+        fs::set_permissions(f.rootfs().join("evil"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        make_rootless(&mut f);
+        for set in ["bounding", "effective", "permitted"] {
+            f.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_PTRACE"));
+        }
+        f.set_args(&["sh", "-c", EXE_WATCHER, "watcher", "/proc/self/exe*"]);
+        f.write_config();
+        f.remember(&f.id);
+        let bundle = f.bundle();
+        as_user(&f, &["create", "--bundle", bundle.to_str().unwrap(), &f.id]).ok();
+        as_user(&f, &["start", &f.id]).ok();
+        let found = f.rootfs().join("found");
+        for _ in 0..200 {
+            // Exits non-zero: the runtime, run with `/evil` as its argument, refuses it.
+            let _ = as_user(&f, &["exec", &f.id, "/evil"]);
+            if found.exists() {
+                break;
+            }
+        }
+        let found = wait_for_file(&found, "the watcher never caught the re-executed runtime");
+        assert!(found.starts_with("held"), "{found}");
+        fs::write(f.rootfs().join("go"), "").unwrap();
+        let result = wait_for_file(&f.rootfs().join("result"), "the watcher's write attempt");
+        assert!(fs::read(&f.runtime).unwrap() == original, "binary changed ({result})");
+        assert!(result.starts_with("refused"), "{result}");
+        as_user(&f, &["delete", "--force", &f.id]).ok();
+        assert_nothing_left(&f, &f.id);
+    }
+}
+
+container_test! {
+    fn root_in_a_user_namespace_is_rootless_too(f) {
+        // runc's auto rule: euid 0 in a user namespace that does not map the host's ids is
+        // rootless as well, so the cgroup it cannot make is skipped. Here the user runs the
+        // runtime as root of its own namespace (`unshare --user --map-root-user`), where the
+        // container's single mapping names that namespace's id 0.
+        make_rootless(&mut f);
+        f.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 1}]);
+        f.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 1}]);
+        f.set_sh("id -u; cat /proc/self/uid_map");
+        f.write_config();
+        f.remember(&f.id);
+        let u = user();
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid", &u.uid.to_string(), "--regid", &u.gid.to_string()])
+            .args(["--init-groups", "unshare", "--user", "--map-root-user", "--mount"])
+            .arg(&f.runtime)
+            .arg("--root")
+            .arg(f.root())
+            .args(["run", "--bundle", f.bundle().to_str().unwrap(), &f.id]);
+        let out = f.exec(cmd).ok();
+        assert_eq!(words(&out.stdout), ["0", "0 0 1"], "{out}");
+        assert_nothing_left(&f, &f.id);
+    }
+}
