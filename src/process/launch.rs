@@ -56,6 +56,8 @@ pub enum LaunchError {
     Dumpable(#[source] nix::Error),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Idmap(#[from] crate::rootfs::idmap::IdmapError),
     #[error("container init: {0}")]
     Init(String),
     #[error("container init exited before it was ready: {0}")]
@@ -170,11 +172,7 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     let cgroup_fd = args.cgroup.create_clone_target()?;
     enter_parent_namespaces(&plan, args.spec)?;
     // Made as the host's root, before the init is in its user namespace (see BindSources).
-    let bind_sources = if plan.in_user_namespace() {
-        crate::rootfs::BindSources::copy(args.spec)
-    } else {
-        crate::rootfs::BindSources::none()
-    };
+    let bind_sources = crate::rootfs::BindSources::prepare(args.spec, plan.in_user_namespace())?;
 
     let into_cgroup = cgroup_fd.as_ref().map(|f| f.as_fd());
     // An unprivileged runtime writes the maps of a child that must stay dumpable until then

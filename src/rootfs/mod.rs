@@ -15,6 +15,7 @@ pub use cgroup::V1Hierarchy as CgroupView;
 mod copyup;
 mod devices;
 mod error;
+pub mod idmap;
 mod masks;
 mod mounts;
 pub mod options;

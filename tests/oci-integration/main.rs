@@ -11,6 +11,7 @@ mod compat;
 mod engine;
 mod exec;
 mod hooks;
+mod idmap;
 mod lifecycle;
 mod lsm;
 mod mounts;
