@@ -36,6 +36,12 @@ pub enum LaunchError {
     TimeOffsets(#[source] std::io::Error),
     #[error("fork container init: {0}")]
     Fork(#[source] nix::Error),
+    #[error(
+        "fork container init into cgroup {path}: EACCES (moving a process between cgroup2 \
+         cgroups needs write access to their common ancestor: an unprivileged runtime must run \
+         inside the cgroup subtree delegated to it)"
+    )]
+    ForkIntoCgroup { path: PathBuf },
     #[error("linux.namespaces: the helper that joins the user namespace: {0}")]
     Helper(#[source] std::io::Error),
     #[error("linux.{which}: write /proc/{pid}/{which}: {source}")]
@@ -182,8 +188,14 @@ pub fn spawn(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
         nix::sys::prctl::set_dumpable(true).map_err(LaunchError::Dumpable)?;
     }
     let forked = match &plan.user_before_clone {
-        None => sys::fork_with(plan.clone_flags.bits() as u64, into_cgroup)
-            .map_err(LaunchError::Fork)?,
+        None => {
+            sys::fork_with(plan.clone_flags.bits() as u64, into_cgroup).map_err(|e| match e {
+                nix::Error::EACCES if into_cgroup.is_some() => LaunchError::ForkIntoCgroup {
+                    path: args.cgroup.path().to_path_buf(),
+                },
+                e => LaunchError::Fork(e),
+            })?
+        }
         Some(user) => fork_in_user_namespace(user, plan.clone_flags, into_cgroup)?,
     };
     let pid = match forked {

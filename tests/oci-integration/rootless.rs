@@ -152,6 +152,28 @@ container_test! {
 }
 
 container_test! {
+    fn rootless_spec_bundle_runs_as_the_user(f) {
+        // The report: the config `spec --rootless` writes, run by the user who wrote it
+        // with a --root of their own.
+        make_rootless(&mut f);
+        let bundle = f.bundle();
+        fs::remove_file(bundle.join("config.json")).ok();
+        let mut spec = user_cmd(&f, false, &["spec", "--rootless"]);
+        spec.current_dir(&bundle);
+        f.exec(spec).ok();
+        let text = fs::read_to_string(bundle.join("config.json")).unwrap();
+        let mut config: serde_json::Value = serde_json::from_str(&text).unwrap();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(["sh", "-c", "id -u; cat /proc/self/uid_map"]);
+        fs::write(bundle.join("config.json"), config.to_string()).unwrap();
+        f.remember(&f.id);
+        let out = as_user(&f, &["run", "--bundle", bundle.to_str().unwrap(), &f.id]).ok();
+        assert_eq!(words(&out.stdout), ["0".to_string(), format!("0 {} 1", user().uid)], "{out}");
+        assert_nothing_left(&f, &f.id);
+    }
+}
+
+container_test! {
     fn rootless_state_defaults_to_xdg_runtime_dir(f) {
         // runc's rule: an unprivileged caller without --root keeps state in
         // $XDG_RUNTIME_DIR/<runtime name>.
@@ -340,6 +362,16 @@ container_test! {
         assert_eq!(limit.trim(), "33554432");
         let procs = fs::read_to_string(memory.join("cgroup.procs")).unwrap();
         assert!(words(&procs).contains(&pid.to_string()), "{procs}");
+        as_user(&f, &["start", &f.id]).ok();
+        // An exec'd process joins the same cgroup.
+        let out = as_user(&f, &["exec", &f.id, "cat", "/proc/self/cgroup"]).ok();
+        let line = out.stdout.lines().find(|l| l.contains(":memory:")).unwrap_or("");
+        assert!(line.ends_with(&path), "{out}");
+        // The delegated freezer pauses and resumes it.
+        as_user(&f, &["pause", &f.id]).ok();
+        assert_eq!(f.state(&f.id)["status"], "paused");
+        as_user(&f, &["resume", &f.id]).ok();
+        assert_eq!(f.state(&f.id)["status"], "running");
         as_user(&f, &["delete", "--force", &f.id]).ok();
         assert!(!memory.exists(), "delete left {}", memory.display());
         assert_nothing_left(&f, &f.id);
