@@ -80,11 +80,7 @@ pub fn for_create(
         Err(e) => match resources.and_then(first_limit) {
             Some(field) => Err(CgroupError::NoCgroupForLimit {
                 field,
-                why: format!(
-                    "{}: {}",
-                    e,
-                    std::error::Error::source(&e).map_or_else(String::new, |s| s.to_string())
-                ),
+                why: crate::error_chain(&e),
             }),
             None => Ok(Cgroup::none()),
         },

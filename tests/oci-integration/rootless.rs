@@ -463,3 +463,16 @@ container_test! {
         assert_nothing_left(&f, &f.id);
     }
 }
+
+container_test! {
+    fn rootless_cgroups_path_not_delegated_is_refused(f) {
+        // runc's rule: a cgroupsPath the user cannot make is an error even without limits
+        // (only the default path may be skipped).
+        make_rootless(&mut f);
+        f.config["linux"]["cgroupsPath"] = json!(format!("/{}-not-delegated/c", f.id));
+        f.set_args(&["true"]);
+        let out = run_as_user(&f).failed();
+        assert!(out.stderr.to_lowercase().contains("permission denied"), "{out}");
+        assert_nothing_left(&f, &f.id);
+    }
+}
