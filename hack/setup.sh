@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
     busybox-static libseccomp-dev pkg-config gcc g++ libc6-dev make git ca-certificates curl \
-    runc crun util-linux hyperfine
+    runc crun util-linux hyperfine uidmap
 
 # Rust: use the toolchain already on PATH, else install a minimal stable one with rustup.
 if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then

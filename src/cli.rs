@@ -21,9 +21,10 @@ pub struct Cli {
 /// The flags before (or, for the global ones, anywhere after) the verb.
 #[derive(Args, Debug)]
 pub struct Global {
-    /// Directory for container state
-    #[arg(long, global = true, default_value = "/run/nook")]
-    pub root: PathBuf,
+    /// Directory for container state (default /run/nook; for an unprivileged user with
+    /// XDG_RUNTIME_DIR set, $XDG_RUNTIME_DIR/nook)
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
     /// Write log lines to this file instead of stderr
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -36,7 +37,8 @@ pub struct Global {
     /// Manage cgroups through systemd (not supported)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
-    /// Accepted for compatibility (callers pass it blindly): true, false or auto
+    /// Manage cgroups as an unprivileged user does (true, false or auto: unprivileged or
+    /// in a user namespace)
     #[arg(long, value_parser = ["true", "false", "auto"])]
     pub rootless: Option<String>,
     /// Path to the criu binary (accepted for compatibility; checkpoint/restore are not supported)
@@ -45,6 +47,31 @@ pub struct Global {
     /// Print the version
     #[arg(short = 'v', long)]
     pub version: bool,
+}
+
+impl Global {
+    /// The state directory: `--root`, else runc's rule: an unprivileged user (euid != 0) with
+    /// XDG_RUNTIME_DIR set keeps state in `$XDG_RUNTIME_DIR/nook`, everyone else in /run/nook.
+    pub fn state_root(&self) -> PathBuf {
+        if let Some(root) = &self.root {
+            return root.clone();
+        }
+        let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+        match xdg {
+            Some(dir) if !nix::unistd::geteuid().is_root() => PathBuf::from(dir).join("nook"),
+            _ => PathBuf::from("/run/nook"),
+        }
+    }
+
+    /// `--rootless`: Some(true/false) when given as such, None for auto (decided where it
+    /// matters, by the cgroup code, so the common path pays nothing for it).
+    pub fn rootless(&self) -> Option<bool> {
+        match self.rootless.as_deref() {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        }
+    }
 }
 
 /// Parse the process's command line.

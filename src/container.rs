@@ -20,7 +20,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
 
-use crate::cgroups::{default_devices, Cgroup, CgroupError};
+use crate::cgroups::{default_devices, rootless, Cgroup, CgroupError};
 use crate::hooks::{self, HookError};
 use crate::logging;
 use crate::process::{
@@ -109,6 +109,8 @@ pub struct CreateOptions {
     pub own_pty: bool,
     /// Keep the caller's session keyring instead of a fresh one named after the container.
     pub no_new_keyring: bool,
+    /// `--rootless`: None is auto (see [`crate::cgroups::rootless::is_rootless`]).
+    pub rootless: Option<bool>,
 }
 
 /// A container whose directory, cgroup and init exist; undone on drop unless kept.
@@ -140,6 +142,26 @@ impl Drop for Undo<'_> {
 /// `create`: set the container up and leave its init blocked before execve.
 /// Returns the init's pid; on failure nothing is left behind.
 pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
+    match create_once(root, id, bundle, opts) {
+        // runc's auto rule also makes root in a user namespace (one that does not map the
+        // whole id range) rootless. Asked only once a cgroup could not be made, so the
+        // common path pays nothing; the failed try left nothing behind.
+        Err(e)
+            if opts.rootless.is_none()
+                && e.is_cgroup_permission()
+                && rootless::in_user_namespace() =>
+        {
+            let opts = CreateOptions {
+                rootless: Some(true),
+                ..opts.clone()
+            };
+            create_once(root, id, bundle, &opts)
+        }
+        other => other,
+    }
+}
+
+fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
     let bundle = spec::load(bundle)?;
     logging::step("load and validate config.json");
     let process = bundle.spec.process().as_ref().expect("validated");
@@ -157,7 +179,18 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         (false, None) => None,
     };
     let linux = bundle.spec.linux().as_ref().expect("validated");
+    let devices = linux.devices().as_deref().unwrap_or(&[]);
+    let rootless = rootless::is_rootless(opts.rootless);
     let cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), id)?;
+    let (cgroup, resources) = if rootless {
+        let resources = linux.resources().as_ref().map(rootless::without_devices);
+        let path = linux.cgroups_path().as_deref();
+        let cgroup = rootless::for_create(cgroup, path, resources.as_ref())?;
+        (cgroup, resources)
+    } else {
+        let r = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
+        (cgroup, r)
+    };
     let dir = ContainerDir::create(root, id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -179,8 +212,6 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         dir: Some(dir),
         cgroup: Some(&cgroup),
     };
-    let devices = linux.devices().as_deref().unwrap_or(&[]);
-    let resources = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
     let dir = undo.dir.as_ref().expect("set");
     let state_json = |pid: Pid| {
         let mut r = record.clone();
@@ -220,6 +251,18 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     })
 }
 
+impl ContainerError {
+    /// A cgroup that could not be made or written for lack of permission.
+    fn is_cgroup_permission(&self) -> bool {
+        match self {
+            ContainerError::Cgroup(e) | ContainerError::Launch(LaunchError::Cgroup(e)) => {
+                rootless::is_permission(e)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A created container: its init's pid, the pty master when `own_pty` made one, and its
 /// cgroup (for a `run` that deletes the container itself: [`delete_run`]).
 pub struct Created {
@@ -255,7 +298,7 @@ pub fn status(dir: &ContainerDir, record: &Record) -> Status {
     if dir.start_socket().exists() {
         return Status::Created;
     }
-    let frozen = Cgroup::resolve(Some(&record.cgroup_path), &record.id)
+    let frozen = Cgroup::of_record(&record.cgroup_path, &record.id)
         .and_then(|cg| cg.is_frozen())
         .unwrap_or(false);
     if frozen {
@@ -332,7 +375,10 @@ pub fn kill(root: &Path, id: &str, signal: Option<Signal>, all: bool) -> Result<
     match signal {
         Some(signal) if all => {
             // The init is in the cgroup too (with cgroup.kill it may be gone already).
-            let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+            let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+            if cgroup.is_none() {
+                return signal_pid_namespace(&record, signal);
+            }
             cgroup.signal_all(signal)?;
             Ok(())
         }
@@ -395,7 +441,7 @@ fn delete_with(
         _ if record.cgroup_path.as_os_str().is_empty() => None,
         Some(cg) if cg.path() == record.cgroup_path => Some(cg),
         _ => {
-            resolved = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+            resolved = Cgroup::of_record(&record.cgroup_path, id)?;
             Some(&resolved)
         }
     };
@@ -490,8 +536,30 @@ pub fn resume(root: &Path, id: &str) -> Result<()> {
 pub fn pids(root: &Path, id: &str) -> Result<Vec<Pid>> {
     let dir = ContainerDir::peek(root, id)?;
     let record = dir.load()?;
-    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+    if cgroup.is_none() {
+        return Ok(state::pid_namespace_members(Pid::from_raw(record.pid)));
+    }
     Ok(cgroup.pids()?)
+}
+
+/// `kill --all` of a container without a cgroup (rootless): every process in the init's pid
+/// namespace, which is the container's when it has one of its own (else only the init).
+fn signal_pid_namespace(record: &Record, signal: Signal) -> Result<()> {
+    let init = Pid::from_raw(record.pid);
+    for pid in state::pid_namespace_members(init) {
+        match send_signal(pid, Some(signal)) {
+            Ok(()) | Err(nix::Error::ESRCH) => {}
+            Err(source) => {
+                return Err(ContainerError::Signal {
+                    signal: signal.as_str(),
+                    pid: pid.as_raw(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open_live(root: &Path, id: &str, want: Status) -> Result<(ContainerDir, Record, Cgroup)> {
@@ -504,7 +572,7 @@ fn open_live(root: &Path, id: &str, want: Status) -> Result<(ContainerDir, Recor
             _ => ContainerError::NotRunning,
         });
     }
-    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
     Ok((dir, record, cgroup))
 }
 
@@ -557,7 +625,7 @@ pub fn exec(
         (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
         (false, None) => None,
     };
-    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
     let pending = process::exec::spawn_exec(process::exec::ExecRequest {
         init_pid: Pid::from_raw(record.pid),
         process,
@@ -603,7 +671,7 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
     if !status(&dir, &record).can_signal() {
         return Err(ContainerError::NotRunning);
     }
-    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
     cgroup.apply(resources)?;
     Ok(())
 }
@@ -616,5 +684,5 @@ pub fn live_cgroup(root: &Path, id: &str) -> Result<(Cgroup, Status)> {
     if status == Status::Stopped {
         return Err(ContainerError::NotRunning);
     }
-    Ok((Cgroup::resolve(Some(&record.cgroup_path), id)?, status))
+    Ok((Cgroup::of_record(&record.cgroup_path, id)?, status))
 }

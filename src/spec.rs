@@ -153,13 +153,20 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
 fn validate_mounts_and_hooks(spec: &Spec) -> Result<(), SpecError> {
     use crate::rootfs::options;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        options::parse(m.options().as_deref().unwrap_or_default()).map_err(|e| {
-            let dest = m.destination().display();
+        let dest = m.destination().display();
+        let opts = options::parse(m.options().as_deref().unwrap_or_default()).map_err(|e| {
             invalid(
                 "mounts",
                 format!("[{i}] {dest}: option {:?}: {}", e.option, e.why),
             )
         })?;
+        if crate::rootfs::idmap::asked(m) {
+            if let Err(crate::rootfs::idmap::IdmapError::Invalid { why, .. }) =
+                crate::rootfs::idmap::of(m, &opts, spec)
+            {
+                return Err(invalid("mounts", format!("[{i}] {dest}: {why}")));
+            }
+        }
     }
     let propagation = spec
         .linux()
@@ -495,7 +502,23 @@ mod tests {
         })
         .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("mounts: [1] /x: option \"idmap\""), "{msg}");
+        assert!(
+            msg.starts_with("mounts: [1] /x: idmap without uidMappings"),
+            "{msg}"
+        );
+        let err = with(|v| {
+            v["mounts"] = serde_json::json!([
+                {"destination": "/x", "type": "tmpfs", "source": "tmpfs",
+                 "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}],
+                 "gidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}
+            ])
+        })
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("mounts: [0] /x: idmapped mounts are made of bind"),
+            "{msg}"
+        );
         let err = with(|v| v["linux"]["rootfsPropagation"] = "sideways".into()).unwrap_err();
         assert!(
             err.to_string()

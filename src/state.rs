@@ -311,6 +311,30 @@ pub fn process_alive(pid: i32, start: u64) -> bool {
 }
 
 /// The start time of a live process, to be recorded next to its pid.
+/// The processes in `init`'s pid namespace (found through /proc), for a container without a
+/// cgroup to list them: `init` alone when that namespace is the caller's own (the container
+/// shares the host's), nothing when `init` is gone.
+pub fn pid_namespace_members(init: Pid) -> Vec<Pid> {
+    let ns_of = |pid: &str| fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(ns) = ns_of(&init.to_string()) else {
+        return Vec::new();
+    };
+    if ns_of("self").as_ref() == Some(&ns) {
+        return vec![init];
+    }
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return vec![init];
+    };
+    let mut pids: Vec<Pid> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| ns_of(&pid.to_string()).as_ref() == Some(&ns))
+        .map(Pid::from_raw)
+        .collect();
+    pids.sort();
+    pids
+}
+
 pub fn start_time(pid: Pid) -> Result<u64, procfs::ProcError> {
     Ok(procfs::process::Process::new(pid.as_raw())?
         .stat()?

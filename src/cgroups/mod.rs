@@ -18,6 +18,8 @@ pub mod default_devices;
 mod detect;
 mod files;
 mod limits;
+mod none;
+pub mod rootless;
 pub mod stats;
 mod v1;
 mod v1_resources;
@@ -147,6 +149,11 @@ pub enum CgroupError {
         #[source]
         source: Errno,
     },
+    #[error(
+        "{field}: no cgroup can hold this limit ({why}); an unprivileged user needs a cgroup \
+         delegated to them (chowned) and named in linux.cgroupsPath"
+    )]
+    NoCgroupForLimit { field: &'static str, why: String },
     #[error("destroy {path}: processes still running after {timeout:?} of SIGKILL")]
     NotEmpty { path: PathBuf, timeout: Duration },
 }
@@ -224,7 +231,39 @@ impl Cgroup {
             path: "/proc/self/mountinfo".into(),
         })?;
         let own = detect::parse_proc_cgroup(&read_proc("/proc/self/cgroup")?);
+        // An unprivileged user cannot move processes between cgroup2 cgroups unless it owns
+        // their common ancestor (which systemd's delegation gives on v2 hosts). On a hybrid
+        // host the cgroup2 mount holds no controllers, only membership: leave it out for such
+        // a user rather than fail the clone into it with EACCES.
+        let layout = match layout {
+            Layout::V1 { hierarchies, .. } if !nix::unistd::geteuid().is_root() => Layout::V1 {
+                hierarchies,
+                unified: None,
+            },
+            other => other,
+        };
         Cgroup::from_layout(layout, &own, cgroups_path, id)
+    }
+
+    /// No cgroup: see [`rootless`]. Saved as an empty path.
+    pub fn none() -> Cgroup {
+        Cgroup {
+            saved: PathBuf::new(),
+            backend: Box::new(none::NoCgroup),
+        }
+    }
+
+    /// The cgroup a container's record names (an empty path: it has none).
+    pub fn of_record(saved: &Path, id: &str) -> Result<Cgroup, CgroupError> {
+        if saved.as_os_str().is_empty() {
+            return Ok(Cgroup::none());
+        }
+        Cgroup::resolve(Some(saved), id)
+    }
+
+    /// Whether the container has no cgroup at all.
+    pub fn is_none(&self) -> bool {
+        self.saved.as_os_str().is_empty()
     }
 
     /// A cgroup over a fake tree: for v2, `root` is the cgroup2 mount; for v1, every

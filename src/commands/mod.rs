@@ -90,14 +90,15 @@ fn verb(command: &Command) -> &'static str {
 }
 
 fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
-    let root = cli.global.root.as_path();
+    let root = &cli.global.state_root();
+    let rootless = cli.global.rootless();
     match command {
-        Command::Create(args) => create::run(root, args),
+        Command::Create(args) => create::run(root, args, rootless),
         Command::Start(args) => start::run(root, &args.id),
         Command::State(args) => state::run(root, &args.id),
         Command::Kill(args) => kill::run(root, args),
         Command::Delete(args) => delete::run(root, args),
-        Command::Run(args) => run::run(root, args),
+        Command::Run(args) => run::run(root, args, rootless),
         Command::List(args) => list::run(root, args),
         Command::Spec(args) => spec::run(args),
         Command::Pause(args) => pause::pause(root, &args.id),

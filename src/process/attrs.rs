@@ -77,6 +77,10 @@ pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<(), AttrError> {
     Ok(())
 }
 
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+}
+
 /// Become the container user. Supplementary groups first (needs CAP_SETGID), then the gid,
 /// then the uid, which gives up the right to change the other two.
 pub fn switch_user(user: &User) -> Result<(), AttrError> {
@@ -86,7 +90,13 @@ pub fn switch_user(user: &User) -> Result<(), AttrError> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    setgroups(&groups).map_err(AttrError::Groups)?;
+    match setgroups(&groups) {
+        // In a user namespace an unprivileged runtime made (setgroups denied, as it must be
+        // before such a runtime writes the gid map), no groups can be set; with none asked
+        // for, the process keeps those it came with, as in runc.
+        Err(nix::Error::EPERM) if groups.is_empty() && setgroups_denied() => {}
+        other => other.map_err(AttrError::Groups)?,
+    }
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid).map_err(|source| AttrError::Gid {
         gid: user.gid(),

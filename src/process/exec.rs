@@ -70,10 +70,16 @@ pub fn spawn_exec(args: ExecRequest<'_>) -> Result<Pending, LaunchError> {
     let (parent_end, init_end) = channel::pair()?;
     let cgroup_fd = args.cgroup.clone_into_fd()?;
     let cgroup_tasks = args.cgroup.self_join_files()?;
-    // pid and time namespaces apply to children: enter them here, just before the fork.
-    let (for_parent, for_child): (Vec<Opened>, Vec<Opened>) = namespaces
-        .into_iter()
-        .partition(|n| matches!(n.typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time));
+    // pid and time namespaces apply to children: enter them here, just before the fork. An
+    // unprivileged runtime has no right to join them from outside the container's user
+    // namespace, which it owns: it joins that first (root keeps its host privileges instead).
+    let user_too = !nix::unistd::geteuid().is_root();
+    let (for_parent, for_child): (Vec<Opened>, Vec<Opened>) =
+        namespaces.into_iter().partition(|n| match n.typ {
+            LinuxNamespaceType::Pid | LinuxNamespaceType::Time => true,
+            LinuxNamespaceType::User => user_too,
+            _ => false,
+        });
     for ns in &for_parent {
         ns.join()?;
     }

@@ -149,6 +149,9 @@ pub struct InitArgs<'a> {
     pub cgroup_views: Option<Vec<crate::cgroups::V1View>>,
     /// The runtime's copies of bind sources (user namespaces only; see rootfs::BindSources).
     pub bind_sources: &'a rootfs::BindSources,
+    /// Stay dumpable until Go: an unprivileged runtime (or newuidmap) writes the id maps, and
+    /// the /proc files of a non-dumpable process belong to the host's root.
+    pub dumpable_until_go: bool,
 }
 
 /// The program to execve, resolved before we block so `create` reports a missing binary.
@@ -199,11 +202,16 @@ pub(crate) fn prctl_err(what: &'static str) -> impl FnOnce(nix::Error) -> InitEr
 
 fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
     use nix::sys::prctl;
-    prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
+    if !args.dumpable_until_go {
+        prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
+    }
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
     unshare_flags(args.plan.early_unshare)?;
     logging::step("init: namespaces created");
     let (state_json, cgroup_tasks) = chan.wait_go()?;
+    if args.dumpable_until_go {
+        prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
+    }
     // Before any container work, so that none of it is accounted outside the cgroup.
     crate::cgroups::join_self(&cgroup_tasks).map_err(InitError::CgroupJoin)?;
     drop(cgroup_tasks);

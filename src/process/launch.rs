@@ -36,6 +36,12 @@ pub enum LaunchError {
     TimeOffsets(#[source] std::io::Error),
     #[error("fork container init: {0}")]
     Fork(#[source] nix::Error),
+    #[error(
+        "fork container init into cgroup {path}: EACCES (moving a process between cgroup2 \
+         cgroups needs write access to their common ancestor: an unprivileged runtime must run \
+         inside the cgroup subtree delegated to it)"
+    )]
+    ForkIntoCgroup { path: PathBuf },
     #[error("linux.namespaces: the helper that joins the user namespace: {0}")]
     Helper(#[source] std::io::Error),
     #[error("linux.{which}: write /proc/{pid}/{which}: {source}")]
@@ -45,8 +51,19 @@ pub enum LaunchError {
         #[source]
         source: std::io::Error,
     },
+    #[error("linux.{which}: {helper} {pid}: {detail}")]
+    IdMapHelper {
+        which: &'static str,
+        helper: &'static str,
+        pid: Pid,
+        detail: String,
+    },
+    #[error("PR_SET_DUMPABLE around the fork of an unprivileged init: {0}")]
+    Dumpable(#[source] nix::Error),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Idmap(#[from] crate::rootfs::idmap::IdmapError),
     #[error("container init: {0}")]
     Init(String),
     #[error("container init exited before it was ready: {0}")]
@@ -161,17 +178,27 @@ pub fn spawn_init(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     let cgroup_fd = args.cgroup.create_clone_target()?;
     enter_parent_namespaces(&plan, args.spec)?;
     // Made as the host's root, before the init is in its user namespace (see BindSources).
-    let bind_sources = if plan.in_user_namespace() {
-        crate::rootfs::BindSources::copy(args.spec)
-    } else {
-        crate::rootfs::BindSources::none()
-    };
+    let bind_sources = crate::rootfs::BindSources::prepare(args.spec, plan.in_user_namespace())?;
 
     let into_cgroup = cgroup_fd.as_ref().map(|f| f.as_fd());
+    // An unprivileged runtime writes the maps of a child that must stay dumpable until then
+    // (see InitArgs::dumpable_until_go): the flag is inherited through the fork.
+    let unprivileged_maps = plan.new_user && !nix::unistd::geteuid().is_root();
+    if unprivileged_maps {
+        nix::sys::prctl::set_dumpable(true).map_err(LaunchError::Dumpable)?;
+    }
     let forked = match &plan.user_before_clone {
-        // SAFETY: the runtime is single-threaded until execve (no thread, no async runtime).
-        None => unsafe { sys::fork_with(plan.clone_flags.bits() as u64, into_cgroup) }
-            .map_err(LaunchError::Fork)?,
+        None => {
+            // SAFETY: the runtime is single-threaded until execve (no thread, no async runtime).
+            unsafe { sys::fork_with(plan.clone_flags.bits() as u64, into_cgroup) }.map_err(|e| {
+                match e {
+                    nix::Error::EACCES if into_cgroup.is_some() => LaunchError::ForkIntoCgroup {
+                        path: args.cgroup.path().to_path_buf(),
+                    },
+                    e => LaunchError::Fork(e),
+                }
+            })?
+        }
         Some(user) => fork_in_user_namespace(user, plan.clone_flags, into_cgroup)?,
     };
     let pid = match forked {
@@ -187,11 +214,15 @@ pub fn spawn_init(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
                 session_keyring: args.session_keyring,
                 cgroup_views: args.cgroup.v1_views(),
                 bind_sources: &bind_sources,
+                dumpable_until_go: unprivileged_maps,
             };
             init::run(init_args, init_end, OwnedFd::from(listener));
         }
         Forked::Parent(pid) => pid,
     };
+    if unprivileged_maps {
+        nix::sys::prctl::set_dumpable(false).map_err(LaunchError::Dumpable)?;
+    }
     crate::logging::step("forked the init (clone with namespaces)");
     drop(init_end);
     drop(listener);
@@ -379,14 +410,78 @@ pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
 
 fn write_id_maps(pid: Pid, spec: &Spec) -> Result<(), LaunchError> {
     let linux = spec.linux().as_ref().expect("validated");
-    let maps = [
-        ("uid_map", linux.uid_mappings()),
-        ("gid_map", linux.gid_mappings()),
-    ];
-    for (which, map) in maps {
-        let text = id_map_text(map.as_deref().unwrap_or(&[]));
-        std::fs::write(format!("/proc/{pid}/{which}"), text)
-            .map_err(|source| LaunchError::IdMap { which, pid, source })?;
+    let uids = linux.uid_mappings().as_deref().unwrap_or(&[]);
+    let gids = linux.gid_mappings().as_deref().unwrap_or(&[]);
+    let euid = nix::unistd::geteuid();
+    if euid.is_root() {
+        write_map(pid, "uid_map", uids)?;
+        return write_map(pid, "gid_map", gids);
+    }
+    // Unprivileged, the kernel takes one map line naming the writer's own id (and a gid map
+    // only once setgroups is denied); anything more goes through the setuid helpers, which
+    // check the ranges against /etc/subuid and /etc/subgid.
+    if is_self_map(uids, euid.as_raw()) {
+        write_map(pid, "uid_map", uids)?;
+    } else {
+        run_map_helper(pid, "uid_map", "newuidmap", uids)?;
+    }
+    if is_self_map(gids, nix::unistd::getegid().as_raw()) {
+        std::fs::write(format!("/proc/{pid}/setgroups"), "deny").map_err(|source| {
+            LaunchError::IdMap {
+                which: "setgroups",
+                pid,
+                source,
+            }
+        })?;
+        write_map(pid, "gid_map", gids)
+    } else {
+        run_map_helper(pid, "gid_map", "newgidmap", gids)
+    }
+}
+
+fn write_map(pid: Pid, which: &'static str, maps: &[LinuxIdMapping]) -> Result<(), LaunchError> {
+    std::fs::write(format!("/proc/{pid}/{which}"), id_map_text(maps))
+        .map_err(|source| LaunchError::IdMap { which, pid, source })
+}
+
+/// One mapping of `size` 1 onto `own`: what an unprivileged process may write itself.
+fn is_self_map(maps: &[LinuxIdMapping], own: u32) -> bool {
+    matches!(maps, [m] if m.size() == 1 && m.host_id() == own)
+}
+
+/// `newuidmap <pid> <inside> <outside> <count>...` (newgidmap alike).
+pub fn map_helper_args(pid: Pid, maps: &[LinuxIdMapping]) -> Vec<String> {
+    let mut args = vec![pid.to_string()];
+    for m in maps {
+        args.extend([m.container_id(), m.host_id(), m.size()].map(|n| n.to_string()));
+    }
+    args
+}
+
+fn run_map_helper(
+    pid: Pid,
+    which: &'static str,
+    helper: &'static str,
+    maps: &[LinuxIdMapping],
+) -> Result<(), LaunchError> {
+    let err = |detail: String| LaunchError::IdMapHelper {
+        which,
+        helper,
+        pid,
+        detail,
+    };
+    let out = std::process::Command::new(helper)
+        .args(map_helper_args(pid, maps))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            err(format!(
+                "{e} (mappings beyond the user's own id need {helper}, from the uidmap package)"
+            ))
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(err(format!("{}: {}", out.status, stderr.trim())));
     }
     Ok(())
 }
@@ -400,6 +495,21 @@ mod tests {
         let maps: Vec<LinuxIdMapping> =
             serde_json::from_str(r#"[{"containerID":0,"hostID":100000,"size":65536}]"#).unwrap();
         assert_eq!(id_map_text(&maps), "0 100000 65536\n");
+    }
+
+    #[test]
+    fn map_helper_takes_triples_after_the_pid() {
+        let maps: Vec<LinuxIdMapping> = serde_json::from_str(
+            r#"[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":100000,"size":65536}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            map_helper_args(Pid::from_raw(42), &maps),
+            ["42", "0", "1000", "1", "1", "100000", "65536"]
+        );
+        assert!(!is_self_map(&maps, 1000));
+        assert!(is_self_map(&maps[..1], 1000));
+        assert!(!is_self_map(&maps[..1], 1001));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod cgroup;
 mod copyup;
 mod devices;
 mod error;
+pub mod idmap;
 mod masks;
 mod mountfd;
 mod mounts;

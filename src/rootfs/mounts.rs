@@ -93,6 +93,9 @@ fn bind_entry(
     opts: &MountOptions,
     index: usize,
 ) -> Result<(), RootfsError> {
+    if let Some(copy) = ctx.bind_sources.idmapped(index) {
+        return bind_runtime_copy(ctx, copy, dest, opts);
+    }
     let source = m
         .source()
         .as_deref()

@@ -146,6 +146,8 @@ pub const KNOWN: &[&str] = &[
     "rnostrictatime",
     "rnorelatime",
     "tmpcopyup",
+    "idmap",
+    "ridmap",
 ];
 
 fn effect(option: &str) -> Option<Effect> {
@@ -219,15 +221,10 @@ fn effect(option: &str) -> Option<Effect> {
         // mount(8)'s "norelatime".
         "rnorelatime" => atime(MOUNT_ATTR_STRICTATIME),
         "tmpcopyup" => CopyUp,
+        // Made by the runtime before the fork (rootfs::idmap), from the mount's mappings.
+        "idmap" | "ridmap" => Ignore,
         _ => return None,
     })
-}
-
-fn unsupported(option: &str) -> Option<&'static str> {
-    match option {
-        "idmap" | "ridmap" => Some("id-mapped mounts are not implemented"),
-        _ => None,
-    }
 }
 
 /// `linux.mountLabel` as SELinux's `context="<label>"` option after the mount's own data. A
@@ -252,12 +249,6 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> Result<MountOptions, UnsupportedOp
     let mut any_rec = false;
     for option in options {
         let option = option.as_ref();
-        if let Some(why) = unsupported(option) {
-            return Err(UnsupportedOption {
-                option: option.to_owned(),
-                why,
-            });
-        }
         match effect(option) {
             Some(Effect::Set(bits)) => {
                 out.flags |= bits;
@@ -464,11 +455,10 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_options_are_refused_by_name() {
+    fn idmap_options_are_not_mount_data() {
         for opt in ["idmap", "ridmap"] {
-            let e = parse(&["rbind", opt]).unwrap_err();
-            assert_eq!(e.option, opt);
-            assert!(e.to_string().contains(opt));
+            let o = parse(&["rbind", opt]).unwrap();
+            assert!(o.data.is_empty(), "{opt}");
         }
     }
 

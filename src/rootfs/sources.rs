@@ -15,35 +15,78 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use oci_spec::runtime::Spec;
 
+use super::idmap::{self, IdmapError};
 use super::mounts::{classify, Kind};
 use super::options;
 use crate::sys::mount as mount_api;
 
 /// One detached copy per spec mount that is a bind mount (None where none could be made:
-/// the init then reports the source its own way).
+/// the init then reports the source its own way), and the idmapped copies of idmapped mounts
+/// (see `idmap`), which the init always attaches.
 #[derive(Default)]
-pub struct BindSources(Vec<Option<OwnedFd>>);
+pub struct BindSources(Vec<Option<Copy>>);
+
+struct Copy {
+    fd: OwnedFd,
+    idmapped: bool,
+}
 
 impl BindSources {
-    /// Nothing copied: for a container without a user namespace.
+    /// Nothing copied: for a container without a user namespace or idmapped mounts.
     pub fn none() -> Self {
         BindSources(Vec::new())
     }
 
-    /// Copy every bind source of `spec` as the runtime sees it.
-    pub fn copy(spec: &Spec) -> Self {
+    /// What the runtime makes for `spec` before the fork: the idmapped copies (an error
+    /// naming the mount when one cannot be made) and, in a user namespace, a copy of every
+    /// other bind source as the runtime sees it.
+    pub fn prepare(spec: &Spec, in_user_namespace: bool) -> Result<Self, IdmapError> {
         let mounts = spec.mounts().as_deref().unwrap_or_default();
-        BindSources(mounts.iter().map(copy_source).collect())
+        if !in_user_namespace && !mounts.iter().any(idmap::asked) {
+            return Ok(Self::none());
+        }
+        let mut copies = Vec::with_capacity(mounts.len());
+        for m in mounts {
+            let copy = if idmap::asked(m) {
+                Some(Copy {
+                    fd: idmapped_copy(spec, m)?,
+                    idmapped: true,
+                })
+            } else if in_user_namespace {
+                copy_source(m).map(|fd| Copy {
+                    fd,
+                    idmapped: false,
+                })
+            } else {
+                None
+            };
+            copies.push(copy);
+        }
+        Ok(BindSources(copies))
     }
 
     /// The copy for `spec.mounts[index]`, if there is one.
     pub fn get(&self, index: usize) -> Option<&OwnedFd> {
-        self.0.get(index).and_then(Option::as_ref)
+        self.0.get(index).and_then(Option::as_ref).map(|c| &c.fd)
+    }
+
+    /// The idmapped copy for `spec.mounts[index]`, when that mount is idmapped.
+    pub fn idmapped(&self, index: usize) -> Option<&OwnedFd> {
+        let copy = self.0.get(index).and_then(Option::as_ref)?;
+        copy.idmapped.then_some(&copy.fd)
     }
 
     /// The fds, which the init must keep open until its mounts are made.
     pub fn raw_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
-        self.0.iter().flatten().map(|fd| fd.as_raw_fd())
+        self.0.iter().flatten().map(|c| c.fd.as_raw_fd())
+    }
+}
+
+fn idmapped_copy(spec: &Spec, m: &oci_spec::runtime::Mount) -> Result<OwnedFd, IdmapError> {
+    let opts = options::parse(m.options().as_deref().unwrap_or_default()).unwrap_or_default();
+    match idmap::of(m, &opts, spec)? {
+        Some(idm) => idmap::detached(m, &opts, &idm),
+        None => unreachable!("asked() said this mount is idmapped"),
     }
 }
 

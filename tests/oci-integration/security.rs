@@ -47,7 +47,7 @@ container_test! {
 /// and once `/go` exists (the runtime process is gone, so no ETXTBSY) reopens the held file for
 /// writing through /proc/self/fd/3 — the step that overwrote runc on the host. The outcome goes
 /// to `/result`. `$1`, when set, is a pattern the process's cmdline must match.
-const EXE_WATCHER: &str = r#"
+pub(crate) const EXE_WATCHER: &str = r#"
 want="$1"
 while :; do
     for d in /proc/[0-9]*; do
@@ -75,7 +75,7 @@ exec sleep 1000
 
 /// A copy of the runtime under test, so that a failure of the defence destroys the copy and
 /// not the binary the other tests run.
-fn runtime_copy(f: &mut crate::support::Fixture) -> Vec<u8> {
+pub(crate) fn runtime_copy(f: &mut crate::support::Fixture) -> Vec<u8> {
     let copy = f.dir.path().join("runtime-copy");
     fs::copy(&f.runtime, &copy).unwrap();
     f.runtime = copy.clone();
@@ -98,7 +98,7 @@ fn start_exe_watcher(f: &mut crate::support::Fixture, want: &str) -> i64 {
 
 /// Copies the shared libraries `binary` needs (per ldd) into `rootfs` at the same paths, so the
 /// binary can run inside the container as an attacker would get it to (real images have libc).
-fn copy_shared_libraries(binary: &std::path::Path, rootfs: &std::path::Path) {
+pub(crate) fn copy_shared_libraries(binary: &std::path::Path, rootfs: &std::path::Path) {
     // No ldd (the cgroup v2 VM's initramfs): the binaries there are static.
     let Ok(out) = std::process::Command::new("ldd").arg(binary).output() else {
         return;
@@ -113,7 +113,7 @@ fn copy_shared_libraries(binary: &std::path::Path, rootfs: &std::path::Path) {
     }
 }
 
-fn wait_for_file(path: &std::path::Path, what: &str) -> String {
+pub(crate) fn wait_for_file(path: &std::path::Path, what: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::time::Instant::now() < deadline {
         if let Ok(text) = fs::read_to_string(path) {
