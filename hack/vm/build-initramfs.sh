@@ -201,6 +201,8 @@ if [ -n "$oci_suite" ]; then
     cp "$apparmor_parser" "$stage/usr/sbin/apparmor_parser"
     copy_libs "$apparmor_parser" "$stage"
     install -m 644 "$here/apparmor-profile" "$stage/usr/local/lib/nook-vm/apparmor-profile"
+    mkdir -p "$stage/etc/apparmor"
+    : >"$stage/etc/apparmor/parser.conf"
 fi
 
 install -m 755 "$here/init" "$stage/init"

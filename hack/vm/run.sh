@@ -15,7 +15,7 @@
 #   NOOK_VM_OCI      1: run the OCI validation lane in the VM too; 0: don't (default: 1)
 #   NOOK_VM_OCI_SUITE   a built suite (default: OCI_VALIDATION_BUILD_ONLY=1 hack/oci-validation.sh)
 #   NOOK_VM_OCI_ONLY    space-separated validation files to run (default: all)
-#   NOOK_VM_OCI_TIMEOUT seconds for the whole validation run in the VM (default: 900)
+#   NOOK_VM_OCI_TIMEOUT seconds for the whole validation run in the VM (default: 600)
 #   NOOK_VM_ACCEL    tcg | kvm                         (default: tcg)
 #   NOOK_VM_MEM      guest memory                      (default: 1536M)
 set -euo pipefail
@@ -26,7 +26,7 @@ repo=$(cd "$here/../.." && pwd)
 out=${NOOK_VM_OUT:-$repo/target/vm}
 oci=${NOOK_VM_OCI:-1}
 oci_timeout=0
-[ "$oci" = 1 ] && oci_timeout=${NOOK_VM_OCI_TIMEOUT:-900}
+[ "$oci" = 1 ] && oci_timeout=${NOOK_VM_OCI_TIMEOUT:-600}
 timeout_s=${NOOK_VM_TIMEOUT:-$((600 + oci_timeout))}
 mem=${NOOK_VM_MEM:-1536M}
 
