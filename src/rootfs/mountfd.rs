@@ -39,15 +39,7 @@ pub fn reopen(ctx: &Ctx, dest: &Path) -> Result<OwnedFd, RootfsError> {
 /// retry keeping whatever the mount already has, as runc does.
 pub fn bind_remount(fd: &OwnedFd, dest: &Path, extra: MsFlags) -> Result<(), RootfsError> {
     let flags = extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
-    let remount = |flags| {
-        mount(
-            None::<&str>,
-            &fd_path(fd),
-            None::<&str>,
-            flags,
-            None::<&str>,
-        )
-    };
+    let remount = |flags| change_mount(fd, flags);
     let err = |source| RootfsError::Remount {
         destination: dest.into(),
         flags,
@@ -77,21 +69,32 @@ pub fn locked_flags(st: FsFlags) -> MsFlags {
         .fold(MsFlags::empty(), |acc, (_, m)| acc | *m)
 }
 
+/// mount(2) without source, type or data on the mount `fd` is: a remount or a propagation
+/// change of that mount.
+fn change_mount(fd: &OwnedFd, flags: MsFlags) -> Result<(), Errno> {
+    mount(
+        None::<&str>,
+        &fd_path(fd),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+}
+
+/// A propagation change (shared, slave, private, unbindable; recursive or not) of the mount
+/// `fd` is, its error naming `dest`.
+pub fn set_propagation(fd: &OwnedFd, dest: &Path, flags: MsFlags) -> Result<(), RootfsError> {
+    change_mount(fd, flags).map_err(|source| RootfsError::Propagation {
+        destination: dest.into(),
+        flags,
+        source,
+    })
+}
+
 /// Propagation changes and recursive attributes only make sense once the mount exists.
 pub fn after_mount(fd: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<(), RootfsError> {
     for &flags in &opts.propagation {
-        mount(
-            None::<&str>,
-            &fd_path(fd),
-            None::<&str>,
-            flags,
-            None::<&str>,
-        )
-        .map_err(|source| RootfsError::Propagation {
-            destination: dest.into(),
-            flags,
-            source,
-        })?;
+        set_propagation(fd, dest, flags)?;
     }
     if let Some(attr) = &opts.rec_attr {
         mount_api::mount_setattr(fd, true, attr).map_err(|source| RootfsError::SetAttr {

@@ -10,7 +10,9 @@ use oci_spec::runtime::Mount;
 
 use super::copyup;
 use super::error::RootfsError;
-use super::mountfd::{after_mount, bind_remount, mount_error, reopen, resolve_error};
+use super::mountfd::{
+    after_mount, bind_remount, mount_error, reopen, resolve_error, set_propagation,
+};
 use super::options::{self, MountOptions};
 use super::resolve::{clean_absolute, clean_relative, fd_path, file_type, in_root_path};
 use super::{cgroup, mount_api, mountinfo};
@@ -169,18 +171,7 @@ fn bind_runtime_copy(
     let root = options::root_propagation(root.and_then(|l| l.rootfs_propagation().as_deref()))
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     for flags in [MsFlags::MS_SLAVE | MsFlags::MS_REC, root] {
-        mount(
-            None::<&str>,
-            &fd_path(&mounted),
-            None::<&str>,
-            flags,
-            None::<&str>,
-        )
-        .map_err(|source| RootfsError::Propagation {
-            destination: dest.into(),
-            flags,
-            source,
-        })?;
+        set_propagation(&mounted, dest, flags)?;
     }
     if let Some(extra) = opts.bind_remount_flags() {
         bind_remount(&mounted, dest, extra)?;
