@@ -33,7 +33,7 @@ pub struct Global {
     /// Log debug messages
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Manage cgroups through systemd (not supported)
+    /// Manage cgroups through systemd: the container is a transient scope (cgroupsPath slice:prefix:name)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for compatibility (callers pass it blindly): true, false or auto

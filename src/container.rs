@@ -109,6 +109,8 @@ pub struct CreateOptions {
     pub own_pty: bool,
     /// Keep the caller's session keyring instead of a fresh one named after the container.
     pub no_new_keyring: bool,
+    /// `--systemd-cgroup`: the cgroup is a scope systemd makes (see cgroups::systemd).
+    pub systemd_cgroup: bool,
 }
 
 /// A container whose directory, cgroup and init exist; undone on drop unless kept.
@@ -157,7 +159,11 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         (false, None) => None,
     };
     let linux = bundle.spec.linux().as_ref().expect("validated");
-    let cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), id)?;
+    let cgroup = if opts.systemd_cgroup {
+        Cgroup::resolve_systemd(linux.cgroups_path().as_deref(), id)?
+    } else {
+        Cgroup::resolve(linux.cgroups_path().as_deref(), id)?
+    };
     let dir = ContainerDir::create(root, id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -167,6 +173,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
         owner: String::new(),
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup_path: cgroup.path().to_path_buf(),
+        systemd_unit: cgroup.unit().map(String::from),
         hooks: bundle.spec.hooks().clone(),
         seccomp: linux.seccomp().clone(),
         ..Default::default()
@@ -395,7 +402,8 @@ fn delete_with(
         _ if record.cgroup_path.as_os_str().is_empty() => None,
         Some(cg) if cg.path() == record.cgroup_path => Some(cg),
         _ => {
-            resolved = Cgroup::resolve(Some(&record.cgroup_path), id)?;
+            resolved = Cgroup::resolve(Some(&record.cgroup_path), id)?
+                .with_unit(record.systemd_unit.as_deref());
             Some(&resolved)
         }
     };
@@ -603,8 +611,9 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
     if !status(&dir, &record).can_signal() {
         return Err(ContainerError::NotRunning);
     }
-    let cgroup = Cgroup::resolve(Some(&record.cgroup_path), id)?;
-    cgroup.apply(resources)?;
+    let cgroup =
+        Cgroup::resolve(Some(&record.cgroup_path), id)?.with_unit(record.systemd_unit.as_deref());
+    cgroup.update(resources)?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use nook::container::{self, CreateOptions};
 
 use crate::cli::CreateArgs;
 
-pub fn options(args: &CreateArgs) -> CreateOptions {
+pub fn options(args: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
     CreateOptions {
         pid_file: args.pid_file.clone(),
         console_socket: args.console_socket.clone(),
@@ -13,6 +13,7 @@ pub fn options(args: &CreateArgs) -> CreateOptions {
         preserve_fds: args.preserve_fds as i32 + listen_fds(),
         own_pty: false,
         no_new_keyring: args.no_new_keyring,
+        systemd_cgroup,
     }
 }
 
@@ -33,8 +34,9 @@ pub fn refuse_unsupported(args: &CreateArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(root: &Path, args: &CreateArgs) -> Result<u8> {
+pub fn run(root: &Path, args: &CreateArgs, systemd_cgroup: bool) -> Result<u8> {
     refuse_unsupported(args)?;
-    container::create(root, &args.id, &args.bundle, &options(args)).map_err(super::chain)?;
+    container::create(root, &args.id, &args.bundle, &options(args, systemd_cgroup))
+        .map_err(super::chain)?;
     Ok(0)
 }

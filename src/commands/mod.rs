@@ -40,9 +40,6 @@ pub fn failure_code(cli: &Cli) -> u8 {
 
 /// `sealed`: main already made sure this image is not writable (see security::exe).
 pub fn run(cli: &Cli, sealed: bool) -> Result<u8> {
-    if cli.global.systemd_cgroup {
-        bail!("--systemd-cgroup: systemd cgroup management is not supported by nook yet; use cgroupfs");
-    }
     let Some(command) = &cli.command else {
         bail!("no command given; see `nook --help`");
     };
@@ -92,12 +89,12 @@ fn verb(command: &Command) -> &'static str {
 fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
     let root = cli.global.root.as_path();
     match command {
-        Command::Create(args) => create::run(root, args),
+        Command::Create(args) => create::run(root, args, cli.global.systemd_cgroup),
         Command::Start(args) => start::run(root, &args.id),
         Command::State(args) => state::run(root, &args.id),
         Command::Kill(args) => kill::run(root, args),
         Command::Delete(args) => delete::run(root, args),
-        Command::Run(args) => run::run(root, args),
+        Command::Run(args) => run::run(root, args, cli.global.systemd_cgroup),
         Command::List(args) => list::run(root, args),
         Command::Spec(args) => spec::run(args),
         Command::Pause(args) => pause::pause(root, &args.id),

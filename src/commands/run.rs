@@ -17,10 +17,10 @@ use crate::cli::RunArgs;
 
 /// `run`: create and start; unless detached, forward signals to the init and exit with its
 /// status (128+signal when it was killed), then delete the container.
-pub fn run(root: &Path, args: &RunArgs) -> Result<u8> {
+pub fn run(root: &Path, args: &RunArgs, systemd_cgroup: bool) -> Result<u8> {
     let id = &args.create.id;
     super::create::refuse_unsupported(&args.create)?;
-    let opts = super::create::options(&args.create);
+    let opts = super::create::options(&args.create, systemd_cgroup);
     // Blocked before the init is released, so an instant exit's SIGCHLD waits for sigwait.
     // The init unblocks everything before execve.
     let forwarded = SigSet::all();

@@ -19,4 +19,5 @@ mod process;
 mod resources;
 mod seccomp;
 mod security;
+mod systemd;
 mod tty;
