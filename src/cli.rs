@@ -34,7 +34,7 @@ pub struct Global {
     /// Log debug messages
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Manage cgroups through systemd (not supported)
+    /// Manage cgroups through systemd: the container is a transient scope (cgroupsPath slice:prefix:name)
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Manage cgroups as an unprivileged user does (true, false or auto: unprivileged or

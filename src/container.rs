@@ -111,6 +111,8 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// `--rootless`: None is auto (see [`crate::cgroups::rootless::is_rootless`]).
     pub rootless: Option<bool>,
+    /// `--systemd-cgroup`: the cgroup is a scope systemd makes (see cgroups::systemd).
+    pub systemd_cgroup: bool,
 }
 
 /// A container whose directory, cgroup and init exist; undone on drop unless kept.
@@ -181,7 +183,11 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let rootless = rootless::is_rootless(opts.rootless);
-    let cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), id)?;
+    let cgroup = if opts.systemd_cgroup {
+        Cgroup::resolve_systemd(linux.cgroups_path().as_deref(), id)?
+    } else {
+        Cgroup::resolve(linux.cgroups_path().as_deref(), id)?
+    };
     let (cgroup, resources) = if rootless {
         let resources = linux.resources().as_ref().map(rootless::without_devices);
         let path = linux.cgroups_path().as_deref();
@@ -200,6 +206,7 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         owner: String::new(),
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup_path: cgroup.path().to_path_buf(),
+        systemd_unit: cgroup.unit().map(String::from),
         hooks: bundle.spec.hooks().clone(),
         seccomp: linux.seccomp().clone(),
         ..Default::default()
@@ -441,7 +448,8 @@ fn delete_with(
         _ if record.cgroup_path.as_os_str().is_empty() => None,
         Some(cg) if cg.path() == record.cgroup_path => Some(cg),
         _ => {
-            resolved = Cgroup::of_record(&record.cgroup_path, id)?;
+            resolved = Cgroup::of_record(&record.cgroup_path, id)?
+                .with_unit(record.systemd_unit.as_deref());
             Some(&resolved)
         }
     };
@@ -671,8 +679,9 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
     if !status(&dir, &record).can_signal() {
         return Err(ContainerError::NotRunning);
     }
-    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
-    cgroup.apply(resources)?;
+    let cgroup =
+        Cgroup::of_record(&record.cgroup_path, id)?.with_unit(record.systemd_unit.as_deref());
+    cgroup.update(resources)?;
     Ok(())
 }
 

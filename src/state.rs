@@ -129,6 +129,9 @@ pub struct Record {
     pub annotations: HashMap<String, String>,
     /// The cgroup path as `cgroups::Cgroup::path` gave it.
     pub cgroup_path: PathBuf,
+    /// With `--systemd-cgroup`: the scope systemd owns at `cgroup_path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     /// Hooks for later commands (poststart, poststop): the bundle may change after create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,

@@ -21,6 +21,7 @@ mod limits;
 mod none;
 pub mod rootless;
 pub mod stats;
+pub mod systemd;
 mod v1;
 mod v1_resources;
 mod v2;
@@ -156,6 +157,8 @@ pub enum CgroupError {
     NoCgroupForLimit { field: &'static str, why: String },
     #[error("destroy {path}: processes still running after {timeout:?} of SIGKILL")]
     NotEmpty { path: PathBuf, timeout: Duration },
+    #[error(transparent)]
+    Systemd(#[from] systemd::SystemdError),
 }
 
 /// In a freshly forked, single-threaded child: move the calling thread (so the whole
@@ -219,6 +222,8 @@ pub enum Version {
 pub struct Cgroup {
     saved: PathBuf,
     backend: Box<dyn Backend>,
+    /// With `--systemd-cgroup`: the scope systemd owns at `saved`.
+    scope: Option<Box<systemd::Scope>>,
 }
 
 impl Cgroup {
@@ -250,6 +255,7 @@ impl Cgroup {
         Cgroup {
             saved: PathBuf::new(),
             backend: Box::new(none::NoCgroup),
+            scope: None,
         }
     }
 
@@ -304,6 +310,7 @@ impl Cgroup {
                 Ok(Cgroup {
                     saved: rel.clone(),
                     backend: Box::new(v2::V2::new(mount, rel)),
+                    scope: None,
                 })
             }
             Layout::V1 {
@@ -332,8 +339,40 @@ impl Cgroup {
                 Ok(Cgroup {
                     saved,
                     backend: Box::new(v1::V1::new(dirs, unified)),
+                    scope: None,
                 })
             }
+        }
+    }
+
+    /// `--systemd-cgroup` at create: `linux.cgroupsPath` read as runc's `slice:prefix:name`,
+    /// the cgroup at the path systemd will give that scope, and a D-Bus connection to
+    /// systemd (made now: without one the create fails before anything exists).
+    pub fn resolve_systemd(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
+        let name = systemd::parse_cgroups_path(cgroups_path, id)?;
+        let mut cgroup = Cgroup::resolve(Some(&name.path), id)?;
+        cgroup.scope = Some(Box::new(systemd::Scope::connect(name)?));
+        Ok(cgroup)
+    }
+
+    /// A container created with `--systemd-cgroup`: `unit` as the state record keeps it.
+    pub fn with_unit(mut self, unit: Option<&str>) -> Cgroup {
+        if let Some(unit) = unit {
+            self.scope = Some(Box::new(systemd::Scope::named(unit, &self.saved)));
+        }
+        self
+    }
+
+    /// The systemd unit, when systemd owns this cgroup.
+    pub fn unit(&self) -> Option<&str> {
+        self.scope.as_ref().map(|s| s.name.unit.as_str())
+    }
+
+    fn version(&self) -> Version {
+        if self.backend.v1_views().is_some() {
+            Version::V1
+        } else {
+            Version::V2
         }
     }
 
@@ -352,7 +391,12 @@ impl Cgroup {
     /// The first half of [`Cgroup::create`], for a `create` that forks the init before the
     /// rest of the cgroup exists: the directory clone3 places the init in, and its fd
     /// ([`Cgroup::clone_into_fd`]).
+    /// With systemd nothing: the scope can only be made around a running process, so the
+    /// init is forked where the runtime is and then moved by [`Cgroup::place_init`].
     pub fn create_clone_target(&self) -> Result<Option<OwnedFd>, CgroupError> {
+        if self.scope.is_some() {
+            return Ok(None);
+        }
         self.backend.create_clone_target()?;
         self.backend.clone_into_fd()
     }
@@ -361,6 +405,31 @@ impl Cgroup {
     /// itself through [`Cgroup::self_join_files`] once they exist (nothing on v2).
     pub fn create_rest(&self) -> Result<(), CgroupError> {
         self.backend.create_rest()
+    }
+
+    /// With systemd: ask for the scope with the init in it and the limits systemd knows,
+    /// then enable the controllers below it as for any cgroup. Nothing otherwise.
+    pub fn place_init(
+        &self,
+        pid: Pid,
+        resources: Option<&LinuxResources>,
+    ) -> Result<(), CgroupError> {
+        let Some(scope) = &self.scope else {
+            return Ok(());
+        };
+        scope.start(pid, self.version(), resources)?;
+        self.backend.create_clone_target()
+    }
+
+    /// `update`: the unit's properties first when systemd owns the cgroup (or its next
+    /// reload would undo the files), then the files.
+    pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        if let Some(scope) = &self.scope {
+            let version = self.version();
+            check_resources(version, resources)?;
+            scope.set_properties(version, resources)?;
+        }
+        self.backend.apply(resources)
     }
 
     /// Apply `linux.resources`. Unsupported fields are refused before anything is written.
@@ -470,6 +539,9 @@ impl Cgroup {
         if self.backend.exists() {
             self.kill_until_empty()?;
         }
+        if let Some(scope) = &self.scope {
+            scope.stop()?;
+        }
         self.backend.remove()
     }
 
@@ -478,7 +550,7 @@ impl Cgroup {
     /// whatever else runs in it: only the directories this create made go (the init itself is
     /// killed by its launcher).
     pub fn undo_create(&self) -> Result<(), CgroupError> {
-        if self.backend.found_existing() {
+        if self.backend.found_existing() && self.scope.is_none() {
             return self.backend.remove_created();
         }
         self.destroy()

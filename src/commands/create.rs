@@ -5,7 +5,7 @@ use nook::container::{self, CreateOptions};
 
 use crate::cli::CreateArgs;
 
-pub fn options(args: &CreateArgs, rootless: Option<bool>) -> CreateOptions {
+pub fn options(args: &CreateArgs, rootless: Option<bool>, systemd_cgroup: bool) -> CreateOptions {
     CreateOptions {
         pid_file: args.pid_file.clone(),
         console_socket: args.console_socket.clone(),
@@ -14,6 +14,7 @@ pub fn options(args: &CreateArgs, rootless: Option<bool>) -> CreateOptions {
         own_pty: false,
         no_new_keyring: args.no_new_keyring,
         rootless,
+        systemd_cgroup,
     }
 }
 
@@ -34,9 +35,14 @@ pub fn refuse_unsupported(args: &CreateArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(root: &Path, args: &CreateArgs, rootless: Option<bool>) -> Result<u8> {
+pub fn run(
+    root: &Path,
+    args: &CreateArgs,
+    rootless: Option<bool>,
+    systemd_cgroup: bool,
+) -> Result<u8> {
     refuse_unsupported(args)?;
-    container::create(root, &args.id, &args.bundle, &options(args, rootless))
-        .map_err(super::chain)?;
+    let opts = options(args, rootless, systemd_cgroup);
+    container::create(root, &args.id, &args.bundle, &opts).map_err(super::chain)?;
     Ok(0)
 }

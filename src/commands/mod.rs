@@ -40,9 +40,6 @@ pub fn failure_code(cli: &Cli) -> u8 {
 
 /// `sealed`: main already made sure this image is not writable (see security::exe).
 pub fn run(cli: &Cli, sealed: bool) -> Result<u8> {
-    if cli.global.systemd_cgroup {
-        bail!("--systemd-cgroup: systemd cgroup management is not supported by nook yet; use cgroupfs");
-    }
     let Some(command) = &cli.command else {
         bail!("no command given; see `nook --help`");
     };
@@ -93,12 +90,12 @@ fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
     let root = &cli.global.state_root();
     let rootless = cli.global.rootless();
     match command {
-        Command::Create(args) => create::run(root, args, rootless),
+        Command::Create(args) => create::run(root, args, rootless, cli.global.systemd_cgroup),
         Command::Start(args) => start::run(root, &args.id),
         Command::State(args) => state::run(root, &args.id),
         Command::Kill(args) => kill::run(root, args),
         Command::Delete(args) => delete::run(root, args),
-        Command::Run(args) => run::run(root, args, rootless),
+        Command::Run(args) => run::run(root, args, rootless, cli.global.systemd_cgroup),
         Command::List(args) => list::run(root, args),
         Command::Spec(args) => spec::run(args),
         Command::Pause(args) => pause::pause(root, &args.id),

@@ -17,10 +17,15 @@ use crate::cli::RunArgs;
 
 /// `run`: create and start; unless detached, forward signals to the init and exit with its
 /// status (128+signal when it was killed), then delete the container.
-pub fn run(root: &Path, args: &RunArgs, rootless: Option<bool>) -> Result<u8> {
+pub fn run(
+    root: &Path,
+    args: &RunArgs,
+    rootless: Option<bool>,
+    systemd_cgroup: bool,
+) -> Result<u8> {
     let id = &args.create.id;
     super::create::refuse_unsupported(&args.create)?;
-    let opts = super::create::options(&args.create, rootless);
+    let opts = super::create::options(&args.create, rootless, systemd_cgroup);
     // Blocked before the init is released, so an instant exit's SIGCHLD waits for sigwait.
     // The init unblocks everything before execve.
     let forwarded = SigSet::all();

@@ -231,6 +231,7 @@ pub fn spawn_init(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     if plan.new_user {
         write_id_maps(pid, args.spec)?;
     }
+    args.cgroup.place_init(pid, args.resources)?;
     // The init unshares its namespaces meanwhile; it joins the v1 hierarchies (through the
     // tasks files sent with Go) only after the limits are written.
     args.cgroup.create_rest()?;

@@ -21,4 +21,5 @@ mod resources;
 mod rootless;
 mod seccomp;
 mod security;
+mod systemd;
 mod tty;
