@@ -96,8 +96,9 @@ fi
 # The initramfs has no python3 for hack/recvtty.py: the terminal tests run on the host lane only.
 # The rootless tests need useradd, setpriv and newuidmap, which the initramfs lacks; the idmap
 # tests bind from the VM's tmpfs, which its 6.1 kernel cannot idmap (tmpfs can from 6.3 on).
-# Every test that starts a tty::Receiver (python3 hack/recvtty.py) is listed.
-skip=${NOOK_VM_SKIP-tty::,security::console_symlink,security::dev_pts_and_ptmx,exec::exec_with_a_process_file_applies_console_size,rootless::,idmap::}
+# Every test that starts a python3 helper (hack/recvtty.py, hack/systemd/fake-systemd.py) is
+# listed.
+skip=${NOOK_VM_SKIP-tty::,security::console_symlink,security::dev_pts_and_ptmx,exec::exec_with_a_process_file_applies_console_size,systemd::systemd_cgroup_scope_lifecycle_against_a_fake_manager,rootless::,idmap::}
 [ -n "$skip" ] && cmdline+=" nook.skip=$skip"
 
 console=$out/console.log
