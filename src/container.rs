@@ -71,7 +71,7 @@ pub enum ContainerError {
     #[error("container not running")]
     NotRunning,
     #[error("exec process: {0}")]
-    ExecSetup(String),
+    ExecSetup(crate::process::channel::Failure),
     #[error("cannot exec in a stopped container")]
     ExecStopped,
     #[error("cannot exec in a paused container (use --ignore-paused to override)")]

@@ -52,7 +52,42 @@ pub enum ChannelError {
         received: &'static str,
     },
     #[error("{0}")]
-    ChildFailed(String),
+    ChildFailed(Failure),
+}
+
+/// Why the init or an exec'd process gave up, as it reports it with Failed: which stage failed,
+/// and that stage's error (naming the field or path), printed once as the runtime's error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// Setting itself up failed (namespaces, rootfs, user, capabilities, ...).
+    #[error("{0}")]
+    Setup(String),
+    /// Everything was set up, then a step on the way into the program failed: the seccomp
+    /// filter, the startContainer hooks or execve itself.
+    #[error("{0}")]
+    Exec(String),
+}
+
+impl Failure {
+    fn encode(&self) -> Vec<u8> {
+        let (kind, text) = match self {
+            Failure::Setup(t) => (b'S', t),
+            Failure::Exec(t) => (b'E', t),
+        };
+        let mut out = Vec::with_capacity(1 + text.len());
+        out.push(kind);
+        out.extend_from_slice(text.as_bytes());
+        out
+    }
+
+    fn decode(payload: &[u8]) -> Failure {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match payload.split_first() {
+            Some((b'E', rest)) => Failure::Exec(text(rest)),
+            Some((b'S', rest)) => Failure::Setup(text(rest)),
+            _ => Failure::Setup(text(payload)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,9 +231,7 @@ impl End {
     fn expect_fds(&self, expected: Tag) -> Result<(Vec<u8>, Vec<OwnedFd>), ChannelError> {
         match self.recv(expected)? {
             (tag, payload, fds) if tag == expected => Ok((payload, fds)),
-            (Tag::Failed, reason, _) => Err(ChannelError::ChildFailed(
-                String::from_utf8_lossy(&reason).into_owned(),
-            )),
+            (Tag::Failed, reason, _) => Err(ChannelError::ChildFailed(Failure::decode(&reason))),
             (tag, _, _) => Err(ChannelError::Unexpected {
                 expected: expected.name(),
                 received: tag.name(),
@@ -258,9 +291,9 @@ impl ParentEnd {
     pub fn wait_exec(&self) -> Result<(), ChannelError> {
         match self.0.recv(Tag::Failed) {
             Err(ChannelError::Closed { .. }) => Ok(()),
-            Ok((Tag::Failed, reason, _)) => Err(ChannelError::ChildFailed(
-                String::from_utf8_lossy(&reason).into_owned(),
-            )),
+            Ok((Tag::Failed, reason, _)) => {
+                Err(ChannelError::ChildFailed(Failure::decode(&reason)))
+            }
             Ok((tag, _, _)) => Err(ChannelError::Unexpected {
                 expected: "end of stream",
                 received: tag.name(),
@@ -303,9 +336,9 @@ impl InitEnd {
         self.0.expect(Tag::Commit).map(drop)
     }
 
-    /// Report the reason setup failed; the init exits right after.
-    pub fn failed(&self, reason: &str) -> Result<(), ChannelError> {
-        self.0.send(Tag::Failed, reason.as_bytes())
+    /// Report why it gave up; the process exits right after.
+    pub fn failed(&self, failure: &Failure) -> Result<(), ChannelError> {
+        self.0.send(Tag::Failed, &failure.encode())
     }
 }
 
@@ -345,9 +378,22 @@ mod tests {
     #[test]
     fn failure_reason_reaches_parent() {
         let (parent, init) = pair().unwrap();
-        init.failed("mount /proc: EPERM").unwrap();
+        let failure = Failure::Setup("mount /proc: EPERM".into());
+        init.failed(&failure).unwrap();
         match parent.wait_ready() {
-            Err(ChannelError::ChildFailed(r)) => assert_eq!(r, "mount /proc: EPERM"),
+            Err(ChannelError::ChildFailed(r)) => assert_eq!(r, failure),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_kind_of_failure_survives_the_trip() {
+        let (parent, init) = pair().unwrap();
+        parent.commit().unwrap();
+        let failure = Failure::Exec("exec \"/x\": No such file or directory".into());
+        init.failed(&failure).unwrap();
+        match parent.wait_exec() {
+            Err(ChannelError::ChildFailed(r)) => assert_eq!(r, failure),
             other => panic!("{other:?}"),
         }
     }

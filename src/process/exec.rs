@@ -15,7 +15,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::{setsid, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
-use super::channel::{self, InitEnd};
+use super::channel::{self, Failure, InitEnd};
 use super::init::{self, prctl_err, InitError};
 use super::launch::{LaunchError, Pending};
 use crate::cgroups::Cgroup;
@@ -91,7 +91,8 @@ pub fn spawn_exec(args: ExecRequest<'_>) -> Result<Pending, LaunchError> {
             drop(parent_end);
             // First, so that nothing the process does is accounted outside the container.
             if let Err(e) = crate::cgroups::join_self(&cgroup_tasks) {
-                let _ = init_end.failed(&format!("join the container's cgroup: {e}"));
+                let reason = format!("join the container's cgroup: {e}");
+                let _ = init_end.failed(&Failure::Setup(reason));
                 std::process::exit(1);
             }
             child(&args, &for_child, init_end)
@@ -121,11 +122,11 @@ fn child(args: &ExecRequest<'_>, namespaces: &[Opened], chan: InitEnd) -> ! {
         Ok(exec) => {
             // The channel is close-on-exec: the runtime sees EOF once execve succeeded.
             let (reason, status) = init::finish(exec);
-            let _ = chan.failed(&reason);
+            let _ = chan.failed(&Failure::Exec(reason));
             std::process::exit(status);
         }
         Err(e) => {
-            let _ = chan.failed(&crate::error_chain(&e));
+            let _ = chan.failed(&Failure::Setup(crate::error_chain(&e)));
             std::process::exit(1);
         }
     }

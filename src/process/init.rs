@@ -51,7 +51,7 @@ use nix::unistd::{access, execve, getcwd, sethostname, setsid, AccessFlags};
 use oci_spec::runtime::{Hook, LinuxNamespaceType, Process, Spec};
 
 use super::attrs::{self, AttrError};
-use super::channel::{ChannelError, InitEnd};
+use super::channel::{ChannelError, Failure, InitEnd};
 use super::sched::{self, SchedError};
 use crate::hooks::{self, HookError};
 use crate::logging;
@@ -182,13 +182,14 @@ pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
     // SAFETY: `keep` holds every fd the init still uses (channel, start socket, console, step
     // log, bind sources); nothing else of the runtime is used in the init again.
     if unsafe { sys::close_fds_from_except(3 + args.preserve_fds, &keep) }.is_err() {
-        let _ = chan.failed("close the runtime's fds in the init");
+        let reason = "close the runtime's fds in the init".to_string();
+        let _ = chan.failed(&Failure::Setup(reason));
         std::process::exit(1);
     }
     let exec = match prepare_init(&args, &chan) {
         Ok(exec) => exec,
         Err(e) => {
-            let _ = chan.failed(&crate::error_chain(&e));
+            let _ = chan.failed(&Failure::Setup(crate::error_chain(&e)));
             std::process::exit(1);
         }
     };

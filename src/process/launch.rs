@@ -11,7 +11,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxIdMapping, Spec};
 
-use super::channel::{self, ChannelError, ParentEnd};
+use super::channel::{self, ChannelError, Failure, ParentEnd};
 use super::init::{self, InitArgs};
 use crate::cgroups::{Cgroup, CgroupError};
 use crate::hooks;
@@ -65,7 +65,7 @@ pub enum LaunchError {
     #[error(transparent)]
     Idmap(#[from] crate::rootfs::idmap::IdmapError),
     #[error("container init: {0}")]
-    Init(String),
+    Init(Failure),
     #[error("container init exited before it was ready: {0}")]
     InitDied(String),
     #[error(
@@ -327,7 +327,7 @@ fn fork_in_user_namespace(
                 Err(_) if report.is_empty() => Err(LaunchError::InitDied(
                     "the helper that joins the user namespace reported nothing".into(),
                 )),
-                Err(_) => Err(LaunchError::Init(report)),
+                Err(_) => Err(LaunchError::Init(Failure::Setup(report))),
             }
         }
     }
