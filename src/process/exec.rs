@@ -11,12 +11,11 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 
-use nix::sys::signal::Signal;
 use nix::unistd::{setsid, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
 use super::channel::{self, Failure, InitEnd};
-use super::init::{self, prctl_err, InitError};
+use super::entry::{self, InitError};
 use super::launch::{LaunchError, Pending};
 use crate::cgroups::Cgroup;
 use crate::namespaces::{proc_name, NsError, Opened, JOIN_ORDER};
@@ -121,7 +120,7 @@ fn child(args: &ExecRequest<'_>, namespaces: &[Opened], chan: InitEnd) -> ! {
     match result {
         Ok(exec) => {
             // The channel is close-on-exec: the runtime sees EOF once execve succeeded.
-            let (reason, status) = init::finish(exec);
+            let (reason, status) = entry::finish(exec);
             let _ = chan.failed(&Failure::Exec(reason));
             std::process::exit(status);
         }
@@ -136,12 +135,10 @@ fn prepare_exec(
     args: &ExecRequest<'_>,
     namespaces: &[Opened],
     chan: &InitEnd,
-) -> Result<init::Exec, InitError> {
-    use nix::sys::prctl;
-    prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
-    prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
+) -> Result<entry::Exec, InitError> {
+    entry::prologue(false)?;
     chan.wait_go()?;
-    init::initial_affinity(args.process)?;
+    entry::initial_affinity(args.process)?;
     // Built (and its agent, a host path, connected) before the mount namespace changes.
     let filter = args.seccomp.map(seccomp::Prepared::new).transpose()?;
     for ns in namespaces {
@@ -155,12 +152,12 @@ fn prepare_exec(
             .map(|b| (b.height() as u16, b.width() as u16));
         tty::setup_console(socket, size, process.user().uid(), false)?;
     }
-    let mut exec = init::resolve_exec(process)?;
+    let mut exec = entry::resolve_exec(process)?;
     // As in the init: labels before any seccomp filter, inside the container's /proc.
     lsm::apply_exec_labels(process)?;
-    exec.caps_after_filter = init::become_process(process, filter.is_some())?;
-    init::handshake(chan, args.preserve_fds)?;
-    // Loaded by init::finish, with nothing but execve (and, without no_new_privs, the
+    exec.caps_after_filter = entry::become_process(process, filter.is_some())?;
+    entry::handshake(chan, args.preserve_fds)?;
+    // Loaded by entry::finish, with nothing but execve (and, without no_new_privs, the
     // capability sets) after it.
     exec.seccomp = filter;
     exec.state_json = args.state_json.to_string();

@@ -37,102 +37,29 @@
 //!     before the filter, so a profile that denies all but the program's own calls works: with
 //!     no_new_privs and no hooks, execve is the one call after the load.
 
-use std::ffi::CString;
-use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
-use nix::unistd::{access, execve, getcwd, sethostname, setsid, AccessFlags};
-use oci_spec::runtime::{Hook, LinuxNamespaceType, Process, Spec};
+use nix::unistd::{sethostname, setsid};
+use oci_spec::runtime::{Hook, LinuxNamespaceType, Spec};
 
-use super::attrs::{self, AttrError};
-use super::channel::{ChannelError, Failure, InitEnd};
-use super::sched::{self, SchedError};
-use crate::hooks::{self, HookError};
+use super::attrs::{self};
+use super::channel::{Failure, InitEnd};
+use super::entry::{
+    self, become_process, finish, handshake, initial_affinity, resolve_exec, Exec, InitError,
+};
+use super::sched::{self};
+use crate::hooks::{self};
 use crate::logging;
-use crate::namespaces::{NsError, Opened, Plan};
-use crate::rootfs::{self, RootfsError};
-use crate::security::caps::{self, CapSets, CapsError};
-use crate::security::lsm::{self, LsmError};
-use crate::security::seccomp::{self, SeccompError};
+use crate::namespaces::{Opened, Plan};
+use crate::rootfs::{self};
+use crate::security::lsm::{self};
+use crate::security::seccomp::{self};
 use crate::sys;
-use crate::tty::{self, TtyError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error(transparent)]
-    Channel(#[from] ChannelError),
-    #[error("prctl {what}: {source}")]
-    Prctl {
-        what: &'static str,
-        #[source]
-        source: nix::Error,
-    },
-    #[error(transparent)]
-    Namespace(#[from] NsError),
-    #[error("linux.namespaces: unshare {flags:?}: {source}")]
-    Unshare {
-        flags: CloneFlags,
-        #[source]
-        source: nix::Error,
-    },
-    #[error("setsid: {0}")]
-    Setsid(#[source] nix::Error),
-    #[error("join the container's cgroup: {0}")]
-    CgroupJoin(#[source] nix::Error),
-    #[error("join a new session keyring (--no-new-keyring skips it): {0}")]
-    Keyring(#[source] nix::Error),
-    #[error("hostname: {0}")]
-    Hostname(#[source] nix::Error),
-    #[error("domainname: {0}")]
-    Domainname(#[source] nix::Error),
-    #[error(transparent)]
-    Attr(#[from] AttrError),
-    #[error("rootfs: {0}")]
-    Rootfs(#[from] RootfsError),
-    #[error(transparent)]
-    Caps(#[from] CapsError),
-    #[error(transparent)]
-    Tty(#[from] TtyError),
-    #[error("process.cwd: create {path}: {source}")]
-    CreateCwd {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("process.cwd: chdir {path}: {source}")]
-    Chdir {
-        path: PathBuf,
-        #[source]
-        source: nix::Error,
-    },
-    #[error("process.cwd: {path} resolves outside the container root")]
-    CwdOutside { path: PathBuf },
-    #[error("exec: {0:?}: executable file not found in $PATH")]
-    NotFound(String),
-    /// Worded as runc words it: docker and podman map "no such file or directory" to 127.
-    #[error("exec: {name:?}: stat {name}: {reason}")]
-    NotExecutable { name: String, reason: String },
-    #[error("exec: {0:?}: contains a NUL byte")]
-    Nul(String),
-    #[error("mark fds close-on-exec: {0}")]
-    Cloexec(#[source] nix::Error),
-    #[error("linux.uidMappings: become root in the user namespace (is uid/gid 0 mapped?): {0}")]
-    NamespaceRoot(#[source] nix::Error),
-    #[error(transparent)]
-    Hook(#[from] HookError),
-    #[error(transparent)]
-    Sched(#[from] SchedError),
-    #[error(transparent)]
-    Seccomp(#[from] SeccompError),
-    #[error(transparent)]
-    Lsm(#[from] LsmError),
-}
+use crate::tty::{self};
 
 /// What the init needs from the runtime.
 pub struct InitArgs<'a> {
@@ -152,25 +79,6 @@ pub struct InitArgs<'a> {
     /// Stay dumpable until Go: an unprivileged runtime (or newuidmap) writes the id maps, and
     /// the /proc files of a non-dumpable process belong to the host's root.
     pub dumpable_until_go: bool,
-}
-
-/// The program to execve, resolved before we block so `create` reports a missing binary.
-pub(crate) struct Exec {
-    path: CString,
-    args: Vec<CString>,
-    env: Vec<CString>,
-    /// `execCPUAffinity.final`, set right before execve (after the cgroup join, which may have
-    /// changed the CPUs allowed).
-    final_cpus: Option<String>,
-    /// startContainer hooks, run in the container after `start` and before execve.
-    start_hooks: Vec<Hook>,
-    /// The OCI state (status "created"), for startContainer hooks and the seccomp agent.
-    pub(crate) state_json: String,
-    /// The seccomp filter, loaded by `finish` as the last step but the capability sets below.
-    pub(crate) seccomp: Option<seccomp::Prepared>,
-    /// Without no_new_privs, the capability sets to take on once the filter is loaded (loading
-    /// needed CAP_SYS_ADMIN, which these may not hold).
-    pub(crate) caps_after_filter: Option<CapSets>,
 }
 
 /// Run the init to the end. Never returns: it execs the container's program or exits.
@@ -197,21 +105,13 @@ pub fn run(args: InitArgs<'_>, chan: InitEnd, listener: OwnedFd) -> ! {
     wait_for_start_and_exec(exec, UnixListener::from(listener))
 }
 
-pub(crate) fn prctl_err(what: &'static str) -> impl FnOnce(nix::Error) -> InitError {
-    move |source| InitError::Prctl { what, source }
-}
-
 fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> {
-    use nix::sys::prctl;
-    if !args.dumpable_until_go {
-        prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
-    }
-    prctl::set_pdeathsig(Signal::SIGKILL).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
+    entry::prologue(args.dumpable_until_go)?;
     unshare_flags(args.plan.early_unshare)?;
     logging::step("init: namespaces created");
     let (state_json, cgroup_tasks) = chan.wait_go()?;
     if args.dumpable_until_go {
-        prctl::set_dumpable(false).map_err(prctl_err("PR_SET_DUMPABLE"))?;
+        entry::not_dumpable()?;
     }
     // Before any container work, so that none of it is accounted outside the cgroup.
     crate::cgroups::join_self(&cgroup_tasks).map_err(InitError::CgroupJoin)?;
@@ -329,64 +229,6 @@ fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> 
     Ok(exec)
 }
 
-/// Shared by the init and exec'd processes: take on the process's limits, cwd, user and
-/// capabilities. Bounding set first, while CAP_SETPCAP is still ours; cwd entered while still
-/// root (as runc does, so a directory only the runtime can reach works; again as the user if
-/// root was refused, for root-squashed shares); the user switch with keepcaps so permitted
-/// survives it; then the other sets and no_new_privs.
-///
-/// With a seccomp filter to load and no no_new_privs, the kernel wants CAP_SYS_ADMIN at the
-/// load, which the spec's sets may not hold: the effective set is then raised to the permitted
-/// one, and the spec's sets are returned, to be set by `finish` right after the filter.
-pub(crate) fn become_process(
-    process: &Process,
-    filter_follows: bool,
-) -> Result<Option<CapSets>, InitError> {
-    use nix::sys::prctl;
-    attrs::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
-    // Before the user switch: raising to the realtime class needs CAP_SYS_ADMIN.
-    if let Some(io) = process.io_priority() {
-        sched::set_io_priority(io)?;
-    }
-    // Also before the user switch: a realtime policy or a lower nice needs CAP_SYS_NICE.
-    if let Some(s) = process.scheduler() {
-        sched::set_scheduler(s)?;
-    }
-    let cap_sets = CapSets::from_spec(process.capabilities().as_ref())?;
-    caps::drop_bounding(&cap_sets)?;
-    let cwd_entered = enter_cwd(process.cwd(), true)?;
-    prctl::set_keepcaps(true).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
-    attrs::switch_user(process.user())?;
-    prctl::set_keepcaps(false).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
-    if !cwd_entered {
-        enter_cwd(process.cwd(), false)?;
-    }
-    attrs::set_umask(process.user());
-    if filter_follows && process.no_new_privileges() != Some(true) {
-        caps::raise_effective_to_permitted()?;
-        return Ok(Some(cap_sets));
-    }
-    caps::apply_sets(&cap_sets)?;
-    if process.no_new_privileges() == Some(true) {
-        prctl::set_no_new_privs().map_err(prctl_err("PR_SET_NO_NEW_PRIVS"))?;
-    }
-    Ok(None)
-}
-
-/// The end of setup: SIGPIPE to default, fds past the preserved ones close-on-exec, then
-/// Ready/Commit. From Ready on, a dead runtime shows as EOF on the channel, which ends us, so
-/// the parent-death signal goes first: the process must outlive a runtime that exits right
-/// after Commit.
-pub(crate) fn handshake(chan: &InitEnd, preserve_fds: i32) -> Result<(), InitError> {
-    use nix::sys::prctl;
-    sys::default_sigpipe().map_err(prctl_err("reset SIGPIPE"))?;
-    sys::cloexec_from(3 + preserve_fds).map_err(InitError::Cloexec)?;
-    prctl::set_pdeathsig(None).map_err(prctl_err("PR_SET_PDEATHSIG"))?;
-    chan.ready()?;
-    chan.wait_commit()?;
-    Ok(())
-}
-
 fn enter_namespaces(plan: &Plan) -> Result<(), InitError> {
     let opened = plan
         .child_joins
@@ -406,18 +248,6 @@ fn unshare_flags(flags: CloneFlags) -> Result<(), InitError> {
     unshare(flags).map_err(|source| InitError::Unshare { flags, source })
 }
 
-/// `execCPUAffinity.initial`: the CPUs the process may use while nook still sets it up.
-pub(crate) fn initial_affinity(process: &Process) -> Result<(), InitError> {
-    let initial = process
-        .exec_cpu_affinity()
-        .as_ref()
-        .and_then(|a| a.initial().as_deref());
-    if let Some(cpus) = initial {
-        sched::set_affinity("process.execCPUAffinity.initial", cpus)?;
-    }
-    Ok(())
-}
-
 /// In a user namespace we start as whatever our host uid maps to (often nothing); become the
 /// namespace's root so files we create are owned by a mapped id.
 fn become_namespace_root() -> Result<(), InitError> {
@@ -426,94 +256,6 @@ fn become_namespace_root() -> Result<(), InitError> {
     nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(InitError::NamespaceRoot)?;
     nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(InitError::NamespaceRoot)?;
     Ok(())
-}
-
-/// The user's home directory from the container's /etc/passwd, or "/" as runc falls back to.
-fn home_of(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
-        })
-        .next()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "/".to_string())
-}
-
-/// chdir, then prove the result is under the root: a cwd such as /proc/self/fd/N could
-/// otherwise point at a directory outside it. With `may_retry` (still root, before the user
-/// switch) a permission error is not final: returns false, to try again as the user.
-fn enter_cwd(cwd: &Path, may_retry: bool) -> Result<bool, InitError> {
-    match nix::unistd::chdir(cwd) {
-        Ok(()) => {}
-        Err(nix::Error::EACCES | nix::Error::EPERM) if may_retry => return Ok(false),
-        Err(source) => {
-            return Err(InitError::Chdir {
-                path: cwd.to_path_buf(),
-                source,
-            })
-        }
-    }
-    match getcwd() {
-        Ok(now) if now.starts_with("/") => Ok(true),
-        _ => Err(InitError::CwdOutside {
-            path: cwd.to_path_buf(),
-        }),
-    }
-}
-
-fn cstring(s: impl AsRef<[u8]>) -> Result<CString, InitError> {
-    CString::new(s.as_ref())
-        .map_err(|_| InitError::Nul(String::from_utf8_lossy(s.as_ref()).into_owned()))
-}
-
-/// Find args[0] the way execvp would, using the container's PATH.
-pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
-    let args = process.args().as_deref().unwrap_or(&[]);
-    let env: Vec<String> = process.env().clone().unwrap_or_default();
-
-    let name = &args[0];
-    let path = if name.contains('/') {
-        // Checked now, like runc, so `create` (not `start`) reports a missing program.
-        let path = PathBuf::from(name);
-        if let Err(e) = access(&path, AccessFlags::X_OK) {
-            return Err(InitError::NotExecutable {
-                name: name.clone(),
-                reason: e.desc().to_lowercase(),
-            });
-        }
-        path
-    } else {
-        let search = env
-            .iter()
-            .find_map(|e| e.strip_prefix("PATH="))
-            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        search
-            .split(':')
-            .filter(|d| !d.is_empty())
-            .map(|d| Path::new(d).join(name))
-            .find(|p| p.is_file() && access(p, AccessFlags::X_OK).is_ok())
-            .ok_or_else(|| InitError::NotFound(name.clone()))?
-    };
-    let mut env = env;
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", home_of(process.user().uid())));
-    }
-    Ok(Exec {
-        path: cstring(path.as_os_str().as_bytes())?,
-        args: args.iter().map(cstring).collect::<Result<_, _>>()?,
-        env: env.iter().map(cstring).collect::<Result<_, _>>()?,
-        final_cpus: process
-            .exec_cpu_affinity()
-            .as_ref()
-            .and_then(|a| a.cpu_affinity_final().clone()),
-        start_hooks: Vec::new(),
-        state_json: String::new(),
-        seccomp: None,
-        caps_after_filter: None,
-    })
 }
 
 /// Block until `nook start` connects and sends one byte, then execve. If execve fails the
@@ -534,40 +276,4 @@ fn wait_for_start_and_exec(exec: Exec, listener: UnixListener) -> ! {
     let (reason, status) = finish(exec);
     let _ = writeln!(conn, "{reason}");
     std::process::exit(status);
-}
-
-/// The last steps of the init and of an exec'd process, in an order that lets a seccomp profile
-/// deny everything but what the program itself needs: the final CPU affinity and a clean signal
-/// mask (the runtime may have blocked signals to forward them) come first; then the filter;
-/// then, without no_new_privs, the capability sets its load needed to wait for; then the
-/// startContainer hooks, which are programs from the image and so run only under the filter;
-/// then execve. With no_new_privs and no hooks, execve is the only call after the filter.
-/// Returns only when a step failed: the reason, and the status to exit with.
-pub(crate) fn finish(mut exec: Exec) -> (String, i32) {
-    if let Some(cpus) = &exec.final_cpus {
-        if let Err(e) = sched::set_affinity("process.execCPUAffinity.final", cpus) {
-            return (crate::error_chain(&e), 1);
-        }
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    // Room for the report of a failed execve, made now: a profile may deny the allocation.
-    let mut report = String::with_capacity(exec.path.as_bytes().len() + 128);
-    if let Some(filter) = exec.seccomp.take() {
-        if let Err(e) = filter.load(&exec.state_json) {
-            return (crate::error_chain(&e), 1);
-        }
-    }
-    if let Some(sets) = exec.caps_after_filter.take() {
-        if let Err(e) = caps::apply_sets(&sets) {
-            return (crate::error_chain(&e), 1);
-        }
-    }
-    if !exec.start_hooks.is_empty() {
-        if let Err(e) = hooks::run_all("startContainer", &exec.start_hooks, &exec.state_json) {
-            return (e.to_string(), 1);
-        }
-    }
-    let err = execve(&exec.path, &exec.args, &exec.env).unwrap_err();
-    let _ = write!(report, "exec {:?}: {}", exec.path, err.desc());
-    (report, 127)
 }
