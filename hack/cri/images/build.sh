@@ -40,7 +40,8 @@ copy_with_libs() {
     done
 }
 
-# base_rootfs DIR: Debian's busybox (applet links in /bin), pgrep, ipcs, passwd and group as in
+# base_rootfs DIR: Debian's busybox (applets hard links to it in /bin, as in the e2e busybox
+# image: masking /bin/ls must not mask the shell with it), pgrep, ipcs, passwd and group as in
 # the e2e busybox image.
 base_rootfs() {
     local dir=$1 applet
@@ -48,7 +49,7 @@ base_rootfs() {
     chmod 1777 "$dir/tmp"
     copy_with_libs "$dir" "$busybox" /bin/busybox
     while read -r applet; do
-        [[ $applet == busybox || -e $dir/bin/$applet ]] || ln -s busybox "$dir/bin/$applet"
+        [[ $applet == busybox || -e $dir/bin/$applet ]] || ln "$dir/bin/busybox" "$dir/bin/$applet"
     done < <("$busybox" --list)
     copy_with_libs "$dir" "$(command -v pgrep)" /usr/bin/pgrep
     copy_with_libs "$dir" "$(command -v ipcs)" /usr/bin/ipcs
