@@ -88,7 +88,11 @@ printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 60\n' "
 NETNS=$WORK/netns
 IN_NS=(nsenter --net="$NETNS")
 CONTAINERD_PID=
+touch "$WORK/started"
 RUN_NETNS_BEFORE=$(ls /run/netns 2>/dev/null || true)
+# libcni keeps each attachment's result in /var/lib/cni/results until the pod's network is removed.
+CNI_DIR_EXISTED=0
+[[ ! -d /var/lib/cni ]] || CNI_DIR_EXISTED=1
 SHM_BEFORE=$(ipcs -m | awk '$2 ~ /^[0-9]+$/ {print $2}' | sort)
 # The lane's cgroup: a child of ours in every hierarchy. containerd starts in it, so do its shims;
 # the cleanup removes the whole tree. Pods given no cgroup parent (critest's, ours) go to
@@ -198,10 +202,16 @@ cleanup() {
     done
     umount "$NETNS" 2>/dev/null
     remove_run_containerd
+    local cni_left
+    cni_left=$(find /var/lib/cni/results -type f -newer "$WORK/started" \( -name 'nook-cri-*' -o -name 'cni-loopback-*' \) 2>/dev/null)
+    # shellcheck disable=SC2086 # one file per word
+    [[ -z $cni_left ]] || rm -f $cni_left
+    [[ $CNI_DIR_EXISTED == 1 ]] || rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null
     # The checks: nothing of ours mounted, running, or in /run/netns.
     leftover mounts "$(findmnt -rn -o TARGET | grep "^$WORK" || true)"
     leftover processes "$(pgrep -af "$WORK" | grep -v "^$$ " || true)"
     leftover "pod network namespaces" "$(ls /run/netns 2>/dev/null | sort | comm -13 <(echo "$RUN_NETNS_BEFORE" | sort) - || true)"
+    leftover "CNI results in /var/lib/cni/results" "$cni_left"
     leftover "shared memory segments" "$(ipcs -m | awk '$2 ~ /^[0-9]+$/ {print $2}' | sort | comm -13 <(echo "$SHM_BEFORE") - || true)"
     if ((LEFTOVERS > 0)); then
         echo "cri: FAILED: $LEFTOVERS kinds of things left behind"
@@ -219,7 +229,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$CRI_DIR/images/build.sh" "$WORK/images" >"$WORK/logs/images.log" 2>&1 || {
+NOOK_CRI_DEBS=$OUT/debs "$CRI_DIR/images/build.sh" "$WORK/images" >"$WORK/logs/images.log" 2>&1 || {
     cat "$WORK/logs/images.log"
     exit 1
 }
