@@ -217,7 +217,7 @@ cleanup() {
         echo "cri: FAILED: $LEFTOVERS kinds of things left behind"
         [[ $rc != 0 ]] || rc=1
     else
-        echo "cri: nothing left behind (mounts, processes, cgroups, netns, shm, runtime state)"
+        echo "cri: nothing left behind (mounts, processes, cgroups, netns, CNI results, shm, runtime state)"
     fi
     if [[ $KEEP == 1 ]]; then
         echo "kept $WORK"
