@@ -34,9 +34,14 @@ RUN_CRITEST=${NOOK_CRI_CRITEST:-1}
 declare -A BINARY=([nook]=/usr/local/bin/nook [runc]=/usr/sbin/runc)
 
 need_root
+if [[ ! -f $TARBALL ]]; then
+    echo "cri: no cri-tools source at $TARBALL (NOOK_CRI_TARBALL names another)" >&2
+    exit 1
+fi
 ensure_pkg containerd containerd
 ensure_pkg /usr/lib/cni/bridge containernetworking-plugins
 ensure_pkg iptables iptables
+ensure_pkg ip iproute2
 ensure_pkg gcc gcc
 ensure_pkg ipcmk util-linux
 ensure_pkg pgrep procps
@@ -80,6 +85,15 @@ CRICTL=$OUT/bin/crictl
 
 # 2-3. work dir, images, netns, containerd --------------------------------------------------------
 
+# What is there before the lane, so that the cleanup removes only what the lane made.
+RUN_NETNS_BEFORE=$(ls /run/netns 2>/dev/null || true)
+# libcni keeps each attachment's result in /var/lib/cni/results until the pod's network is removed.
+CNI_DIR_EXISTED=0
+[[ ! -d /var/lib/cni ]] || CNI_DIR_EXISTED=1
+SHM_BEFORE=$(ipcs -m | awk '$2 ~ /^[0-9]+$/ {print $2}' | sort)
+k8s_cgroups() { find /sys/fs/cgroup/*/k8s.io -maxdepth 1 -type d 2>/dev/null | sort -r || true; }
+K8S_CGROUPS_BEFORE=$(k8s_cgroups)
+
 WORK=$(mktemp -d /tmp/nook-cri.XXXXXX)
 chmod 755 "$WORK"
 mkdir -p "$WORK/logs" "$WORK/tmp" "$WORK/cni" "$WORK/configs" "$WORK/pod-logs"
@@ -89,17 +103,10 @@ NETNS=$WORK/netns
 IN_NS=(nsenter --net="$NETNS")
 CONTAINERD_PID=
 touch "$WORK/started"
-RUN_NETNS_BEFORE=$(ls /run/netns 2>/dev/null || true)
-# libcni keeps each attachment's result in /var/lib/cni/results until the pod's network is removed.
-CNI_DIR_EXISTED=0
-[[ ! -d /var/lib/cni ]] || CNI_DIR_EXISTED=1
-SHM_BEFORE=$(ipcs -m | awk '$2 ~ /^[0-9]+$/ {print $2}' | sort)
 # The lane's cgroup: a child of ours in every hierarchy. containerd starts in it, so do its shims;
 # the cleanup removes the whole tree. Pods given no cgroup parent (critest's, ours) go to
 # /k8s.io/<id> in every hierarchy: the cleanup removes the ids that were not there before.
 LANE_CGROUPS=()
-k8s_cgroups() { find /sys/fs/cgroup/*/k8s.io -maxdepth 1 -type d 2>/dev/null | sort -r; }
-K8S_CGROUPS_BEFORE=$(k8s_cgroups)
 lane_cgroups() {
     local line ctrls path mnt opts dir
     while IFS=: read -r _ ctrls path; do

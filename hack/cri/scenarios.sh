@@ -23,9 +23,9 @@ pod() {
     save_id "$1" "$id"
 }
 
-# ctr POD NAME ATTEMPT COMMAND_JSON [LINUX_JSON]: creates and starts a container in pod POD (a
+# run_ctr POD NAME ATTEMPT COMMAND_JSON [LINUX_JSON]: creates and starts a container in pod POD (a
 # pod() name); saves its id as NAME (NAME.ATTEMPT for attempts after the first).
-ctr() {
+run_ctr() {
     local pod=$1 name=$2 attempt=$3 file=$WORK/configs/$SC-$2-$3.json id key=$2
     ((attempt == 0)) || key=$name.$attempt
     jq -n --arg name "$name" --argjson attempt "$attempt" --arg image "$BUSYBOX_IMAGE" \
@@ -57,8 +57,8 @@ s_shared_namespaces() {
     pod main '{"security_context": {"namespace_options": {"network": 0, "pid": 1, "ipc": 0}}}'
     # kubelet says it twice: in the pod's config and in each container's.
     local own_pid='{"security_context": {"namespace_options": {"network": 0, "pid": 1, "ipc": 0}}}'
-    ctr main c1 0 '["sleep", "3600"]' "$own_pid"
-    ctr main c2 0 '["sleep", "3600"]' "$own_pid"
+    run_ctr main c1 0 '["sleep", "3600"]' "$own_pid"
+    run_ctr main c2 0 '["sleep", "3600"]' "$own_pid"
     local spid ns c want got
     spid=$(crictl_ inspectp -o json "$(id_of main)" | jq -r .info.pid)
     for ns in net ipc uts; do
@@ -108,7 +108,7 @@ s_exec_tty() {
 }
 
 s_logs() {
-    ctr main logger 0 '["sh", "-c", "echo one; echo two; echo oops >&2"]'
+    run_ctr main logger 0 '["sh", "-c", "echo one; echo two; echo oops >&2"]'
     local id
     id=$(id_of logger)
     wait_for 60 is_state "$id" CONTAINER_EXITED || true
@@ -126,7 +126,7 @@ s_logs() {
 # What kubelet does when a container has exited: a new container of the same name, attempt + 1,
 # in the same pod; the old one stays (exited) with its log.
 s_restart_after_exit() {
-    ctr main logger 1 '["sh", "-c", "echo second; cat /proc/self/cgroup >/dev/null"]'
+    run_ctr main logger 1 '["sh", "-c", "echo second"]'
     local id
     id=$(id_of logger.1)
     wait_for 60 is_state "$id" CONTAINER_EXITED || true
@@ -169,8 +169,8 @@ s_update_memory() {
 # crictl stop --timeout: SIGTERM first (a container that handles it exits with its own status),
 # SIGKILL when the grace period ends (one that ignores SIGTERM is killed: 137, not before).
 s_stop_grace_period() {
-    ctr main graceful 0 '["sh", "-c", "trap \"echo got TERM; exit 7\" TERM; echo ready; while :; do sleep 1; done"]'
-    ctr main stubborn 0 '["sh", "-c", "trap \"\" TERM; echo ready; while :; do sleep 1; done"]'
+    run_ctr main graceful 0 '["sh", "-c", "trap \"echo got TERM; exit 7\" TERM; echo ready; while :; do sleep 1; done"]'
+    run_ctr main stubborn 0 '["sh", "-c", "trap \"\" TERM; echo ready; while :; do sleep 1; done"]'
     local g s start
     g=$(id_of graceful)
     s=$(id_of stubborn)
@@ -192,7 +192,7 @@ s_stop_grace_period() {
 s_hardened_pod() {
     local sc='{"seccomp": {"profile_type": 0}}'
     pod hardened "{\"security_context\": $sc}"
-    ctr hardened locked 0 '["sleep", "3600"]' '{"security_context": {"seccomp": {"profile_type": 0},
+    run_ctr hardened locked 0 '["sleep", "3600"]' '{"security_context": {"seccomp": {"profile_type": 0},
         "readonly_rootfs": true, "capabilities": {"drop_capabilities": ["ALL"]}, "no_new_privs": true}}'
     local id status spec
     id=$(id_of locked)
