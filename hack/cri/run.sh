@@ -130,8 +130,8 @@ lane_cgroups() {
 }
 LEFTOVERS=0
 
-ctr_() { timeout 120 ctr -a "$SOCK" -n k8s.io "$@"; }
-crictl_() { timeout 120 "${IN_NS[@]}" "$CRICTL" -c "$WORK/crictl.yaml" "$@"; }
+ctr_() { timeout --foreground 120 ctr -a "$SOCK" -n k8s.io "$@"; }
+crictl_() { timeout --foreground 120 "${IN_NS[@]}" "$CRICTL" -c "$WORK/crictl.yaml" "$@"; }
 
 # remove_pods: stops and removes every pod (and so every container) the CRI plugin knows.
 remove_pods() {
@@ -162,7 +162,14 @@ cleanup() {
         wait "$CONTAINERD_PID" 2>/dev/null
     fi
     # Shims (their command line names the work dir's socket) and anything else still running there.
+    # containerd 1.6 puts a shim's socket in /run/containerd/s, named sha256(<address>/<namespace>/
+    # <id>): a shim killed here leaves it behind.
+    local sid shim_sockets=()
+    for sid in $(pgrep -af "containerd-shim-runc-v2 .*-address $SOCK" | grep -o -- '-id [^ ]*' | cut -d' ' -f2); do
+        shim_sockets+=("/run/containerd/s/$(printf '%s' "$SOCK/k8s.io/$sid" | sha256sum | cut -d' ' -f1)")
+    done
     kill_workdir_processes
+    rm -f "${shim_sockets[@]}"
     umount_workdir
     # The runtimes' state dirs: a runtime that left a container behind shows here.
     local h state
@@ -219,6 +226,11 @@ cleanup() {
     leftover processes "$(pgrep -af "$WORK" | grep -v "^$$ " || true)"
     leftover "pod network namespaces" "$(ls /run/netns 2>/dev/null | sort | comm -13 <(echo "$RUN_NETNS_BEFORE" | sort) - || true)"
     leftover "CNI results in /var/lib/cni/results" "$cni_left"
+    local sock sockets_left=
+    for sock in "${shim_sockets[@]}"; do
+        [[ ! -e $sock ]] || sockets_left+="$sock"$'\n'
+    done
+    leftover "shim sockets" "${sockets_left%$'\n'}"
     leftover "shared memory segments" "$(ipcs -m | awk '$2 ~ /^[0-9]+$/ {print $2}' | sort | comm -13 <(echo "$SHM_BEFORE") - || true)"
     if ((LEFTOVERS > 0)); then
         echo "cri: FAILED: $LEFTOVERS kinds of things left behind"
@@ -305,7 +317,8 @@ lane_cgroups
     for dir in "${LANE_CGROUPS[@]}"; do
         echo "$BASHPID" >"$dir/cgroup.procs"
     done
-    exec "${IN_NS[@]}" containerd --config "$WORK/containerd.toml" --log-level debug
+    # A session of its own: a ^C at the terminal stops the lane, whose cleanup still needs containerd.
+    exec setsid "${IN_NS[@]}" containerd --config "$WORK/containerd.toml" --log-level debug
 ) >"$WORK/logs/containerd.log" 2>&1 &
 CONTAINERD_PID=$!
 wait_for 60 ctr -a "$SOCK" version || {
@@ -332,7 +345,7 @@ run_critest() {
     local h=$1 log=$WORK/logs/critest-$1.log rc=0 args=()
     [[ -z $FOCUS ]] || args+=(-ginkgo.focus "$FOCUS")
     echo "cri: critest on $h (log: $log)"
-    TMPDIR=$WORK/tmp timeout 1800 "${IN_NS[@]}" "$CRITEST" -runtime-endpoint "unix://$SOCK" \
+    TMPDIR=$WORK/tmp timeout --foreground 1800 "${IN_NS[@]}" "$CRITEST" -runtime-endpoint "unix://$SOCK" \
         -image-endpoint "unix://$SOCK" -runtime-handler "$h" \
         -ginkgo.skip 'Image Manager' -ginkgo.no-color "${args[@]}" >"$log" 2>&1 || rc=$?
     local line
