@@ -7,7 +7,7 @@
 #   NOOK_RUNTIME=/usr/sbin/runc   run the integration tests against runc (checks the tests)
 #   NOOK_TEST_SKIP="vm clients"   skip the slow lanes (e.g. while iterating locally);
 #                                 "fuzz" skips the bounded config fuzzing run, "oci" the OCI
-#                                 validation suite
+#                                 validation suite, "cri" the CRI lane (containerd + critest)
 #   NOOK_FUZZ_SECONDS=60          how long that run fuzzes (hack/fuzz.sh)
 set -euo pipefail
 
@@ -72,6 +72,17 @@ else
     cargo build --release
     hack/install.sh
     hack/oci-validation.sh
+fi
+
+if skipped cri; then
+    step "CRI lane: skipped (NOOK_TEST_SKIP)"
+else
+    # Kubernetes' path: containerd's CRI plugin and runc shim onto the installed nook; critest on
+    # nook and on runc, crictl scenarios, nothing left behind (hack/cri/run.sh).
+    step "CRI lane (containerd CRI, critest and crictl on nook and runc)"
+    cargo build --release
+    hack/install.sh
+    hack/cri/run.sh
 fi
 
 # Two threads: the suite is mostly waiting on the runtime, and the machine has two cores.
