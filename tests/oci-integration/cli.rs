@@ -70,7 +70,7 @@ container_test! {
 /// `spec` (and `spec --rootless`) writes the document /usr/sbin/runc writes on this host: same
 /// capability sets, mounts, namespaces (a cgroup one only where /sys/fs/cgroup is cgroup2).
 /// Only ociVersion, the spec version each runtime implements, may differ.
-fn spec_as_runc_writes_it(f: &crate::support::Fixture, flags: &[&str]) {
+fn spec_as_runc_writes_it(f: &crate::support::Fixture, test: &str, flags: &[&str]) {
     let runc = std::path::Path::new("/usr/sbin/runc");
     if !runc.exists() {
         // The cgroup v2 VM has no runc to compare with.
@@ -108,12 +108,12 @@ fn spec_as_runc_writes_it(f: &crate::support::Fixture, flags: &[&str]) {
 
 container_test! {
     fn spec_matches_runc_spec(f) {
-        spec_as_runc_writes_it(&f, &[]);
+        spec_as_runc_writes_it(&f, "spec_matches_runc_spec", &[]);
     }
 }
 
 container_test! {
     fn spec_rootless_matches_runc_spec_rootless(f) {
-        spec_as_runc_writes_it(&f, &["--rootless"]);
+        spec_as_runc_writes_it(&f, "spec_rootless_matches_runc_spec_rootless", &["--rootless"]);
     }
 }
