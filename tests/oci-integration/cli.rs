@@ -74,11 +74,7 @@ fn spec_as_runc_writes_it(f: &crate::support::Fixture, test: &str, flags: &[&str
     let runc = std::path::Path::new("/usr/sbin/runc");
     if !runc.exists() {
         // The cgroup v2 VM has no runc to compare with.
-        crate::support::skip(
-            "spec_matches_runc_spec",
-            "runc-binary",
-            "no /usr/sbin/runc here",
-        );
+        crate::support::skip(test, "runc-binary", "no /usr/sbin/runc here");
         return;
     }
     let write = |runtime: &std::path::Path, name: &str| -> Value {
