@@ -1,7 +1,10 @@
 //! Bad input: each case must exit 1, say on stderr which field or path is wrong, and leave
 //! nothing behind (state dir, host mount, cgroup, process).
 
-use crate::support::{assert_nothing_left, container_test, is_runc, pid_alive, Fixture, Outcome};
+use crate::support::{
+    assert_failed_create_left_nothing, assert_nothing_left, container_test, is_runc, pid_alive,
+    Fixture, Outcome,
+};
 use serde_json::json;
 use std::fs;
 use std::time::{Duration, Instant};
@@ -16,12 +19,7 @@ fn assert_clean_failure(f: &Fixture, out: Outcome, names: &[&str]) {
         names.is_empty() || named,
         "stderr names none of {names:?}: {out}"
     );
-    f.rt(&["state", &f.id]).failed();
-    assert_nothing_left(f, &f.id);
-    let entries: Vec<_> = fs::read_dir(f.root())
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(entries.is_empty(), "state left under --root: {entries:?}");
+    assert_failed_create_left_nothing(f);
 }
 
 container_test! {

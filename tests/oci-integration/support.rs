@@ -587,3 +587,15 @@ pub fn mountinfo_line<'a>(mountinfo: &'a str, target: &str) -> Option<&'a str> {
         .rev()
         .find(|l| l.split(' ').nth(4) == Some(target))
 }
+
+/// After a `create` of `f.id` that failed: no such container, nothing of it left on the host,
+/// and nothing at all under `--root`.
+#[track_caller]
+pub fn assert_failed_create_left_nothing(f: &Fixture) {
+    f.rt(&["state", &f.id]).failed();
+    assert_nothing_left(f, &f.id);
+    let entries: Vec<_> = fs::read_dir(f.root())
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(entries.is_empty(), "state left under --root: {entries:?}");
+}

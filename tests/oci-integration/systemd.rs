@@ -34,12 +34,7 @@ fn assert_clean_failure(f: &Fixture, out: Outcome, name: &str) {
         out.stderr.contains(name),
         "stderr does not name {name:?}: {out}"
     );
-    f.rt(&["state", &f.id]).failed();
-    assert_nothing_left(f, &f.id);
-    let entries: Vec<_> = fs::read_dir(f.root())
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(entries.is_empty(), "state left under --root: {entries:?}");
+    crate::support::assert_failed_create_left_nothing(f);
 }
 
 container_test! {
