@@ -645,3 +645,29 @@ container_test! {
         assert_eq!(out.code(), Some(0), "{out}");
     }
 }
+
+container_test! {
+    fn a_call_the_program_is_denied_is_the_programs_error_not_a_setup_error(f) {
+        // The profile denies getcwd, and without no_new_privs the filter cannot wait for the
+        // handshake. nook's own cwd check runs before the filter, so the container starts and
+        // only the program meets the denial: no misleading "process.cwd ... resolves outside the
+        // container root" from setup (which an older nook reported).
+        if crate::support::is_runc() {
+            // runc 1.1.5 checks the cwd after loading this filter and fails as nook used to.
+            crate::support::skip(
+                "a_call_the_program_is_denied_is_the_programs_error_not_a_setup_error",
+                "runc",
+                "runc 1.1.5 verifies the cwd under the filter",
+            );
+            return;
+        }
+        f.config["process"]["noNewPrivileges"] = json!(false);
+        f.config["linux"]["seccomp"] = allow_all_but(json!([
+            {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+        ]));
+        f.set_sh("echo started; pwd -P");
+        let out = f.run();
+        assert!(out.stdout.starts_with("started\n"), "{out}");
+        assert!(!out.stderr.contains("process.cwd"), "{out}");
+    }
+}
