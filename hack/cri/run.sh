@@ -46,6 +46,7 @@ ensure_pkg gcc gcc
 ensure_pkg ipcmk util-linux
 ensure_pkg pgrep procps
 ensure_pkg script bsdutils
+ensure_pkg jq jq
 for h in $HANDLERS; do
     if [[ ! -x ${BINARY[$h]:-} ]]; then
         echo "cri: no binary for handler $h (${BINARY[$h]:-unknown handler})" >&2
