@@ -105,24 +105,29 @@ pub fn step(name: &str) {
     }
 }
 
-/// Where warnings go: the `--log` file (in its format) when there is one, else stderr.
-static WARNINGS: std::sync::OnceLock<std::sync::Mutex<Logger>> = std::sync::OnceLock::new();
+/// The command's log: the `--log` file in its format, or stderr. Warnings and the final error go
+/// through it; main installs the one it opened, so no command opens the file twice.
+static SINK: std::sync::OnceLock<std::sync::Mutex<Logger>> = std::sync::OnceLock::new();
 
-/// Send warnings through `sink` instead of plain stderr (main sets it from --log/--log-format).
-pub fn enable_warnings(sink: Logger) {
-    let _ = WARNINGS.set(std::sync::Mutex::new(sink));
+pub fn install(sink: Logger) {
+    let _ = SINK.set(std::sync::Mutex::new(sink));
+}
+
+/// A line at `level` to the installed log (stderr in text form when none is installed).
+pub fn log(level: Level, msg: &str) {
+    match SINK.get().and_then(|s| s.lock().ok()) {
+        Some(mut sink) => sink.log(level, msg),
+        None => {
+            let _ =
+                std::io::stderr().write_all(render(Format::Text, level, msg, &now()).as_bytes());
+        }
+    }
 }
 
 /// A field the spec lets a runtime ignore, or a setting it could only partly apply: say so and
 /// go on, as runc does.
 pub fn warn(msg: &str) {
-    match WARNINGS.get().and_then(|s| s.lock().ok()) {
-        Some(mut sink) => sink.log(Level::Warn, msg),
-        None => {
-            let _ = std::io::stderr()
-                .write_all(render(Format::Text, Level::Warn, msg, &now()).as_bytes());
-        }
-    }
+    log(Level::Warn, msg);
 }
 
 /// A debug line for `--debug` (`level=debug msg=...` in the --log-format); `msg` is only

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         print!("{}", commands::version());
         return ExitCode::SUCCESS;
     }
-    let mut logger = match Logger::open(
+    let logger = match Logger::open(
         cli.global.log.as_deref(),
         cli.global.log_format.into(),
         cli.global.debug,
@@ -49,15 +49,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if cli.global.log.is_some() {
-        if let Ok(sink) = Logger::open(
-            cli.global.log.as_deref(),
-            cli.global.log_format.into(),
-            false,
-        ) {
-            nook::logging::enable_warnings(sink);
-        }
-    }
+    let log_file = logger.has_file();
+    nook::logging::install(logger);
     if cli.global.debug {
         if let Ok(sink) = Logger::open(
             cli.global.log.as_deref(),
@@ -71,8 +64,8 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let msg = format!("{err:#}");
-            if logger.has_file() {
-                logger.log(Level::Error, &msg);
+            if log_file {
+                nook::logging::log(Level::Error, &msg);
             }
             eprintln!("{msg}");
             ExitCode::from(commands::failure_code(&cli))
