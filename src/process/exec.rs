@@ -159,8 +159,11 @@ fn prepare_exec(
     entry::handshake(chan, args.preserve_fds)?;
     // Loaded by entry::finish, with nothing but execve (and, without no_new_privs, the
     // capability sets) after it.
+    if filter.is_some() {
+        // The state goes to the seccomp agent with the notify fd.
+        exec.state_json = args.state_json.to_string();
+    }
     exec.seccomp = filter;
-    exec.state_json = args.state_json.to_string();
     Ok(exec)
 }
 
