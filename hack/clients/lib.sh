@@ -93,17 +93,21 @@ fail() {
     FAILED_NAMES+=("$1")
 }
 
-# scenario NAME FUNC: runs FUNC in a subshell with errexit, its output in $WORK/logs/NAME.log;
-# PASS if it returns 0, else FAIL and the tail of its log.
+# scenario NAME FUNC [LABEL]: runs FUNC in a subshell with errexit, its output in
+# $WORK/logs/LABEL.log (LABEL defaults to NAME; $ONLY selects by NAME); PASS if it returns 0,
+# else FAIL, the tail of its log and, with the runtime wrapper (make_wrapper), the runtime
+# command lines it ran.
 scenario() {
-    local name=$1 fn=$2 rc
+    local name=$1 fn=$2 label=${3:-$1} rc
     if [[ -n $ONLY && ! $name =~ $ONLY ]]; then
         return 0
     fi
-    local log=$WORK/logs/$name.log
-    echo "=== $name" >>"$ARGV_LOG"
-    local argv_start
-    argv_start=$(wc -l <"$ARGV_LOG")
+    local log=$WORK/logs/${label// /-}.log
+    local argv_start=""
+    if [[ -n ${ARGV_LOG:-} ]]; then
+        echo "=== $label" >>"$ARGV_LOG"
+        argv_start=$(wc -l <"$ARGV_LOG")
+    fi
     set +e
     (
         set -euo pipefail
@@ -112,12 +116,14 @@ scenario() {
     rc=$?
     set -e
     if [[ $rc == 0 ]]; then
-        pass "$name"
+        pass "$label"
     else
-        fail "$name"
+        fail "$label"
         sed 's/^/    | /' "$log" | tail -n 25
-        echo "    runtime command lines:"
-        tail -n +"$((argv_start + 1))" "$ARGV_LOG" | sed 's/^/    > /' | tail -n 30
+        if [[ -n $argv_start ]]; then
+            echo "    runtime command lines:"
+            tail -n +"$((argv_start + 1))" "$ARGV_LOG" | sed 's/^/    > /' | tail -n 30
+        fi
     fi
 }
 

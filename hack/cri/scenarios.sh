@@ -224,26 +224,9 @@ s_remove_pods() {
     expect_eq "$SC state dir" "$(ls -A "$WORK/$SC-root/k8s.io" 2>/dev/null)" ""
 }
 
-# sc_scenario NAME FUNC: like lib.sh's scenario, without the runtime wrapper's argv log.
+# sc_scenario NAME FUNC: lib.sh's scenario, labelled with the runtime handler under test.
 sc_scenario() {
-    local name=$1 fn=$2 rc log
-    if [[ -n $ONLY && ! $name =~ $ONLY ]]; then
-        return 0
-    fi
-    log=$WORK/logs/$SC-$name.log
-    set +e
-    (
-        set -euo pipefail
-        "$fn"
-    ) >"$log" 2>&1 </dev/null
-    rc=$?
-    set -e
-    if [[ $rc == 0 ]]; then
-        pass "$SC $name"
-    else
-        fail "$SC $name"
-        sed 's/^/    | /' "$log" | tail -n 25
-    fi
+    scenario "$1" "$2" "$SC $1"
 }
 
 run_scenarios() {
