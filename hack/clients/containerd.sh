@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 
 need_root
 ensure_pkg containerd containerd
-ensure_pkg script bsdutils
+ensure_pkg python3 python3
 
 make_workdir containerd
 make_wrapper
@@ -109,9 +109,8 @@ t_exec() {
 }
 
 t_exec_tty() {
-    local cmd out
-    cmd=$(printf '%q ' ctr -a "$SOCK" -n "$NS" task exec -t --fifo-dir "$WORK/fifo" --exec-id x3 c-det sh -c 'tty; echo ok')
-    out=$(timeout 60 script -qec "$cmd" /dev/null | tr -d '\r')
+    local out
+    out=$(on_pty ctr -a "$SOCK" -n "$NS" task exec -t --fifo-dir "$WORK/fifo" --exec-id x3 c-det sh -c 'tty; echo ok')
     echo "$out"
     expect_match "exec tty output" "$out" "*/dev/pts/*ok*"
 }
@@ -148,9 +147,8 @@ t_kill() {
 }
 
 t_tty() {
-    local cmd out rc=0
-    cmd=$(printf '%q ' ctr -a "$SOCK" -n "$NS" run --rm -t "${RUNOPTS[@]}" "$IMG" c-tty sh -c 'tty; echo ok; exit 4')
-    out=$(timeout 60 script -qec "$cmd" /dev/null | tr -d '\r') || rc=$?
+    local out rc=0
+    out=$(on_pty ctr -a "$SOCK" -n "$NS" run --rm -t "${RUNOPTS[@]}" "$IMG" c-tty sh -c 'tty; echo ok; exit 4') || rc=$?
     echo "$out"
     expect_match "tty output" "$out" "*/dev/pts/0*ok*"
     expect_eq "exit code" "$rc" 4

@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 need_root
 ensure_pkg /usr/sbin/dockerd docker.io
 ensure_pkg containerd containerd
-ensure_pkg script bsdutils
+ensure_pkg python3 python3
 
 make_workdir docker
 make_wrapper
@@ -122,19 +122,17 @@ t_pause() {
 }
 
 t_tty() {
-    local cmd out rc=0
-    cmd=$(printf '%q ' "$DOCKER_BIN" -H "unix://$SOCK" run -it --rm "${RUNOPTS[@]}" "${SEC[@]}" "$IMG" sh -c 'tty; echo ok; exit 4')
-    out=$(timeout 60 script -qec "$cmd" /dev/null | tr -d '\r') || rc=$?
+    local out rc=0
+    out=$(on_pty "$DOCKER_BIN" -H "unix://$SOCK" run -it --rm "${RUNOPTS[@]}" "${SEC[@]}" "$IMG" sh -c 'tty; echo ok; exit 4') || rc=$?
     echo "$out"
     expect_match "tty output" "$out" "*/dev/pts/0*ok*"
     expect_eq "exit code" "$rc" 4
 }
 
 t_exec_tty() {
-    local cid cmd out
+    local cid out
     cid=$(run_d "$IMG" sleep 1000)
-    cmd=$(printf '%q ' "$DOCKER_BIN" -H "unix://$SOCK" exec -it "$cid" sh -c 'tty; echo ok')
-    out=$(timeout 60 script -qec "$cmd" /dev/null | tr -d '\r')
+    out=$(on_pty "$DOCKER_BIN" -H "unix://$SOCK" exec -it "$cid" sh -c 'tty; echo ok')
     echo "$out"
     expect_match "exec tty output" "$out" "*/dev/pts/*ok*"
     dk rm -f "$cid" >/dev/null

@@ -29,6 +29,12 @@ need_root() {
 }
 
 # ensure_pkg CMD PKG: installs Debian package PKG unless CMD is on PATH (or an absolute path that exists).
+# on_pty CMD...: runs CMD on a new pty nobody types on (hack/ptyrun.py, 60 s at most), prints its
+# output with the pty's \r taken out, and returns its exit code.
+on_pty() {
+    python3 "$REPO_DIR/hack/ptyrun.py" --timeout 60 "$@" | tr -d '\r'
+}
+
 ensure_pkg() {
     local cmd=$1 pkg=$2
     if [[ $cmd == /* && -x $cmd ]] || { [[ $cmd != /* ]] && command -v "$cmd" >/dev/null 2>&1; }; then

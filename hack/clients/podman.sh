@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 need_root
 ensure_pkg podman podman
 ensure_pkg conmon conmon
-ensure_pkg script bsdutils
+ensure_pkg python3 python3
 
 make_workdir podman
 make_wrapper
@@ -110,23 +110,20 @@ t_exec() {
     pm rm -f -t 0 "$cid"
 }
 
-# ptys: "script" gives podman a terminal, so -it goes through the console socket. The sleep: podman
+# ptys: on_pty gives podman a terminal, so -it goes through the console socket. The sleep: podman
 # sometimes loses the output of a tty container that exits at once (seen with runc too).
 t_tty() {
-    local cmd out
-    cmd=$(printf '%q ' "${PODMAN[@]}" run -it --rm "${SEC[@]}" "$IMG" sh -c 'tty; echo ok; sleep 0.3; exit 4')
-    local rc=0
-    out=$(timeout 60 script -qec "$cmd" /dev/null | tr -d '\r') || rc=$?
+    local out rc=0
+    out=$(on_pty "${PODMAN[@]}" run -it --rm "${SEC[@]}" "$IMG" sh -c 'tty; echo ok; sleep 0.3; exit 4') || rc=$?
     echo "$out"
     expect_match "tty output" "$out" "*/dev/pts/0*ok*"
     expect_eq "exit code" "$rc" 4
 }
 
 t_exec_tty() {
-    local cid cmd out
+    local cid out
     cid=$(run_d "$IMG" sleep 1000)
-    cmd=$(printf '%q ' "${PODMAN[@]}" exec -it "$cid" sh -c 'tty; echo ok')
-    out=$(timeout 60 script -qec "$cmd" /dev/null | tr -d '\r')
+    out=$(on_pty "${PODMAN[@]}" exec -it "$cid" sh -c 'tty; echo ok')
     echo "$out"
     expect_match "exec tty output" "$out" "*/dev/pts/*ok*"
     pm rm -f -t 0 "$cid"

@@ -45,7 +45,7 @@ ensure_pkg ip iproute2
 ensure_pkg gcc gcc
 ensure_pkg ipcmk util-linux
 ensure_pkg pgrep procps
-ensure_pkg script bsdutils
+ensure_pkg python3 python3
 ensure_pkg jq jq
 for h in $HANDLERS; do
     if [[ ! -x ${BINARY[$h]:-} ]]; then

@@ -100,9 +100,8 @@ s_exec() {
 }
 
 s_exec_tty() {
-    local cmd out
-    cmd=$(printf '%q ' timeout 60 "${IN_NS[@]}" "$CRICTL" -c "$WORK/crictl.yaml" exec -it "$(id_of c1)" sh -c 'tty; echo ok')
-    out=$(timeout 90 script -qec "$cmd" /dev/null | tr -d '\r')
+    local out
+    out=$(on_pty "${IN_NS[@]}" "$CRICTL" -c "$WORK/crictl.yaml" exec -it "$(id_of c1)" sh -c 'tty; echo ok')
     echo "$out"
     expect_match "exec -t output" "$out" "*/dev/pts/*ok*"
 }
