@@ -171,29 +171,12 @@ summary() {
     fi
 }
 
-# make_oci_archive NAME: sets OCI_TAR=$WORK/oci.tar, an OCI image layout (one uncompressed layer: the busybox
-# rootfs) annotated with NAME, built by hand so that no registry or other engine is needed.
+# make_oci_archive NAME: sets OCI_TAR=$WORK/oci.tar, an OCI image layout (one uncompressed layer: the
+# busybox rootfs) annotated with NAME (hack/oci-archive.sh).
 make_oci_archive() {
-    local name=$1 dir=$WORK/oci layer_digest layer_size config_digest config_size manifest_digest manifest_size
     [[ -n ${ROOTFS_TAR:-} ]] || make_rootfs_tar
-    mkdir -p "$dir/blobs/sha256"
-    layer_digest=$(sha256sum "$ROOTFS_TAR" | cut -d' ' -f1)
-    layer_size=$(stat -c %s "$ROOTFS_TAR")
-    cp "$ROOTFS_TAR" "$dir/blobs/sha256/$layer_digest"
-    printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-        "$layer_digest" >"$dir/config.json"
-    config_digest=$(sha256sum "$dir/config.json" | cut -d' ' -f1)
-    config_size=$(stat -c %s "$dir/config.json")
-    mv "$dir/config.json" "$dir/blobs/sha256/$config_digest"
-    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
-        "$config_digest" "$config_size" "$layer_digest" "$layer_size" >"$dir/manifest.json"
-    manifest_digest=$(sha256sum "$dir/manifest.json" | cut -d' ' -f1)
-    manifest_size=$(stat -c %s "$dir/manifest.json")
-    mv "$dir/manifest.json" "$dir/blobs/sha256/$manifest_digest"
-    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
-        "$manifest_digest" "$manifest_size" "$name" "${name##*:}" >"$dir/index.json"
-    echo '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
-    tar -C "$dir" -cf "$WORK/oci.tar" oci-layout index.json blobs
+    "$REPO_DIR/hack/oci-archive.sh" "$1" "$ROOTFS_TAR" \
+        '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]}' "$WORK/oci.tar"
     # shellcheck disable=SC2034 # used by the sourcing scripts
     OCI_TAR=$WORK/oci.tar
 }

@@ -74,27 +74,10 @@ EOF
 # image NAME FILE ROOTFS CONFIG: OUT/FILE.tar, an OCI image layout with one layer (ROOTFS) and the
 # image config CONFIG (the "config" object of the OCI image config), annotated with NAME.
 image() {
-    local name=$1 file=$2 rootfs=$3 config=$4 dir=$tmp/oci-$2 layer digest size cdigest csize mdigest msize
-    mkdir -p "$dir/blobs/sha256"
-    layer=$tmp/$file-layer.tar
+    local name=$1 file=$2 rootfs=$3 config=$4 layer=$tmp/$2-layer.tar
     tar --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 -C "$rootfs" -cf "$layer" .
-    digest=$(sha256sum "$layer" | cut -d' ' -f1)
-    size=$(stat -c %s "$layer")
-    mv "$layer" "$dir/blobs/sha256/$digest"
-    printf '{"architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-        "$config" "$digest" >"$tmp/config.json"
-    cdigest=$(sha256sum "$tmp/config.json" | cut -d' ' -f1)
-    csize=$(stat -c %s "$tmp/config.json")
-    mv "$tmp/config.json" "$dir/blobs/sha256/$cdigest"
-    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
-        "$cdigest" "$csize" "$digest" "$size" >"$tmp/manifest.json"
-    mdigest=$(sha256sum "$tmp/manifest.json" | cut -d' ' -f1)
-    msize=$(stat -c %s "$tmp/manifest.json")
-    mv "$tmp/manifest.json" "$dir/blobs/sha256/$mdigest"
-    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
-        "$mdigest" "$msize" "$name" "${name##*:}" >"$dir/index.json"
-    echo '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
-    tar --mtime=@0 -C "$dir" -cf "$out/$file.tar" oci-layout index.json blobs
+    "$here/../../oci-archive.sh" "$name" "$layer" "$config" "$out/$file.tar"
+    rm -f "$layer"
     echo "$name $file.tar" >>"$out/images.list"
 }
 
