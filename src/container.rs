@@ -163,23 +163,31 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     }
 }
 
+/// Where a process's terminal goes: for `terminal: true`, the stream to `--console-socket` that
+/// receives its pty master, or with `own_pty` (a foreground `run`/`exec` that proxies the pty
+/// itself) one end of a pair, whose other end is returned to receive the master on.
+fn console_for(
+    process: &oci_spec::runtime::Process,
+    socket: Option<&Path>,
+    own_pty: bool,
+) -> Result<(Option<UnixStream>, Option<UnixStream>)> {
+    match (process.terminal() == Some(true), socket) {
+        (true, Some(path)) => Ok((Some(tty::connect(path)?), None)),
+        (true, None) if own_pty => {
+            let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
+            Ok((Some(theirs), Some(ours)))
+        }
+        (true, None) => Err(ContainerError::TerminalWithoutSocket),
+        (false, Some(_)) => Err(ContainerError::SocketWithoutTerminal),
+        (false, None) => Ok((None, None)),
+    }
+}
+
 fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
     let bundle = spec::load(bundle)?;
     logging::step("load and validate config.json");
     let process = bundle.spec.process().as_ref().expect("validated");
-    // With `own_pty`, a terminal container without a socket sends its pty master to us.
-    let mut own_end = None;
-    let console = match (process.terminal() == Some(true), &opts.console_socket) {
-        (true, Some(path)) => Some(tty::connect(path)?),
-        (true, None) if opts.own_pty => {
-            let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
-            own_end = Some(ours);
-            Some(theirs)
-        }
-        (true, None) => return Err(ContainerError::TerminalWithoutSocket),
-        (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
-        (false, None) => None,
-    };
+    let (console, own_end) = console_for(process, opts.console_socket.as_deref(), opts.own_pty)?;
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let rootless = rootless::is_rootless(opts.rootless);
@@ -621,18 +629,7 @@ pub fn exec(
         Status::Paused => return Err(ContainerError::ExecPaused),
         Status::Stopped | Status::Creating => return Err(ContainerError::ExecStopped),
     }
-    let mut own_end = None;
-    let console = match (process.terminal() == Some(true), &opts.console_socket) {
-        (true, Some(path)) => Some(tty::connect(path)?),
-        (true, None) if opts.own_pty => {
-            let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
-            own_end = Some(ours);
-            Some(theirs)
-        }
-        (true, None) => return Err(ContainerError::TerminalWithoutSocket),
-        (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
-        (false, None) => None,
-    };
+    let (console, own_end) = console_for(process, opts.console_socket.as_deref(), opts.own_pty)?;
     let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
     let pending = process::exec::spawn_exec(process::exec::ExecRequest {
         init_pid: Pid::from_raw(record.pid),
