@@ -186,9 +186,12 @@ fn console_for(
 fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
     let bundle = spec::load(bundle)?;
     logging::step("load and validate config.json");
-    let process = bundle.spec.process().as_ref().expect("validated");
-    let (console, own_end) = console_for(process, opts.console_socket.as_deref(), opts.own_pty)?;
-    let linux = bundle.spec.linux().as_ref().expect("validated");
+    let (console, own_end) = console_for(
+        bundle.process(),
+        opts.console_socket.as_deref(),
+        opts.own_pty,
+    )?;
+    let linux = bundle.linux();
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let rootless = rootless::is_rootless(opts.rootless);
     let cgroup = if opts.systemd_cgroup {
@@ -212,10 +215,10 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         rootfs: bundle.rootfs.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         owner: String::new(),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        annotations: bundle.annotations().cloned().unwrap_or_default(),
         cgroup_path: cgroup.path().to_path_buf(),
         systemd_unit: cgroup.unit().map(String::from),
-        hooks: bundle.spec.hooks().clone(),
+        hooks: bundle.hooks().cloned(),
         seccomp: linux.seccomp().clone(),
         ..Default::default()
     };
@@ -234,9 +237,7 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         r.state_json(Status::Creating)
     };
     let pending = launch::spawn_init(LaunchArgs {
-        spec: &bundle.spec,
-        rootfs: &bundle.rootfs,
-        bundle: &bundle.dir,
+        bundle: &bundle,
         start_socket: &dir.start_socket_addr(),
         cgroup: &cgroup,
         resources: resources.as_ref(),

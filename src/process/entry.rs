@@ -77,6 +77,8 @@ pub enum InitError {
     },
     #[error("process.cwd: {path} resolves outside the container root")]
     CwdOutside { path: PathBuf },
+    #[error("process.args: must name a program")]
+    NoProgram,
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotFound(String),
     /// Worded as runc words it: docker and podman map "no such file or directory" to 127.
@@ -253,7 +255,10 @@ pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
     let args = process.args().as_deref().unwrap_or(&[]);
     let env: Vec<String> = process.env().clone().unwrap_or_default();
 
-    let name = &args[0];
+    // validate_process refused an empty list; said again here rather than trusted by an index.
+    let Some(name) = args.first() else {
+        return Err(InitError::NoProgram);
+    };
     let path = if name.contains('/') {
         // Checked now, like runc, so `create` (not `start`) reports a missing program.
         let path = PathBuf::from(name);
