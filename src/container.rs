@@ -42,6 +42,8 @@ pub enum ContainerError {
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
     #[error("process.terminal: cannot allocate a tty without --console-socket")]
     TerminalWithoutSocket,
     #[error("--console-socket: process.terminal is false, so there is no tty to send")]
@@ -197,6 +199,10 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         let r = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
         (cgroup, r)
     };
+    let net_devices = linux.net_devices().as_ref().filter(|d| !d.is_empty());
+    if let Some(devices) = net_devices {
+        crate::netdev::check_host(devices)?;
+    }
     let dir = ContainerDir::create(root, id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -240,6 +246,12 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     })?;
     drop(console);
     logging::step("init set up (rootfs, namespaces, hooks), waiting for start");
+    // Declared after `pending`: on a failure below it is dropped first and moves the devices
+    // back to the host while the init still lives.
+    let moved = match net_devices {
+        Some(devices) => Some(crate::netdev::move_in(pending.pid, devices)?),
+        None => None,
+    };
     record.pid = pending.pid.as_raw();
     record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
     dir.save(&record)?;
@@ -250,6 +262,9 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     logging::step("record saved");
     let pid = pending.commit().map_err(LaunchError::from)?;
     logging::step("create committed");
+    if let Some(moved) = moved {
+        moved.keep();
+    }
     undo.keep();
     Ok(Created {
         pid,

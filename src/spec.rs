@@ -140,6 +140,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .ok_or_else(|| invalid("linux", "missing"))?;
     validate_namespaces(spec)?;
     refuse_unsupported_linux(linux)?;
+    validate_net_devices(spec)?;
     validate_mounts_and_hooks(spec)?;
     if let Some(seccomp) = linux.seccomp() {
         crate::security::seccomp::validate(seccomp)?;
@@ -271,10 +272,24 @@ fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecErro
     if let Some(p) = l.personality() {
         sched::check_personality(p)?;
     }
-    if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(SpecError::Unsupported("linux.netDevices"));
-    }
     Ok(())
+}
+
+/// `linux.netDevices`: valid names, none given twice, and a network namespace of the
+/// container's own (new or joined by path, as runc 1.4 takes either) to move them into.
+fn validate_net_devices(spec: &Spec) -> Result<(), SpecError> {
+    let devices = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref());
+    let Some(devices) = devices.filter(|d| !d.is_empty()) else {
+        return Ok(());
+    };
+    if !has(spec, LinuxNamespaceType::Network) {
+        return Err(invalid(
+            "linux.netDevices",
+            "moving network devices needs a network namespace of the container's own \
+             (linux.namespaces lists none, so the container shares the host's)",
+        ));
+    }
+    crate::netdev::validate(devices).map_err(|why| invalid("linux.netDevices", why))
 }
 
 /// runc reads `"path": ""` as no path: a new namespace. Said once here, so everything after

@@ -4,6 +4,7 @@
 
 pub mod bpf;
 pub mod mount;
+pub mod netlink;
 pub mod seccomp;
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
