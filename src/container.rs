@@ -203,6 +203,9 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     if let Some(devices) = net_devices {
         crate::netdev::check_host(devices)?;
     }
+    if let Some(policy) = linux.memory_policy() {
+        crate::process::sched::check_memory_policy_host(policy).map_err(SpecError::from)?;
+    }
     let dir = ContainerDir::create(root, id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -215,6 +218,7 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         systemd_unit: cgroup.unit().map(String::from),
         hooks: bundle.spec.hooks().clone(),
         seccomp: linux.seccomp().clone(),
+        memory_policy: linux.memory_policy().clone(),
         ..Default::default()
     };
     // First write before anything else exists, so `delete --force` can find the cgroup even
@@ -656,6 +660,7 @@ pub fn exec(
         preserve_fds: opts.preserve_fds,
         console: console.as_ref(),
         seccomp: record.seccomp.as_ref(),
+        memory_policy: record.memory_policy.as_ref(),
         state_json: &record.state_json(Status::Running),
     })
     .map_err(|e| match e {

@@ -266,8 +266,8 @@ fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecErro
     if l.intel_rdt().is_some() {
         return Err(SpecError::Unsupported("linux.intelRdt"));
     }
-    if l.memory_policy().is_some() {
-        return Err(SpecError::Unsupported("linux.memoryPolicy"));
+    if let Some(p) = l.memory_policy() {
+        sched::memory_policy(p)?;
     }
     if let Some(p) = l.personality() {
         sched::check_personality(p)?;

@@ -254,6 +254,21 @@ pub fn set_personality(persona: libc::c_ulong) -> Result<(), Errno> {
     Errno::result(ret).map(drop)
 }
 
+/// set_mempolicy(2) for the calling thread (and what it forks): `mode` with its flags, the
+/// nodes as a bit mask (`maxnode` bits), or no mask for MPOL_DEFAULT and MPOL_LOCAL.
+pub fn set_mempolicy(mode: i32, nodemask: &[libc::c_ulong]) -> Result<(), Errno> {
+    let (ptr, maxnode) = if nodemask.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads one bit less than it is told (as libnuma passes, bits + 1).
+        let bits = nodemask.len() * libc::c_ulong::BITS as usize;
+        (nodemask.as_ptr(), bits as libc::c_ulong + 1)
+    };
+    // SAFETY: `nodemask` holds `maxnode - 1` readable bits and outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
+    Errno::result(ret).map(drop)
+}
+
 /// The kernel's `struct sched_attr` (first version, 48 bytes, plus the util-clamp fields).
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -163,3 +163,94 @@ container_test! {
         assert!(on_host(&first.a));
     }
 }
+
+/// Whether the first /proc/self/numa_maps line (`<address> <policy> <details>`) shows `policy`.
+fn shows_policy(out: &str, policy: &str) -> bool {
+    let line = out.lines().next().unwrap_or_default();
+    line.split_once(' ')
+        .is_some_and(|(_, rest)| rest.starts_with(&format!("{policy} ")))
+}
+
+container_test! {
+    fn memory_policy_every_mode_and_flag_applies_in_the_init_and_exec(f) {
+        if runc_lacks("memory_policy_every_mode_and_flag_applies_in_the_init_and_exec", "memoryPolicy") {
+            return;
+        }
+        // This host has one NUMA node, 0.
+        let cases = [
+            (json!({"mode": "MPOL_DEFAULT"}), "default"),
+            (json!({"mode": "MPOL_BIND", "nodes": "0"}), "bind:0"),
+            (json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}), "interleave:0"),
+            (json!({"mode": "MPOL_WEIGHTED_INTERLEAVE", "nodes": "0"}), "weighted interleave:0"),
+            (json!({"mode": "MPOL_PREFERRED", "nodes": "0"}), "prefer:0"),
+            (json!({"mode": "MPOL_PREFERRED_MANY", "nodes": "0"}), "prefer (many):0"),
+            (json!({"mode": "MPOL_LOCAL"}), "local"),
+            (json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}), "bind=static:0"),
+            (json!({"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES"]}), "interleave=relative:0"),
+            (json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NUMA_BALANCING"]}), "bind=balancing:0"),
+        ];
+        for (policy, expected) in cases {
+            f.config["linux"]["memoryPolicy"] = policy.clone();
+            let out = f.run_sh("head -n1 /proc/self/numa_maps");
+            assert!(shows_policy(&out, expected), "{policy}: not {expected:?} in {out}");
+        }
+        // An exec'd process gets the container's policy too.
+        f.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"});
+        f.set_args(&["sleep", "100"]);
+        let id = f.another_id("exec");
+        f.create_with(&id, &[]).ok();
+        let out = f.rt(&["exec", &id, "head", "-n1", "/proc/self/numa_maps"]).ok();
+        assert!(shows_policy(&out.stdout, "interleave:0"), "{out}");
+        f.rt(&["delete", "--force", &id]).ok();
+    }
+}
+
+container_test! {
+    fn memory_policy_bad_input_is_refused_naming_the_field(f) {
+        if runc_lacks("memory_policy_bad_input_is_refused_naming_the_field", "memoryPolicy") {
+            return;
+        }
+        f.set_args(&["true"]);
+        let cases = [
+            (json!({"mode": "MPOL_BIND", "nodes": "7"}), "linux.memoryPolicy.nodes"),
+            (json!({"mode": "MPOL_BIND", "nodes": "0-9999"}), "linux.memoryPolicy.nodes"),
+            (json!({"mode": "MPOL_BIND"}), "linux.memoryPolicy.nodes"),
+            (json!({"mode": "MPOL_LOCAL", "nodes": "0"}), "linux.memoryPolicy.nodes"),
+            (json!({"mode": "MPOL_NOPE", "nodes": "0"}), "linux.memoryPolicy.mode"),
+            (json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NOPE"]}), "linux.memoryPolicy.flags"),
+            (json!({"mode": "MPOL_BIND", "nodes": "0",
+                    "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]}), "linux.memoryPolicy.flags"),
+        ];
+        for (policy, field) in cases {
+            f.config["linux"]["memoryPolicy"] = policy.clone();
+            let out = f.create().failed();
+            assert!(out.stderr.contains(field), "{policy}: {out}");
+            assert_failed_create_left_nothing(&f);
+        }
+    }
+}
+
+container_test! {
+    fn personality_flags_apply(f) {
+        if runc_lacks("personality_flags_apply", "personality flags") {
+            return;
+        }
+        f.config["linux"]["personality"] =
+            json!({"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE", "SHORT_INODE"]});
+        let out = f.run_sh("cat /proc/self/personality");
+        // ADDR_NO_RANDOMIZE 0x0040000 | SHORT_INODE 0x1000000, domain PER_LINUX 0 (x86_64's
+        // execve clears READ_IMPLIES_EXEC for a binary with a non-executable stack, so that one
+        // would not show).
+        assert_eq!(out.trim(), "01040000", "{out}");
+        f.config["linux"]["personality"] = json!({"domain": "LINUX32", "flags": ["UNAME26"]});
+        let out = f.run_sh("cat /proc/self/personality; uname -m");
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("00020008"), "{out}");
+        assert_eq!(lines.next(), Some("i686"), "{out}");
+        f.config["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["NO_SUCH_FLAG"]});
+        f.set_args(&["true"]);
+        let out = f.create().failed();
+        assert!(out.stderr.contains("linux.personality.flags"), "{out}");
+        assert_failed_create_left_nothing(&f);
+    }
+}
