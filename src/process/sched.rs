@@ -152,6 +152,17 @@ pub fn set_affinity(field: &'static str, value: &str) -> Result<(), SchedError> 
     })
 }
 
+/// Every CPU the process's cpuset allows: the kernel narrows a full mask to the cpuset's CPUs,
+/// so one call does it without reading the cgroup. Best effort, as in runc: a failure leaves
+/// the inherited affinity, which is still a valid one.
+pub fn reset_affinity() {
+    let mut all = CpuSet::new();
+    for cpu in 0..CpuSet::count() {
+        let _ = all.set(cpu);
+    }
+    let _ = sched_setaffinity(Pid::from_raw(0), &all);
+}
+
 fn io_class(class: IOPriorityClass) -> u32 {
     match class {
         IOPriorityClass::IoprioClassRt => 1,

@@ -254,3 +254,64 @@ container_test! {
         assert_failed_create_left_nothing(&f);
     }
 }
+
+/// The CPUs this host has online, as the kernel lists them ("0-1").
+fn online_cpus() -> String {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn cpus_allowed(status: &str) -> &str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap_or_else(|| panic!("no Cpus_allowed_list in {status}"))
+        .trim()
+}
+
+container_test! {
+    fn an_inherited_cpu_affinity_is_reset_to_the_cpuset(f) {
+        if runc_lacks("an_inherited_cpu_affinity_is_reset_to_the_cpuset", "CPU affinity reset") {
+            return;
+        }
+        let all = online_cpus();
+        if all == "0" {
+            skip(
+                "an_inherited_cpu_affinity_is_reset_to_the_cpuset",
+                "several CPUs",
+                "one CPU: a reset cannot be told from the inherited affinity",
+            );
+            return;
+        }
+        // The container's cpuset holds every CPU (no cpu limit): taskset's CPU 0 must not stick.
+        f.set_args(&["sleep", "100"]);
+        f.write_config();
+        f.remember(&f.id);
+        let bundle = f.bundle();
+        let mut create = Command::new("taskset");
+        create.args(["-c", "0"]).arg(&f.runtime).arg("--root").arg(f.root());
+        create.args(["create", "--bundle", bundle.to_str().unwrap(), &f.id]);
+        f.exec(create).ok();
+        f.rt(&["start", &f.id]).ok();
+        let pid = f.state(&f.id)["pid"].as_i64().unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert_eq!(cpus_allowed(&status), all, "init: {status}");
+        let mut exec = Command::new("taskset");
+        exec.args(["-c", "0"]).arg(&f.runtime).arg("--root").arg(f.root());
+        exec.args(["exec", &f.id, "cat", "/proc/self/status"]);
+        let out = f.exec(exec).ok();
+        assert_eq!(cpus_allowed(&out.stdout), all, "exec: {out}");
+        // With execCPUAffinity the config's CPUs win, as before.
+        f.rt(&["delete", "--force", &f.id]).ok();
+        f.config["process"]["execCPUAffinity"] = json!({"final": "1"});
+        f.set_sh("cat /proc/self/status");
+        f.write_config();
+        let mut run = Command::new("taskset");
+        run.args(["-c", "0"]).arg(&f.runtime).arg("--root").arg(f.root());
+        run.args(["run", "--bundle", bundle.to_str().unwrap(), &f.id]);
+        let out = f.exec(run).ok();
+        assert_eq!(cpus_allowed(&out.stdout), "1", "{out}");
+    }
+}
