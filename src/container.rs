@@ -44,6 +44,13 @@ pub enum ContainerError {
     Launch(#[from] LaunchError),
     #[error(transparent)]
     NetDev(#[from] crate::netdev::NetDevError),
+    #[error("--pidfd-socket {path}: {what}: {source}")]
+    PidfdSocket {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("process.terminal: cannot allocate a tty without --console-socket")]
     TerminalWithoutSocket,
     #[error("--console-socket: process.terminal is false, so there is no tty to send")]
@@ -115,6 +122,8 @@ pub struct CreateOptions {
     pub rootless: Option<bool>,
     /// `--systemd-cgroup`: the cgroup is a scope systemd makes (see cgroups::systemd).
     pub systemd_cgroup: bool,
+    /// `--pidfd-socket`: a unix socket that receives a pidfd of the init.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// A container whose directory, cgroup and init exist; undone on drop unless kept.
@@ -182,6 +191,11 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
         (false, None) => None,
     };
+    let pidfd_socket = opts
+        .pidfd_socket
+        .as_deref()
+        .map(PidfdSocket::connect)
+        .transpose()?;
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let rootless = rootless::is_rootless(opts.rootless);
@@ -256,6 +270,9 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         Some(devices) => Some(crate::netdev::move_in(pending.pid, devices)?),
         None => None,
     };
+    if let Some(socket) = &pidfd_socket {
+        socket.send(pending.pid, "standard")?;
+    }
     record.pid = pending.pid.as_raw();
     record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
     dir.save(&record)?;
@@ -295,6 +312,52 @@ pub struct Created {
     pub pid: Pid,
     pub pty_master: Option<std::os::fd::OwnedFd>,
     pub cgroup: Cgroup,
+}
+
+/// `--pidfd-socket`: connected before anything is made (a socket nobody listens on fails the
+/// command up front), then handed a pidfd of the process with SCM_RIGHTS once it exists. The
+/// message names the kind of process as runc's does: "standard" for an init, "setns" for an
+/// exec'd process.
+struct PidfdSocket {
+    path: PathBuf,
+    conn: UnixStream,
+}
+
+impl PidfdSocket {
+    fn connect(path: &Path) -> Result<Self> {
+        match UnixStream::connect(path) {
+            Ok(conn) => Ok(PidfdSocket {
+                path: path.to_path_buf(),
+                conn,
+            }),
+            Err(source) => Err(ContainerError::PidfdSocket {
+                path: path.to_path_buf(),
+                what: "connect",
+                source,
+            }),
+        }
+    }
+
+    fn send(&self, pid: Pid, kind: &str) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        use std::os::fd::AsRawFd;
+        let err = |what, e: nix::Error| ContainerError::PidfdSocket {
+            path: self.path.clone(),
+            what,
+            source: e.into(),
+        };
+        let pidfd = sys::pidfd_open(pid).map_err(|e| err("pidfd_open", e))?;
+        let fds = [pidfd.as_raw_fd()];
+        sendmsg::<()>(
+            self.conn.as_raw_fd(),
+            &[std::io::IoSlice::new(kind.as_bytes())],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|e| err("send the pidfd", e))?;
+        Ok(())
+    }
 }
 
 /// Write the pid file atomically: callers poll for it and must never read half a number.
@@ -613,6 +676,8 @@ pub struct ExecOptions {
     /// For foreground `exec`: a terminal process without --console-socket gets a pty whose
     /// master comes back in `Execed`, as runc does.
     pub own_pty: bool,
+    /// `--pidfd-socket`: a unix socket that receives a pidfd of the process.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// The process definition of the container's config.json, the base `exec <id> cmd` builds on.
@@ -652,6 +717,11 @@ pub fn exec(
         (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
         (false, None) => None,
     };
+    let pidfd_socket = opts
+        .pidfd_socket
+        .as_deref()
+        .map(PidfdSocket::connect)
+        .transpose()?;
     let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
     let pending = process::exec::spawn_exec(process::exec::ExecRequest {
         init_pid: Pid::from_raw(record.pid),
@@ -670,6 +740,9 @@ pub fn exec(
     drop(console);
     // Sent before the process reported ready, so this does not block; taken before it runs.
     let pty_master = own_end.as_ref().map(tty::receive_own_master).transpose()?;
+    if let Some(socket) = &pidfd_socket {
+        socket.send(pending.pid, "setns")?;
+    }
     let pid = pending.commit_and_wait_exec().map_err(|e| match e {
         LaunchError::Init(reason) => ContainerError::ExecSetup(reason),
         other => other.into(),

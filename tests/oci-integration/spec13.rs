@@ -315,3 +315,131 @@ container_test! {
         assert_eq!(cpus_allowed(&out.stdout), "1", "{out}");
     }
 }
+
+/// A `--pidfd-socket` receiver: python3 listening on `path`; it takes one message, checks that
+/// the fd it carries is a pidfd, and prints the message and the pid it names; with `kill`, it
+/// then waits for a line on its stdin, sends SIGKILL through the pidfd and prints "killed".
+fn pidfd_receiver(path: &Path, kill: bool) -> std::process::Child {
+    let script = r#"
+import array, os, signal, socket, sys
+path, kill = sys.argv[1], sys.argv[2] == "1"
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(1)
+srv.settimeout(30)
+conn, _ = srv.accept()
+fds = array.array("i")
+msg, anc, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(fds.itemsize))
+for level, typ, data in anc:
+    if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+        fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+assert len(fds) == 1, anc
+fd = fds[0]
+assert os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[pidfd]", os.readlink(f"/proc/self/fd/{fd}")
+pid = [l.split()[1] for l in open(f"/proc/self/fdinfo/{fd}") if l.startswith("Pid:")][0]
+print(msg.decode(), pid, flush=True)
+if kill:
+    sys.stdin.readline()
+    signal.pidfd_send_signal(fd, signal.SIGKILL)
+    print("killed", flush=True)
+"#;
+    let child = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            path.to_str().unwrap(),
+            if kill { "1" } else { "0" },
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "receiver never listened on {path:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// What the receiver printed, after telling it to go on (to kill, if it was asked to).
+fn received(mut child: std::process::Child) -> Vec<String> {
+    use std::io::Write;
+    let _ = child.stdin.take().unwrap().write_all(b"go\n");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "receiver failed: {out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+container_test! {
+    fn pidfd_socket_receives_a_pidfd_of_the_init_and_of_an_exec(f) {
+        if runc_lacks("pidfd_socket_receives_a_pidfd_of_the_init_and_of_an_exec", "--pidfd-socket") {
+            return;
+        }
+        f.set_args(&["sleep", "100"]);
+        let sock = f.dir.path().join("pidfd.sock");
+        let receiver = pidfd_receiver(&sock, false);
+        f.create_with(&f.id, &["--pidfd-socket", sock.to_str().unwrap()]).ok();
+        let pid = f.state(&f.id)["pid"].as_i64().unwrap();
+        assert_eq!(received(receiver), [format!("standard {pid}")]);
+        f.rt(&["start", &f.id]).ok();
+
+        let sock = f.dir.path().join("pidfd-exec.sock");
+        let pid_file = f.dir.path().join("exec.pid");
+        let receiver = pidfd_receiver(&sock, true);
+        f.rt(&[
+            "exec", "-d", "--pid-file", pid_file.to_str().unwrap(),
+            "--pidfd-socket", sock.to_str().unwrap(), &f.id, "sleep", "100",
+        ])
+        .ok();
+        let exec_pid = std::fs::read_to_string(&pid_file).unwrap();
+        assert_eq!(received(receiver), [format!("setns {exec_pid}"), "killed".to_string()]);
+
+        // `run -d` too; the receiver kills the init through its pidfd.
+        let id = f.another_id("run");
+        let sock = f.dir.path().join("pidfd-run.sock");
+        let receiver = pidfd_receiver(&sock, true);
+        let bundle = f.bundle();
+        f.rt(&[
+            "run", "-d", "--bundle", bundle.to_str().unwrap(),
+            "--pidfd-socket", sock.to_str().unwrap(), &id,
+        ])
+        .ok();
+        let lines = received(receiver);
+        assert!(lines[0].starts_with("standard ") && lines[1] == "killed", "{lines:?}");
+        f.wait_status(&id, "stopped");
+    }
+}
+
+container_test! {
+    fn pidfd_socket_nobody_listens_on_fails_up_front(f) {
+        if runc_lacks("pidfd_socket_nobody_listens_on_fails_up_front", "--pidfd-socket") {
+            return;
+        }
+        f.set_args(&["sleep", "100"]);
+        let sock = f.dir.path().join("nobody.sock");
+        let out = f.create_with(&f.id, &["--pidfd-socket", sock.to_str().unwrap()]).failed();
+        assert!(out.stderr.contains("--pidfd-socket"), "{out}");
+        assert_failed_create_left_nothing(&f);
+    }
+}
+
+container_test! {
+    fn run_accepts_no_subreaper(f) {
+        f.set_args(&["echo", "reaped"]);
+        f.write_config();
+        f.remember(&f.id);
+        let bundle = f.bundle();
+        let out = f
+            .rt(&["run", "--no-subreaper", "--bundle", bundle.to_str().unwrap(), &f.id])
+            .ok();
+        assert_eq!(out.stdout, "reaped\n");
+    }
+}
