@@ -50,6 +50,12 @@ pub enum NetDevError {
         #[source]
         source: Errno,
     },
+    #[error("linux.netDevices: {name:?}: add its address again in the container: {source}")]
+    Address {
+        name: String,
+        #[source]
+        source: Errno,
+    },
     #[error("linux.netDevices: {what}: {source}")]
     Namespace {
         what: String,
@@ -145,6 +151,8 @@ fn enter(ns: &File, what: &str) -> Result<(), NetDevError> {
 struct MovedDevice {
     host: String,
     index: u32,
+    /// Its permanent addresses on the host, to give back with it.
+    addresses: Vec<crate::sys::netlink::Address>,
 }
 
 /// Devices moved into a container being created: moved back to the host when dropped, unless
@@ -152,6 +160,7 @@ struct MovedDevice {
 /// (and the devices in it) alive even if the init is already gone.
 pub struct Moved {
     host_ns: File,
+    host: Route,
     inside: Route,
     devices: Vec<MovedDevice>,
 }
@@ -160,43 +169,48 @@ pub struct Moved {
 pub fn move_in(pid: Pid, devices: &HashMap<String, LinuxNetDevice>) -> Result<Moved, NetDevError> {
     let host_ns = open_ns("/proc/thread-self/ns/net".into())?;
     let ctr_ns = open_ns(format!("/proc/{pid}/ns/net"))?;
-    let mut host = Route::open().map_err(NetDevError::Socket)?;
+    let host = Route::open().map_err(NetDevError::Socket)?;
     // A netlink socket works in the namespace it was opened in: open one inside and come back.
     enter(&ctr_ns, "the container's network namespace")?;
     let inside = Route::open();
     enter(&host_ns, "the runtime's network namespace")?;
     let mut moved = Moved {
         host_ns,
+        host,
         inside: inside.map_err(NetDevError::Socket)?,
         devices: Vec::new(),
     };
     for (name, target) in sorted(devices) {
-        let index = index_on_host(&mut host, name)?;
+        let index = index_on_host(&mut moved.host, name)?;
         let err = |source| NetDevError::Move {
             name: name.to_string(),
             target: target.to_string(),
             source,
         };
+        // The kernel drops addresses on the move (and IPv6 ones already when the link goes
+        // down): the permanent global ones are taken now and added again inside.
+        let addresses = moved.host.addresses(index).map_err(err)?;
         // Down first, so the move does not carry traffic across; then rename and move at once.
         let down = LinkChange {
             index,
             up: Some(false),
             ..Default::default()
         };
-        host.set_link(&down).map_err(err)?;
+        moved.host.set_link(&down).map_err(err)?;
         let change = LinkChange {
             index,
             name: Some(target),
             netns_fd: Some(ctr_ns.as_raw_fd()),
             ..Default::default()
         };
-        if let Err(e) = host.set_link(&change) {
+        if let Err(e) = moved.host.set_link(&change) {
             // The kernel moves before it renames: a rename refused inside (the name is
             // taken there) leaves the device inside under its host name, to be moved back.
             if let Ok((index, _)) = moved.inside.get_link(0, Some(name)) {
                 moved.devices.push(MovedDevice {
                     host: name.to_string(),
                     index,
+                    addresses,
                 });
             }
             return Err(match e {
@@ -220,7 +234,17 @@ pub fn move_in(pid: Pid, devices: &HashMap<String, LinuxNetDevice>) -> Result<Mo
         moved.devices.push(MovedDevice {
             host: name.to_string(),
             index: inside_index,
+            addresses: addresses.clone(),
         });
+        for addr in &addresses {
+            moved
+                .inside
+                .add_address(inside_index, addr)
+                .map_err(|source| NetDevError::Address {
+                    name: name.to_string(),
+                    source,
+                })?;
+        }
         let up = LinkChange {
             index: inside_index,
             up: Some(true),
@@ -259,7 +283,16 @@ impl Drop for Moved {
                 netns_fd: Some(self.host_ns.as_raw_fd()),
                 ..Default::default()
             };
-            if let Err(e) = self.inside.set_link(&back) {
+            let restored = self.inside.set_link(&back).and_then(|()| {
+                let (index, _) = self.host.get_link(0, Some(&dev.host))?;
+                dev.addresses
+                    .iter()
+                    .try_for_each(|addr| match self.host.add_address(index, addr) {
+                        Err(Errno::EEXIST) => Ok(()),
+                        other => other,
+                    })
+            });
+            if let Err(e) = restored {
                 crate::logging::warn(&format!(
                     "linux.netDevices: move {:?} back to the host: {e}",
                     dev.host

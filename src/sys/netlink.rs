@@ -1,5 +1,6 @@
-//! A minimal rtnetlink client: the few RTM_GETLINK/RTM_NEWLINK requests `linux.netDevices`
-//! needs (find a link, set it up or down, rename it and move it to another network namespace).
+//! A minimal rtnetlink client: the few requests `linux.netDevices` needs (find a link, set it up
+//! or down, rename it and move it to another network namespace; list its permanent addresses
+//! and add them again after the move).
 //! Built only when a config lists netDevices; nothing on the common path opens a socket here.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -15,8 +16,20 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
+const RTM_NEWADDR: u16 = 20;
+const RTM_GETADDR: u16 = 22;
 const NLM_F_REQUEST: u16 = 0x01;
 const NLM_F_ACK: u16 = 0x04;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_DUMP: u16 = 0x300;
+const IFADDRMSG_LEN: usize = 8;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const IFA_BROADCAST: u16 = 4;
+const IFA_FLAGS: u16 = 8;
+const IFA_F_PERMANENT: u32 = 0x80;
+const RT_SCOPE_UNIVERSE: u8 = 0;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_NET_NS_FD: u16 = 28;
 const IFF_UP: u32 = 0x1;
@@ -73,11 +86,7 @@ fn link_request(typ: u16, flags: u16, seq: u32, change: &LinkChange<'_>) -> Vec<
     if let Some(fd) = change.netns_fd {
         push_attr(&mut buf, IFLA_NET_NS_FD, &(fd as u32).to_ne_bytes());
     }
-    let len = buf.len() as u32;
-    buf[0..4].copy_from_slice(&len.to_ne_bytes());
-    buf[4..6].copy_from_slice(&typ.to_ne_bytes());
-    buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
-    buf[8..12].copy_from_slice(&seq.to_ne_bytes());
+    header(&mut buf, typ, flags, seq);
     buf
 }
 
@@ -139,6 +148,107 @@ fn parse_reply(buf: &[u8], seq: u32) -> Option<Reply> {
     None
 }
 
+/// One address of a link, as RTM_NEWADDR carries it: ifaddrmsg (family, prefix length, flags,
+/// scope) and the address attributes, without the link index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    family: u8,
+    prefixlen: u8,
+    flags: u8,
+    scope: u8,
+    /// (type, payload) of IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST, IFA_FLAGS.
+    attrs: Vec<(u16, Vec<u8>)>,
+}
+
+/// The permanent, global addresses of link `index` in a dump's messages (`buf`); whether the
+/// dump is done.
+fn parse_addresses(
+    buf: &[u8],
+    seq: u32,
+    index: u32,
+    out: &mut Vec<Address>,
+) -> Result<bool, Errno> {
+    let mut at = 0;
+    while at + NLMSG_HDRLEN <= buf.len() {
+        let len = u32_at(buf, at) as usize;
+        if len < NLMSG_HDRLEN || at + len > buf.len() {
+            return Err(Errno::EPROTO);
+        }
+        let msg = &buf[at..at + len];
+        at += align(len);
+        if u32_at(msg, 8) != seq {
+            continue;
+        }
+        match u16_at(msg, 4) {
+            NLMSG_DONE => return Ok(true),
+            NLMSG_ERROR if msg.len() >= NLMSG_HDRLEN + 4 => {
+                let code = u32_at(msg, NLMSG_HDRLEN) as i32;
+                return Err(Errno::from_raw(-code));
+            }
+            RTM_NEWADDR if msg.len() >= NLMSG_HDRLEN + IFADDRMSG_LEN => {
+                let h = &msg[NLMSG_HDRLEN..];
+                if u32_at(h, 4) != index || h[3] != RT_SCOPE_UNIVERSE {
+                    continue;
+                }
+                let mut addr = Address {
+                    family: h[0],
+                    prefixlen: h[1],
+                    flags: h[2],
+                    scope: h[3],
+                    attrs: Vec::new(),
+                };
+                let mut flags = u32::from(h[2]);
+                let mut a = NLMSG_HDRLEN + IFADDRMSG_LEN;
+                while a + 4 <= msg.len() {
+                    let alen = u16_at(msg, a) as usize;
+                    if alen < 4 || a + alen > msg.len() {
+                        break;
+                    }
+                    let typ = u16_at(msg, a + 2);
+                    let payload = &msg[a + 4..a + alen];
+                    if typ == IFA_FLAGS && payload.len() == 4 {
+                        flags = u32_at(payload, 0);
+                    }
+                    if matches!(typ, IFA_ADDRESS | IFA_LOCAL | IFA_BROADCAST | IFA_FLAGS) {
+                        addr.attrs.push((typ, payload.to_vec()));
+                    }
+                    a += align(alen);
+                }
+                if flags & IFA_F_PERMANENT != 0 {
+                    out.push(addr);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
+fn header(buf: &mut [u8], typ: u16, flags: u16, seq: u32) {
+    let len = buf.len() as u32;
+    buf[0..4].copy_from_slice(&len.to_ne_bytes());
+    buf[4..6].copy_from_slice(&typ.to_ne_bytes());
+    buf[6..8].copy_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
+    buf[8..12].copy_from_slice(&seq.to_ne_bytes());
+}
+
+/// RTM_NEWADDR of `addr` on link `index`.
+fn address_request(seq: u32, index: u32, addr: &Address) -> Vec<u8> {
+    let mut buf = vec![0u8; NLMSG_HDRLEN];
+    buf.extend_from_slice(&[addr.family, addr.prefixlen, addr.flags, addr.scope]);
+    buf.extend_from_slice(&index.to_ne_bytes());
+    for (typ, payload) in &addr.attrs {
+        push_attr(&mut buf, *typ, payload);
+    }
+    header(
+        &mut buf,
+        RTM_NEWADDR,
+        NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        seq,
+    );
+    buf
+}
+
 impl Route {
     /// A socket in the caller's current network namespace.
     pub fn open() -> Result<Route, Errno> {
@@ -169,6 +279,36 @@ impl Route {
     pub fn set_link(&mut self, change: &LinkChange<'_>) -> Result<(), Errno> {
         self.seq += 1;
         let req = link_request(RTM_NEWLINK, NLM_F_ACK, self.seq, change);
+        match self.roundtrip(&req, self.seq)? {
+            Reply::Ack(0) => Ok(()),
+            Reply::Ack(code) => Err(Errno::from_raw(-code)),
+            Reply::Link { .. } => Err(Errno::EPROTO),
+        }
+    }
+
+    /// The permanent addresses of global scope on link `index`, of every family.
+    pub fn addresses(&mut self, index: u32) -> Result<Vec<Address>, Errno> {
+        self.seq += 1;
+        let mut req = vec![0u8; NLMSG_HDRLEN + IFADDRMSG_LEN];
+        header(&mut req, RTM_GETADDR, NLM_F_DUMP, self.seq);
+        send(self.fd.as_raw_fd(), &req, MsgFlags::empty())?;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 32768];
+        loop {
+            let n = recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty())?;
+            if n == 0 {
+                return Err(Errno::EIO);
+            }
+            if parse_addresses(&buf[..n], self.seq, index, &mut out)? {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Add `addr` to link `index`.
+    pub fn add_address(&mut self, index: u32, addr: &Address) -> Result<(), Errno> {
+        self.seq += 1;
+        let req = address_request(self.seq, index, addr);
         match self.roundtrip(&req, self.seq)? {
             Reply::Ack(0) => Ok(()),
             Reply::Ack(code) => Err(Errno::from_raw(-code)),
@@ -218,6 +358,41 @@ mod tests {
         assert_eq!(&req[36..41], b"eth1\0");
         assert_eq!((u16_at(&req, 44), u16_at(&req, 46)), (8, IFLA_NET_NS_FD));
         assert_eq!(u32_at(&req, 48), 5);
+    }
+
+    #[test]
+    fn addresses_round_trip() {
+        let addr = Address {
+            family: 2,
+            prefixlen: 24,
+            flags: 0x80,
+            scope: 0,
+            attrs: vec![
+                (IFA_LOCAL, vec![10, 0, 0, 2]),
+                (IFA_ADDRESS, vec![10, 0, 0, 2]),
+            ],
+        };
+        let mut dump = address_request(5, 9, &addr);
+        dump[4..6].copy_from_slice(&RTM_NEWADDR.to_ne_bytes());
+        // Another link's address, one of link scope, then the end of the dump.
+        let mut other = address_request(5, 8, &addr);
+        let link_scope = Address {
+            scope: 253,
+            ..addr.clone()
+        };
+        other.extend(address_request(5, 9, &link_scope));
+        dump.extend(other);
+        let mut done = vec![0u8; NLMSG_HDRLEN + 4];
+        header(&mut done, NLMSG_DONE, 0, 5);
+        dump.extend(done);
+        let mut out = Vec::new();
+        assert!(parse_addresses(&dump, 5, 9, &mut out).unwrap());
+        assert_eq!(out, [addr.clone()]);
+        let req = address_request(6, 3, &addr);
+        assert_eq!(u16_at(&req, 4), RTM_NEWADDR);
+        assert_eq!(&req[16..20], &[2, 24, 0x80, 0]);
+        assert_eq!(u32_at(&req, 20), 3);
+        assert_eq!(req.len(), 16 + 8 + 8 + 8);
     }
 
     #[test]

@@ -75,6 +75,15 @@ container_test! {
             return;
         }
         let veth = Veth::new("m");
+        // Permanent global addresses go along (runtime-spec 1.3); the kernel alone drops them.
+        let v4 = "10.123.45.2/24";
+        let v6 = "2001:db8:45::2/64";
+        for cmd in [
+            format!("ip addr add {v4} dev {}", veth.a),
+            format!("ip -6 addr add {v6} dev {} nodad", veth.a),
+        ] {
+            assert!(sh(&cmd).status.success(), "{cmd}");
+        }
         f.config["linux"]["netDevices"] = json!({ &veth.a: {"name": "ctr0"} });
         f.set_args(&["sleep", "100"]);
         f.create().ok();
@@ -89,6 +98,8 @@ container_test! {
         let flags = names.last().unwrap().trim_start_matches("0x");
         let flags = u32::from_str_radix(flags, 16).unwrap();
         assert_eq!(flags & 1, 1, "ctr0 is not up: {out}");
+        let out = f.rt(&["exec", &f.id, "ip", "-o", "addr", "show", "dev", "ctr0"]).ok();
+        assert!(out.stdout.contains(v4) && out.stdout.contains(v6), "addresses: {out}");
         // runtime-spec 1.3: the runtime does not move it out at delete; the namespace dies
         // with the container and takes a virtual device (and its peer) with it.
         f.rt(&["delete", "--force", &f.id]).ok();
@@ -128,6 +139,8 @@ container_test! {
         }
         let first = Veth::new("a");
         let second = Veth::new("b");
+        let addr = "10.123.46.2/24";
+        assert!(sh(&format!("ip addr add {addr} dev {}", first.a)).status.success());
         f.set_args(&["true"]);
         let cases = [
             // No such interface on the host.
@@ -152,6 +165,9 @@ container_test! {
                 assert!(on_host(name), "{name} not on the host after {devices}");
             }
             assert!(!on_host("eth1"));
+            let shown = sh(&format!("ip -o addr show dev {}", first.a));
+            let shown = String::from_utf8_lossy(&shown.stdout);
+            assert!(shown.contains(addr), "{} lost {addr} after {devices}: {shown}", first.a);
         }
         // No network namespace of the container's own: nothing to move the devices into.
         f.config["linux"]["netDevices"] = json!({ &first.a: {} });
