@@ -387,7 +387,7 @@ mod tests {
         dump.extend(done);
         let mut out = Vec::new();
         assert!(parse_addresses(&dump, 5, 9, &mut out).unwrap());
-        assert_eq!(out, [addr.clone()]);
+        assert_eq!(out, std::slice::from_ref(&addr));
         let req = address_request(6, 3, &addr);
         assert_eq!(u16_at(&req, 4), RTM_NEWADDR);
         assert_eq!(&req[16..20], &[2, 24, 0x80, 0]);
