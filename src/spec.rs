@@ -616,6 +616,21 @@ mod tests {
     }
 
     #[test]
+    fn net_devices_need_a_network_namespace_and_good_names() {
+        with(|v| v["linux"]["netDevices"] = serde_json::json!({"veth0": {"name": "eth0"}}))
+            .unwrap();
+        let err = with(|v| {
+            v["linux"]["netDevices"] = serde_json::json!({"veth0": {}});
+            v["linux"]["namespaces"].as_array_mut().unwrap().remove(3);
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("linux.netDevices: "), "{err}");
+        let err = with(|v| v["linux"]["netDevices"] = serde_json::json!({"a": {"name": "x y"}}))
+            .unwrap_err();
+        assert!(err.to_string().starts_with("linux.netDevices: "), "{err}");
+    }
+
+    #[test]
     fn unsupported_fields_are_named() {
         let err = with(|v| v["linux"]["intelRdt"] = serde_json::json!({})).unwrap_err();
         assert_eq!(err.to_string(), "linux.intelRdt: not supported by nook yet");

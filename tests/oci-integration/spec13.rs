@@ -100,6 +100,15 @@ container_test! {
         assert_eq!(flags & 1, 1, "ctr0 is not up: {out}");
         let out = f.rt(&["exec", &f.id, "ip", "-o", "addr", "show", "dev", "ctr0"]).ok();
         assert!(out.stdout.contains(v4) && out.stdout.contains(v6), "addresses: {out}");
+        // A name with `%d` is a template the kernel fills in.
+        let other = Veth::new("t");
+        f.config["linux"]["netDevices"] = json!({ &other.a: {"name": "tpl%d"} });
+        f.set_args(&["ls", "/sys/class/net"]);
+        let id = f.another_id("tpl");
+        f.write_config();
+        let bundle = f.bundle();
+        let out = f.rt(&["run", "--bundle", bundle.to_str().unwrap(), &id]).ok();
+        assert!(out.stdout.lines().any(|l| l == "tpl0"), "{out}");
         // runtime-spec 1.3: the runtime does not move it out at delete; the namespace dies
         // with the container and takes a virtual device (and its peer) with it.
         f.rt(&["delete", "--force", &f.id]).ok();
