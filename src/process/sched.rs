@@ -31,8 +31,12 @@ pub enum SchedError {
     PersonalityFlag(String),
     #[error("linux.memoryPolicy.{field}: {why}")]
     MemoryPolicyValue { field: &'static str, why: String },
-    #[error("linux.memoryPolicy: set_mempolicy: {0}")]
-    MemoryPolicy(#[source] nix::Error),
+    #[error("linux.memoryPolicy: set_mempolicy {mode} (is it newer than this kernel?): {source}")]
+    MemoryPolicy {
+        mode: String,
+        #[source]
+        source: nix::Error,
+    },
     #[error("linux.personality: {0}")]
     Personality(#[source] nix::Error),
     #[error("process.scheduler.policy: {0} does not exist in Linux")]
@@ -339,7 +343,10 @@ pub fn set_memory_policy(p: &LinuxMemoryPolicy) -> Result<(), SchedError> {
             mask[n / bits] |= 1 << (n % bits);
         }
     }
-    sys::set_mempolicy(mode, &mask).map_err(SchedError::MemoryPolicy)
+    sys::set_mempolicy(mode, &mask).map_err(|source| SchedError::MemoryPolicy {
+        mode: p.mode().to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]
