@@ -324,7 +324,7 @@ pub struct ExecArgs {
     /// container's own cgroup)
     #[arg(long)]
     pub cgroup: Vec<String>,
-    /// Unix socket that receives a pidfd of the process (not supported yet)
+    /// Unix socket that receives a pidfd of the process
     #[arg(long)]
     pub pidfd_socket: Option<PathBuf>,
     pub id: String,
@@ -358,7 +358,7 @@ pub struct CreateArgs {
     /// Pass N extra fds (3..3+N) to the container
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Unix socket that receives a pidfd of the init (not supported yet)
+    /// Unix socket that receives a pidfd of the init
     #[arg(long)]
     pub pidfd_socket: Option<PathBuf>,
     pub id: String,

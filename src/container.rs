@@ -42,6 +42,15 @@ pub enum ContainerError {
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
+    #[error("--pidfd-socket {path}: {what}: {source}")]
+    PidfdSocket {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("process.terminal: cannot allocate a tty without --console-socket")]
     TerminalWithoutSocket,
     #[error("--console-socket: process.terminal is false, so there is no tty to send")]
@@ -113,6 +122,8 @@ pub struct CreateOptions {
     pub rootless: Option<bool>,
     /// `--systemd-cgroup`: the cgroup is a scope systemd makes (see cgroups::systemd).
     pub systemd_cgroup: bool,
+    /// `--pidfd-socket`: a unix socket that receives a pidfd of the init.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// A container whose directory, cgroup and init exist; undone on drop unless kept.
@@ -191,6 +202,11 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         opts.console_socket.as_deref(),
         opts.own_pty,
     )?;
+    let pidfd_socket = opts
+        .pidfd_socket
+        .as_deref()
+        .map(PidfdSocket::connect)
+        .transpose()?;
     let linux = bundle.linux();
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let rootless = rootless::is_rootless(opts.rootless);
@@ -208,6 +224,13 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         let r = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
         (cgroup, r)
     };
+    let net_devices = linux.net_devices().as_ref().filter(|d| !d.is_empty());
+    if let Some(devices) = net_devices {
+        crate::netdev::check_host(devices)?;
+    }
+    if let Some(policy) = linux.memory_policy() {
+        crate::process::sched::check_memory_policy_host(policy).map_err(SpecError::from)?;
+    }
     let dir = ContainerDir::create(root, id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -220,6 +243,7 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         systemd_unit: cgroup.unit().map(String::from),
         hooks: bundle.hooks().cloned(),
         seccomp: linux.seccomp().clone(),
+        memory_policy: linux.memory_policy().clone(),
         ..Default::default()
     };
     // First write before anything else exists, so `delete --force` can find the cgroup even
@@ -249,6 +273,15 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     })?;
     drop(console);
     logging::step("init set up (rootfs, namespaces, hooks), waiting for start");
+    // Declared after `pending`: on a failure below it is dropped first and moves the devices
+    // back to the host while the init still lives.
+    let moved = match net_devices {
+        Some(devices) => Some(crate::netdev::move_in(pending.pid, devices)?),
+        None => None,
+    };
+    if let Some(socket) = &pidfd_socket {
+        socket.send(pending.pid, "standard")?;
+    }
     record.pid = pending.pid.as_raw();
     record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
     dir.save(&record)?;
@@ -259,6 +292,9 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     logging::step("record saved");
     let pid = pending.commit().map_err(LaunchError::from)?;
     logging::step("create committed");
+    if let Some(moved) = moved {
+        moved.keep();
+    }
     undo.keep();
     Ok(Created {
         pid,
@@ -285,6 +321,52 @@ pub struct Created {
     pub pid: Pid,
     pub pty_master: Option<std::os::fd::OwnedFd>,
     pub cgroup: Cgroup,
+}
+
+/// `--pidfd-socket`: connected before anything is made (a socket nobody listens on fails the
+/// command up front), then handed a pidfd of the process with SCM_RIGHTS once it exists. The
+/// message names the kind of process as runc's does: "standard" for an init, "setns" for an
+/// exec'd process.
+struct PidfdSocket {
+    path: PathBuf,
+    conn: UnixStream,
+}
+
+impl PidfdSocket {
+    fn connect(path: &Path) -> Result<Self> {
+        match UnixStream::connect(path) {
+            Ok(conn) => Ok(PidfdSocket {
+                path: path.to_path_buf(),
+                conn,
+            }),
+            Err(source) => Err(ContainerError::PidfdSocket {
+                path: path.to_path_buf(),
+                what: "connect",
+                source,
+            }),
+        }
+    }
+
+    fn send(&self, pid: Pid, kind: &str) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        use std::os::fd::AsRawFd;
+        let err = |what, e: nix::Error| ContainerError::PidfdSocket {
+            path: self.path.clone(),
+            what,
+            source: e.into(),
+        };
+        let pidfd = sys::pidfd_open(pid).map_err(|e| err("pidfd_open", e))?;
+        let fds = [pidfd.as_raw_fd()];
+        sendmsg::<()>(
+            self.conn.as_raw_fd(),
+            &[std::io::IoSlice::new(kind.as_bytes())],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|e| err("send the pidfd", e))?;
+        Ok(())
+    }
 }
 
 /// Write the pid file atomically: callers poll for it and must never read half a number.
@@ -603,6 +685,8 @@ pub struct ExecOptions {
     /// For foreground `exec`: a terminal process without --console-socket gets a pty whose
     /// master comes back in `Execed`, as runc does.
     pub own_pty: bool,
+    /// `--pidfd-socket`: a unix socket that receives a pidfd of the process.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// The process definition of the container's config.json, the base `exec <id> cmd` builds on.
@@ -631,6 +715,11 @@ pub fn exec(
         Status::Stopped | Status::Creating => return Err(ContainerError::ExecStopped),
     }
     let (console, own_end) = console_for(process, opts.console_socket.as_deref(), opts.own_pty)?;
+    let pidfd_socket = opts
+        .pidfd_socket
+        .as_deref()
+        .map(PidfdSocket::connect)
+        .transpose()?;
     let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
     let pending = process::exec::spawn_exec(process::exec::ExecRequest {
         init_pid: Pid::from_raw(record.pid),
@@ -639,6 +728,7 @@ pub fn exec(
         preserve_fds: opts.preserve_fds,
         console: console.as_ref(),
         seccomp: record.seccomp.as_ref(),
+        memory_policy: record.memory_policy.as_ref(),
         state_json: &record.state_json(Status::Running),
     })
     .map_err(|e| match e {
@@ -648,6 +738,9 @@ pub fn exec(
     drop(console);
     // Sent before the process reported ready, so this does not block; taken before it runs.
     let pty_master = own_end.as_ref().map(tty::receive_own_master).transpose()?;
+    if let Some(socket) = &pidfd_socket {
+        socket.send(pending.pid, "setns")?;
+    }
     let pid = pending.commit_and_wait_exec().map_err(|e| match e {
         LaunchError::Init(reason) => ContainerError::ExecSetup(reason),
         other => other.into(),

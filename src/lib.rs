@@ -9,6 +9,7 @@ pub mod id;
 pub mod logging;
 pub mod mountinfo;
 pub mod namespaces;
+pub mod netdev;
 pub mod process;
 pub mod rootfs;
 pub mod security;

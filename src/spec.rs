@@ -217,6 +217,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .ok_or_else(|| invalid("linux", "missing"))?;
     validate_namespaces(spec, linux)?;
     refuse_unsupported_linux(linux)?;
+    validate_net_devices(linux)?;
     validate_mounts_and_hooks(spec, linux)?;
     if let Some(seccomp) = linux.seccomp() {
         crate::security::seccomp::validate(seccomp)?;
@@ -339,16 +340,29 @@ fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecErro
     if l.intel_rdt().is_some() {
         return Err(SpecError::Unsupported("linux.intelRdt"));
     }
-    if l.memory_policy().is_some() {
-        return Err(SpecError::Unsupported("linux.memoryPolicy"));
+    if let Some(p) = l.memory_policy() {
+        sched::memory_policy(p)?;
     }
     if let Some(p) = l.personality() {
         sched::check_personality(p)?;
     }
-    if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(SpecError::Unsupported("linux.netDevices"));
-    }
     Ok(())
+}
+
+/// `linux.netDevices`: valid names, none given twice, and a network namespace of the
+/// container's own (new or joined by path, as runc 1.4 takes either) to move them into.
+fn validate_net_devices(linux: &Linux) -> Result<(), SpecError> {
+    let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(());
+    };
+    if !has(linux, LinuxNamespaceType::Network) {
+        return Err(invalid(
+            "linux.netDevices",
+            "moving network devices needs a network namespace of the container's own \
+             (linux.namespaces lists none, so the container shares the host's)",
+        ));
+    }
+    crate::netdev::validate(devices).map_err(|why| invalid("linux.netDevices", why))
 }
 
 /// runc reads `"path": ""` as no path: a new namespace. Said once here, so everything after
@@ -669,6 +683,21 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().starts_with("hostname:"), "{err}");
+    }
+
+    #[test]
+    fn net_devices_need_a_network_namespace_and_good_names() {
+        with(|v| v["linux"]["netDevices"] = serde_json::json!({"veth0": {"name": "eth0"}}))
+            .unwrap();
+        let err = with(|v| {
+            v["linux"]["netDevices"] = serde_json::json!({"veth0": {}});
+            v["linux"]["namespaces"].as_array_mut().unwrap().remove(3);
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("linux.netDevices: "), "{err}");
+        let err = with(|v| v["linux"]["netDevices"] = serde_json::json!({"a": {"name": "x y"}}))
+            .unwrap_err();
+        assert!(err.to_string().starts_with("linux.netDevices: "), "{err}");
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
         preserve_fds: args.preserve_fds as i32,
         ignore_paused: args.ignore_paused,
         own_pty: !args.detach,
+        pidfd_socket: args.pidfd_socket.clone(),
     };
     let forwarded = SigSet::all();
     if !args.detach {
@@ -47,9 +48,6 @@ pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
 
 /// runc flags nook accepts but cannot honour: refused when used with a value nook cannot apply.
 fn refuse_unsupported(args: &ExecArgs) -> Result<()> {
-    if args.pidfd_socket.is_some() {
-        bail!("--pidfd-socket: not supported by nook yet");
-    }
     for arg in &args.cgroup {
         // [<controllers>:]<path>; "/" names the container's own cgroup, where exec goes anyway.
         let path = arg.split_once(':').map_or(arg.as_str(), |(_, path)| path);

@@ -285,13 +285,16 @@ pub(crate) fn handshake(chan: &InitEnd, preserve_fds: i32) -> Result<(), InitErr
 }
 
 /// `execCPUAffinity.initial`: the CPUs the process may use while nook still sets it up.
+/// Without it, as runc does, the affinity the caller passed down (`taskset -c 0 nook run`) is
+/// not kept: the process may use every CPU of its cpuset. Called once in the cgroup.
 pub(crate) fn initial_affinity(process: &Process) -> Result<(), InitError> {
     let initial = process
         .exec_cpu_affinity()
         .as_ref()
         .and_then(|a| a.initial().as_deref());
-    if let Some(cpus) = initial {
-        sched::set_affinity("process.execCPUAffinity.initial", cpus)?;
+    match initial {
+        Some(cpus) => sched::set_affinity("process.execCPUAffinity.initial", cpus)?,
+        None => sched::reset_affinity(),
     }
     Ok(())
 }

@@ -31,6 +31,8 @@ pub struct ExecRequest<'a> {
     pub console: Option<&'a UnixStream>,
     /// The container's seccomp profile: an exec'd process is filtered like the init.
     pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    /// `linux.memoryPolicy` of the container, set as in the init.
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
     /// The container state, for the seccomp agent.
     pub state_json: &'a str,
 }
@@ -155,6 +157,9 @@ fn prepare_exec(
     let mut exec = entry::resolve_exec(process)?;
     // As in the init: labels before any seccomp filter, inside the container's /proc.
     lsm::apply_exec_labels(process)?;
+    if let Some(policy) = args.memory_policy {
+        super::sched::set_memory_policy(policy)?;
+    }
     exec.caps_after_filter = entry::become_process(process, filter.is_some())?;
     entry::handshake(chan, args.preserve_fds)?;
     // Loaded by entry::finish, with nothing but execve (and, without no_new_privs, the

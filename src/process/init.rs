@@ -217,6 +217,9 @@ fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> 
     if let Some(p) = linux.personality() {
         sched::set_personality(p)?;
     }
+    if let Some(policy) = linux.memory_policy() {
+        sched::set_memory_policy(policy)?;
+    }
     exec.caps_after_filter = become_process(process, filter.is_some())?;
     exec.seccomp = filter.take();
     logging::step("init: user, capabilities, limits");
