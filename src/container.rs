@@ -91,6 +91,8 @@ pub enum ContainerError {
     },
     #[error(transparent)]
     Hook(#[from] HookError),
+    #[error(transparent)]
+    Rdt(#[from] crate::resctrl::RdtError),
     #[error("container {id}: init {pid} did not exit after SIGKILL")]
     StillAlive { id: String, pid: i32 },
 }
@@ -119,11 +121,13 @@ pub struct CreateOptions {
 struct Undo<'a> {
     dir: Option<ContainerDir>,
     cgroup: Option<&'a Cgroup>,
+    rdt: Option<crate::resctrl::Group>,
 }
 
 impl Undo<'_> {
     fn keep(mut self) -> ContainerDir {
         self.cgroup = None;
+        self.rdt = None;
         self.dir.take().expect("kept once")
     }
 }
@@ -133,8 +137,9 @@ impl Drop for Undo<'_> {
         // If the cgroup will not go, keep the state directory: its record names the cgroup,
         // so `delete --force` can still find and remove it. Without it, nothing could.
         let cgroup_gone = self.cgroup.is_none_or(|cg| cg.undo_create().is_ok());
+        let rdt_gone = self.rdt.as_ref().is_none_or(|g| g.remove().is_ok());
         if let Some(dir) = self.dir.take() {
-            if cgroup_gone {
+            if cgroup_gone && rdt_gone {
                 let _ = dir.remove();
             }
         }
@@ -197,6 +202,11 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         let r = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
         (cgroup, r)
     };
+    // Looked for before anything exists: a host without resctrl refuses with nothing to undo.
+    let rdt_mount = match linux.intel_rdt() {
+        Some(_) => Some(crate::resctrl::host_mount()?),
+        None => None,
+    };
     let dir = ContainerDir::create(root, id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -215,10 +225,17 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     // if this process is killed at any later point.
     dir.save(&record)?;
     logging::step("state dir and first record");
-    let undo = Undo {
+    let mut undo = Undo {
         dir: Some(dir),
         cgroup: Some(&cgroup),
+        rdt: None,
     };
+    if let (Some(mount), Some(rdt)) = (&rdt_mount, linux.intel_rdt()) {
+        let group = crate::resctrl::setup(mount, rdt, id)?;
+        undo.rdt = Some(group.clone());
+        record.intel_rdt = Some(group);
+        undo.dir.as_ref().expect("set").save(&record)?;
+    }
     let dir = undo.dir.as_ref().expect("set");
     let state_json = |pid: Pid| {
         let mut r = record.clone();
@@ -240,6 +257,9 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     })?;
     drop(console);
     logging::step("init set up (rootfs, namespaces, hooks), waiting for start");
+    if let Some(group) = &record.intel_rdt {
+        group.join(pending.pid.as_raw())?;
+    }
     record.pid = pending.pid.as_raw();
     record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
     dir.save(&record)?;
@@ -463,6 +483,9 @@ fn delete_with(
     }
     if let Some(cg) = &cgroup {
         cg.destroy()?;
+    }
+    if let Some(group) = &record.intel_rdt {
+        group.remove()?;
     }
     dir.remove()?;
     // The container is gone whatever poststop says: a failing hook is a warning, and the

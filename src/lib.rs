@@ -8,6 +8,7 @@ pub mod hooks;
 pub mod id;
 pub mod logging;
 pub mod mountinfo;
+pub mod resctrl;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

@@ -138,6 +138,9 @@ pub struct Record {
     /// The container's seccomp profile, applied to every `exec`'d process as well.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The container's resctrl group (`linux.intelRdt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<crate::resctrl::Group>,
 }
 
 /// The per-container directory, locked for the lifetime of this value.
