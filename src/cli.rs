@@ -320,8 +320,8 @@ pub struct ExecArgs {
     /// Exec even into a paused container
     #[arg(long)]
     pub ignore_paused: bool,
-    /// Sub-cgroup to run the process in, [<controller>:]<path> (only "/" is supported: the
-    /// container's own cgroup)
+    /// Run the process in an existing sub-cgroup of the container's, [<controller>:]<path>
+    /// (repeatable on cgroup v1; one path without controllers on v2)
     #[arg(long)]
     pub cgroup: Vec<String>,
     /// Unix socket that receives a pidfd of the process (not supported yet)

@@ -617,6 +617,8 @@ pub struct ExecOptions {
     /// For foreground `exec`: a terminal process without --console-socket gets a pty whose
     /// master comes back in `Execed`, as runc does.
     pub own_pty: bool,
+    /// `--cgroup`: sub-cgroups of the container's cgroup to run the process in.
+    pub sub_cgroups: Vec<crate::cgroups::SubCgroup>,
 }
 
 /// The process definition of the container's config.json, the base `exec <id> cmd` builds on.
@@ -656,7 +658,10 @@ pub fn exec(
         (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
         (false, None) => None,
     };
-    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+    let mut cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+    if !opts.sub_cgroups.is_empty() {
+        cgroup = cgroup.for_exec(&opts.sub_cgroups)?;
+    }
     let pending = process::exec::spawn_exec(process::exec::ExecRequest {
         init_pid: Pid::from_raw(record.pid),
         process,
@@ -671,6 +676,9 @@ pub fn exec(
         other => other.into(),
     })?;
     drop(console);
+    if let Some(group) = &record.intel_rdt {
+        group.join(pending.pid.as_raw())?;
+    }
     // Sent before the process reported ready, so this does not block; taken before it runs.
     let pty_master = own_end.as_ref().map(tty::receive_own_master).transpose()?;
     let pid = pending.commit_and_wait_exec().map_err(|e| match e {

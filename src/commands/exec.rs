@@ -30,6 +30,12 @@ pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
         preserve_fds: args.preserve_fds as i32,
         ignore_paused: args.ignore_paused,
         own_pty: !args.detach,
+        sub_cgroups: args
+            .cgroup
+            .iter()
+            .map(|a| nook::cgroups::SubCgroup::parse(a))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!(nook::error_chain(&e)))?,
     };
     let forwarded = SigSet::all();
     if !args.detach {
@@ -49,13 +55,6 @@ pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
 fn refuse_unsupported(args: &ExecArgs) -> Result<()> {
     if args.pidfd_socket.is_some() {
         bail!("--pidfd-socket: not supported by nook yet");
-    }
-    for arg in &args.cgroup {
-        // [<controllers>:]<path>; "/" names the container's own cgroup, where exec goes anyway.
-        let path = arg.split_once(':').map_or(arg.as_str(), |(_, path)| path);
-        if !path.trim_matches('/').is_empty() {
-            bail!("--cgroup {arg:?}: nook runs exec'd processes only in the container's own cgroup (\"/\")");
-        }
     }
     Ok(())
 }
