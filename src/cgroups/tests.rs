@@ -623,3 +623,44 @@ fn an_existing_frozen_v2_leaf_is_refused_before_the_fork() {
     fs::write(root.join("ctr/cgroup.freeze"), "0").unwrap();
     cg.create_clone_target().unwrap();
 }
+
+#[test]
+fn hugepage_limits_cap_reservations_where_the_kernel_counts_them() {
+    let limit = |size: &str, bytes: i64| {
+        LinuxHugepageLimitBuilder::default()
+            .page_size(size)
+            .limit(bytes)
+            .build()
+            .unwrap()
+    };
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // v1: 2MB has reservation accounting, 1GB (an older kernel's layout) does not.
+    touch(
+        d,
+        &[
+            ("hugetlb.2MB.limit_in_bytes", ""),
+            ("hugetlb.2MB.rsvd.limit_in_bytes", ""),
+            ("hugetlb.1GB.limit_in_bytes", ""),
+        ],
+    );
+    v1_resources::apply_hugetlb(d, &[limit("2MB", 4 << 20), limit("1GB", 1 << 30)]).unwrap();
+    assert_eq!(get(d, "hugetlb.2MB.limit_in_bytes"), "4194304");
+    assert_eq!(get(d, "hugetlb.2MB.rsvd.limit_in_bytes"), "4194304");
+    assert_eq!(get(d, "hugetlb.1GB.limit_in_bytes"), "1073741824");
+    assert!(!d.join("hugetlb.1GB.rsvd.limit_in_bytes").exists());
+    // v2: the same, in .max files; -1 is "max".
+    touch(
+        d,
+        &[
+            ("hugetlb.2MB.max", ""),
+            ("hugetlb.2MB.rsvd.max", ""),
+            ("hugetlb.1GB.max", ""),
+        ],
+    );
+    v2_resources::apply_hugetlb(d, &[limit("2MB", -1), limit("1GB", 1 << 30)]).unwrap();
+    assert_eq!(get(d, "hugetlb.2MB.max"), "max");
+    assert_eq!(get(d, "hugetlb.2MB.rsvd.max"), "max");
+    assert_eq!(get(d, "hugetlb.1GB.max"), "1073741824");
+    assert!(!d.join("hugetlb.1GB.rsvd.max").exists());
+}

@@ -289,11 +289,19 @@ pub(crate) fn apply_blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupErro
     Ok(())
 }
 
+/// The limit caps faults, and where the kernel has reservation accounting (5.7 on) the same
+/// limit caps reservations too (`.rsvd.`): the spec's limit is "of reservations (if
+/// supported) or usage", and a mapping that reserves pages it never touches is then caught at
+/// mmap instead of by a SIGBUS at first touch.
 pub(crate) fn apply_hugetlb(dir: &Path, limits_: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for h in limits_ {
         limits::check_page_size(h.page_size())?;
-        let file = format!("hugetlb.{}.limit_in_bytes", h.page_size());
-        files::write(dir, &file, &h.limit().to_string())?;
+        let value = h.limit().to_string();
+        files::write(dir, &format!("hugetlb.{}.limit_in_bytes", h.page_size()), &value)?;
+        let rsvd = format!("hugetlb.{}.rsvd.limit_in_bytes", h.page_size());
+        if dir.join(&rsvd).exists() {
+            files::write(dir, &rsvd, &value)?;
+        }
     }
     Ok(())
 }

@@ -235,11 +235,16 @@ pub(crate) fn apply_io(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> 
     Ok(())
 }
 
+/// `hugetlb.<size>.max`, and `hugetlb.<size>.rsvd.max` where the kernel has it (see v1's).
 pub(crate) fn apply_hugetlb(dir: &Path, limits_: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for h in limits_ {
         limits::check_page_size(h.page_size())?;
-        let file = format!("hugetlb.{}.max", h.page_size());
-        files::write(dir, &file, &limits::v2_bytes(h.limit()))?;
+        let value = limits::v2_bytes(h.limit());
+        files::write(dir, &format!("hugetlb.{}.max", h.page_size()), &value)?;
+        let rsvd = format!("hugetlb.{}.rsvd.max", h.page_size());
+        if dir.join(&rsvd).exists() {
+            files::write(dir, &rsvd, &value)?;
+        }
     }
     Ok(())
 }
