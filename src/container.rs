@@ -716,6 +716,30 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
     Ok(())
 }
 
+/// `update --l3-cache-schema`/`--mem-bw-schema`: new schemata for the container's resctrl
+/// group. A container created without `linux.intelRdt` gets a group of its own now, holding
+/// its init (processes it already started stay where they are), as runc does.
+pub fn update_intel_rdt(root: &Path, id: &str, l3: Option<&str>, mb: Option<&str>) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let mut record = dir.load()?;
+    if !status(&dir, &record).can_signal() {
+        return Err(ContainerError::NotRunning);
+    }
+    let mount = crate::resctrl::host_mount()?;
+    let group = match &record.intel_rdt {
+        Some(group) => group.clone(),
+        None => {
+            let group = crate::resctrl::setup(&mount, &Default::default(), id)?;
+            record.intel_rdt = Some(group.clone());
+            dir.save(&record)?;
+            group.join(record.pid)?;
+            group
+        }
+    };
+    group.update(l3, mb)?;
+    Ok(())
+}
+
 /// The container's cgroup, for `events`: stats and OOM counts while it lives.
 pub fn live_cgroup(root: &Path, id: &str) -> Result<(Cgroup, Status)> {
     let dir = ContainerDir::peek(root, id)?;

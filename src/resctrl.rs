@@ -40,8 +40,6 @@ pub enum RdtError {
         wanted: String,
         current: String,
     },
-    #[error("{flag}: the container has no linux.intelRdt group to update")]
-    NoGroup { flag: &'static str },
     #[error("mkdir {path}: {source}")]
     Mkdir {
         path: PathBuf,

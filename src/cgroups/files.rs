@@ -63,6 +63,24 @@ impl Writer {
     }
 }
 
+/// Refuse `field` naming `file` when the kernel does not offer it (a feature compiled out, or
+/// newer than this kernel), before anything is written.
+pub(crate) fn require(
+    dir: &Path,
+    file: &str,
+    field: &'static str,
+    why: &'static str,
+) -> Result<(), CgroupError> {
+    if dir.join(file).exists() {
+        return Ok(());
+    }
+    Err(CgroupError::KernelLacks {
+        field,
+        file: dir.join(file),
+        why,
+    })
+}
+
 pub(crate) fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
     let path = dir.join(file);
     std::fs::read_to_string(&path).map_err(|source| CgroupError::Read { path, source })

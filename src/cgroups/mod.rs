@@ -157,6 +157,12 @@ pub enum CgroupError {
     NoCgroupForLimit { field: &'static str, why: String },
     #[error("destroy {path}: processes still running after {timeout:?} of SIGKILL")]
     NotEmpty { path: PathBuf, timeout: Duration },
+    #[error("{field}: this kernel has no {file} ({why})")]
+    KernelLacks {
+        field: &'static str,
+        file: PathBuf,
+        why: &'static str,
+    },
     #[error("exec --cgroup {arg:?}: {reason}")]
     BadSubCgroup { arg: String, reason: String },
     #[error(transparent)]
