@@ -90,10 +90,24 @@ pub(crate) fn read_trimmed(dir: &Path, file: &str) -> Result<String, CgroupError
     Ok(read(dir, file)?.trim().to_string())
 }
 
-/// `cgroup.procs`: one pid a line.
+/// Sub-cgroups of `dir` (an `exec --cgroup` target, or what a delegated container made).
+fn children(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `cgroup.procs` of `dir` and of every cgroup below it: one pid a line.
 pub(crate) fn read_pids(dir: &Path) -> Result<Vec<Pid>, CgroupError> {
     let text = read(dir, "cgroup.procs")?;
-    text.lines()
+    let mut pids = text
+        .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             l.trim()
@@ -104,7 +118,16 @@ pub(crate) fn read_pids(dir: &Path) -> Result<Vec<Pid>, CgroupError> {
                     content: l.to_string(),
                 })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    for child in children(dir) {
+        match read_pids(&child) {
+            Ok(more) => pids.extend(more),
+            // Removed between the listing and the read.
+            Err(CgroupError::Read { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(pids)
 }
 
 /// mkdir -p, returning the directories this call created (outermost first), so callers can
@@ -131,9 +154,13 @@ pub(crate) fn mkdir_all(root: &Path, rel: &Path) -> Result<Vec<PathBuf>, CgroupE
     Ok(created)
 }
 
-/// rmdir that treats "already gone" as success and retries EBUSY briefly: the kernel can
+/// rmdir of a cgroup and every cgroup below it, that treats "already gone" as success and retries EBUSY briefly: the kernel can
 /// report a cgroup busy for a moment after its last task exited.
 pub(crate) fn rmdir(path: &Path) -> Result<(), CgroupError> {
+    // Sub-cgroups first: a cgroup with children cannot go.
+    for child in children(path) {
+        rmdir(&child)?;
+    }
     let mut attempt = 0;
     loop {
         match std::fs::remove_dir(path) {

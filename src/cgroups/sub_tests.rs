@@ -95,3 +95,17 @@ fn v2_takes_one_path_without_controllers() {
         assert!(err.contains(why), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn processes_in_sub_cgroups_count_as_the_containers() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    procs(&r.join("nook/c1/sub/deeper"));
+    fs::write(r.join("nook/c1/cgroup.procs"), "3\n").unwrap();
+    fs::write(r.join("nook/c1/sub/cgroup.procs"), "5\n").unwrap();
+    fs::write(r.join("nook/c1/sub/deeper/cgroup.procs"), "8\n").unwrap();
+    let cg = Cgroup::with_root(r, Version::V2, None, "c1").unwrap();
+    let mut pids: Vec<i32> = cg.pids().unwrap().iter().map(|p| p.as_raw()).collect();
+    pids.sort();
+    assert_eq!(pids, [3, 5, 8]);
+}
