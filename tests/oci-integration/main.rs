@@ -21,5 +21,6 @@ mod resources;
 mod rootless;
 mod seccomp;
 mod security;
+mod spec13;
 mod systemd;
 mod tty;
