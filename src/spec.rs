@@ -605,8 +605,11 @@ mod tests {
     #[test]
     fn intel_rdt_is_validated_before_resctrl_is_looked_for() {
         with(|v| v["linux"]["intelRdt"] = serde_json::json!({})).unwrap();
-        let err = with(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "a/b"}))
-            .unwrap_err();
-        assert!(err.to_string().starts_with("linux.intelRdt.closID"), "{err}");
+        let err =
+            with(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "a/b"})).unwrap_err();
+        assert!(
+            err.to_string().starts_with("linux.intelRdt.closID"),
+            "{err}"
+        );
     }
 }

@@ -274,7 +274,10 @@ fn existing_sub(
     if !dir.is_dir() {
         return Err(CgroupError::BadSubCgroup {
             arg: sub.arg.clone(),
-            reason: format!("{} does not exist (make the sub-cgroup first)", dir.display()),
+            reason: format!(
+                "{} does not exist (make the sub-cgroup first)",
+                dir.display()
+            ),
         });
     }
     Ok((mount.to_path_buf(), joined))

@@ -176,7 +176,10 @@ fn pressure_files_parse_into_some_and_full() {
          full avg10=0.10 avg60=0.00 avg300=0.00 total=789\n",
     )
     .unwrap();
-    assert_eq!((p.some.avg10, p.some.avg60, p.some.total), (1.5, 0.25, 123456));
+    assert_eq!(
+        (p.some.avg10, p.some.avg60, p.some.total),
+        (1.5, 0.25, 123456)
+    );
     assert_eq!((p.full.avg10, p.full.total), (0.1, 789));
     // cpu.pressure before Linux 5.13: no full line, reported as zero.
     let p = pressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n").unwrap();

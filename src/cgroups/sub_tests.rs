@@ -74,7 +74,10 @@ fn a_plain_path_moves_every_hierarchy_and_must_exist_in_each() {
     assert!(err.starts_with("exec --cgroup \"s\": "), "{err}");
     assert!(err.contains("pids/nook/c1/s does not exist"), "{err}");
     let err = cg.for_exec(&subs(&["rdma:s"])).err().unwrap().to_string();
-    assert!(err.contains("no cgroup v1 hierarchy holds controller \"rdma\""), "{err}");
+    assert!(
+        err.contains("no cgroup v1 hierarchy holds controller \"rdma\""),
+        "{err}"
+    );
 }
 
 #[test]

@@ -669,21 +669,64 @@ fn hugepage_limits_cap_reservations_where_the_kernel_counts_them() {
 fn cpu_files_some_kernels_lack_are_refused_naming_field_and_file_before_any_write() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    touch(d, &[("cpu.shares", "1024"), ("cpu.cfs_period_us", "100000"), ("cpu.cfs_quota_us", "-1")]);
-    let cpu = |f: fn(LinuxCpuBuilder) -> LinuxCpuBuilder| f(LinuxCpuBuilder::default().shares(512u64)).build().unwrap();
+    touch(
+        d,
+        &[
+            ("cpu.shares", "1024"),
+            ("cpu.cfs_period_us", "100000"),
+            ("cpu.cfs_quota_us", "-1"),
+        ],
+    );
+    let cpu = |f: fn(LinuxCpuBuilder) -> LinuxCpuBuilder| {
+        f(LinuxCpuBuilder::default().shares(512u64))
+            .build()
+            .unwrap()
+    };
     for (c, field, file) in [
-        (cpu(|b| b.burst(1000u64)), "linux.resources.cpu.burst", "cpu.cfs_burst_us"),
-        (cpu(|b| b.idle(1i64)), "linux.resources.cpu.idle", "cpu.idle"),
-        (cpu(|b| b.realtime_period(1000u64)), "linux.resources.cpu.realtimePeriod", "cpu.rt_period_us"),
-        (cpu(|b| b.realtime_runtime(0i64)), "linux.resources.cpu.realtimeRuntime", "cpu.rt_runtime_us"),
+        (
+            cpu(|b| b.burst(1000u64)),
+            "linux.resources.cpu.burst",
+            "cpu.cfs_burst_us",
+        ),
+        (
+            cpu(|b| b.idle(1i64)),
+            "linux.resources.cpu.idle",
+            "cpu.idle",
+        ),
+        (
+            cpu(|b| b.realtime_period(1000u64)),
+            "linux.resources.cpu.realtimePeriod",
+            "cpu.rt_period_us",
+        ),
+        (
+            cpu(|b| b.realtime_runtime(0i64)),
+            "linux.resources.cpu.realtimeRuntime",
+            "cpu.rt_runtime_us",
+        ),
     ] {
         let err = v1_resources::apply_cpu(d, &c).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("{field}: this kernel has no ")), "{err}");
+        assert!(
+            err.starts_with(&format!("{field}: this kernel has no ")),
+            "{err}"
+        );
         assert!(err.contains(file), "{err}");
         assert_eq!(get(d, "cpu.shares"), "1024", "written before the refusal");
     }
-    touch(d, &[("cpu.cfs_burst_us", "0"), ("cpu.idle", "0"), ("cpu.rt_period_us", "1000000"), ("cpu.rt_runtime_us", "0")]);
-    let all = cpu(|b| b.burst(1000u64).idle(1i64).realtime_period(500000u64).realtime_runtime(0i64));
+    touch(
+        d,
+        &[
+            ("cpu.cfs_burst_us", "0"),
+            ("cpu.idle", "0"),
+            ("cpu.rt_period_us", "1000000"),
+            ("cpu.rt_runtime_us", "0"),
+        ],
+    );
+    let all = cpu(|b| {
+        b.burst(1000u64)
+            .idle(1i64)
+            .realtime_period(500000u64)
+            .realtime_runtime(0i64)
+    });
     v1_resources::apply_cpu(d, &all).unwrap();
     assert_eq!(get(d, "cpu.cfs_burst_us"), "1000");
     assert_eq!(get(d, "cpu.idle"), "1");
@@ -692,10 +735,18 @@ fn cpu_files_some_kernels_lack_are_refused_naming_field_and_file_before_any_writ
     let v2 = tempfile::tempdir().unwrap();
     let d = v2.path();
     touch(d, &[("cpu.weight", "100")]);
-    let err = v2_resources::apply_cpu(d, &cpu(|b| b.burst(5u64))).unwrap_err().to_string();
-    assert!(err.starts_with("linux.resources.cpu.burst: this kernel has no "), "{err}");
+    let err = v2_resources::apply_cpu(d, &cpu(|b| b.burst(5u64)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("linux.resources.cpu.burst: this kernel has no "),
+        "{err}"
+    );
     assert!(err.contains("cpu.max.burst"), "{err}");
     touch(d, &[("cpu.max.burst", "0"), ("cpu.idle", "0")]);
     v2_resources::apply_cpu(d, &cpu(|b| b.burst(5u64).idle(1i64))).unwrap();
-    assert_eq!((get(d, "cpu.max.burst"), get(d, "cpu.idle")), ("5".into(), "1".into()));
+    assert_eq!(
+        (get(d, "cpu.max.burst"), get(d, "cpu.idle")),
+        ("5".into(), "1".into())
+    );
 }

@@ -129,9 +129,10 @@ impl Backend for V1 {
             }
             for c in &sub.controllers {
                 let name = c.strip_prefix("name=").unwrap_or(c);
-                let found = dirs.iter_mut().zip(&self.dirs).find(|((h, _), _)| {
-                    h.has(c) || h.name.as_deref() == Some(name)
-                });
+                let found = dirs
+                    .iter_mut()
+                    .zip(&self.dirs)
+                    .find(|((h, _), _)| h.has(c) || h.name.as_deref() == Some(name));
                 let Some(((h, rel), (_, base))) = found else {
                     return Err(CgroupError::BadSubCgroup {
                         arg: sub.arg.clone(),

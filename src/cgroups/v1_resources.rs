@@ -320,7 +320,11 @@ pub(crate) fn apply_hugetlb(dir: &Path, limits_: &[LinuxHugepageLimit]) -> Resul
     for h in limits_ {
         limits::check_page_size(h.page_size())?;
         let value = h.limit().to_string();
-        files::write(dir, &format!("hugetlb.{}.limit_in_bytes", h.page_size()), &value)?;
+        files::write(
+            dir,
+            &format!("hugetlb.{}.limit_in_bytes", h.page_size()),
+            &value,
+        )?;
         let rsvd = format!("hugetlb.{}.rsvd.limit_in_bytes", h.page_size());
         if dir.join(&rsvd).exists() {
             files::write(dir, &rsvd, &value)?;

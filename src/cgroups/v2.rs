@@ -88,7 +88,9 @@ impl Backend for V2 {
                 reason: reason.to_string(),
             };
             if !sub.controllers.is_empty() {
-                return Err(bad("cgroup v2 has one tree: give the path without controllers"));
+                return Err(bad(
+                    "cgroup v2 has one tree: give the path without controllers",
+                ));
             }
             if i > 0 {
                 return Err(bad("cgroup v2 has one tree: give one --cgroup path"));

@@ -121,12 +121,21 @@ mod tests {
         let parsed: oci_spec::runtime::Features = serde_json::from_value(doc.clone()).unwrap();
         assert_eq!(parsed.oci_version_max(), nook::state::OCI_VERSION);
         assert_eq!(doc["hooks"].as_array().unwrap().len(), 6);
-        let rdt = parsed.linux().as_ref().unwrap().intel_rdt().clone().unwrap();
+        let rdt = parsed
+            .linux()
+            .as_ref()
+            .unwrap()
+            .intel_rdt()
+            .clone()
+            .unwrap();
         assert_eq!(rdt.enabled(), &Some(true));
         assert_eq!(rdt.schemata(), &Some(true));
         assert_eq!(rdt.monitoring(), &Some(true));
         let seccomp_version = &doc["annotations"]["io.github.seccomp.libseccomp.version"];
-        assert!(seccomp_version.as_str().unwrap().starts_with("2."), "{seccomp_version}");
+        assert!(
+            seccomp_version.as_str().unwrap().starts_with("2."),
+            "{seccomp_version}"
+        );
         assert!(doc["linux"]["capabilities"]
             .as_array()
             .unwrap()

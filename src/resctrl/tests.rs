@@ -3,7 +3,11 @@ use super::*;
 /// A resctrl mount as the kernel lays it out, over a tempdir: the root group's files.
 fn fake_mount() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
-    std::fs::write(t.path().join("schemata"), "    L3:0=7ff;1=7ff\n    MB:0=100;1=100\n").unwrap();
+    std::fs::write(
+        t.path().join("schemata"),
+        "    L3:0=7ff;1=7ff\n    MB:0=100;1=100\n",
+    )
+    .unwrap();
     std::fs::write(t.path().join("tasks"), "").unwrap();
     std::fs::create_dir(t.path().join("info")).unwrap();
     std::fs::create_dir(t.path().join("mon_groups")).unwrap();
@@ -30,7 +34,10 @@ const MOUNTINFO: &str = "\
 
 #[test]
 fn the_mount_comes_from_mountinfo() {
-    assert_eq!(mount_point(MOUNTINFO), Some(PathBuf::from("/sys/fs/resctrl")));
+    assert_eq!(
+        mount_point(MOUNTINFO),
+        Some(PathBuf::from("/sys/fs/resctrl"))
+    );
     assert_eq!(mount_point("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"), None);
 }
 
@@ -40,9 +47,13 @@ fn the_mount_comes_from_mountinfo() {
 #[test]
 fn a_new_group_is_named_by_the_id_and_undone_when_its_schemata_fail() {
     let m = fake_mount();
-    let spec = rdt(serde_json::json!({"l3CacheSchema": "L3:0=f0;1=1f", "memBwSchema": "MB:0=20;1=70"}));
+    let spec =
+        rdt(serde_json::json!({"l3CacheSchema": "L3:0=f0;1=1f", "memBwSchema": "MB:0=20;1=70"}));
     let err = setup(m.path(), &spec, "ctr").unwrap_err().to_string();
-    assert!(err.starts_with("write \"L3:0=f0;1=1f\\nMB:0=20;1=70\\n\" to "), "{err}");
+    assert!(
+        err.starts_with("write \"L3:0=f0;1=1f\\nMB:0=20;1=70\\n\" to "),
+        "{err}"
+    );
     assert!(err.contains("/ctr/schemata"), "{err}");
     assert!(!m.path().join("ctr").exists());
 }
@@ -67,9 +78,18 @@ fn schemata_lines_combine_l3_mb_and_schemata_in_order() {
 fn an_existing_group_with_matching_schemata_is_joined_and_kept() {
     let m = fake_mount();
     let dir = group_with(m.path(), "gold", "    L3:0=0f0;1=01f\n    MB:0= 20;1= 70\n");
-    let spec = rdt(serde_json::json!({"closID": "gold", "l3CacheSchema": "L3:0=f0;1=1f", "memBwSchema": "MB:0=20"}));
+    let spec = rdt(
+        serde_json::json!({"closID": "gold", "l3CacheSchema": "L3:0=f0;1=1f", "memBwSchema": "MB:0=20"}),
+    );
     let g = setup(m.path(), &spec, "ctr").unwrap();
-    assert_eq!(g, Group { dir: dir.clone(), created: false, monitor: None });
+    assert_eq!(
+        g,
+        Group {
+            dir: dir.clone(),
+            created: false,
+            monitor: None
+        }
+    );
     // Its schemata were not rewritten.
     assert_eq!(
         std::fs::read_to_string(dir.join("schemata")).unwrap(),
@@ -113,7 +133,14 @@ fn a_group_made_for_the_container_is_removed_with_its_monitoring_group() {
     assert!(!m.path().join("ctr").exists());
 
     let plain = setup(m.path(), &rdt(serde_json::json!({})), "ctr").unwrap();
-    assert_eq!(plain, Group { dir: m.path().join("ctr"), created: true, monitor: None });
+    assert_eq!(
+        plain,
+        Group {
+            dir: m.path().join("ctr"),
+            created: true,
+            monitor: None
+        }
+    );
     assert!(plain.dir.is_dir());
     plain.remove().unwrap();
     assert!(!plain.dir.exists());
@@ -147,16 +174,25 @@ fn the_deprecated_cmt_and_mbm_flags_ask_for_monitoring() {
     let mut mbm = LinuxIntelRdt::default();
     mbm.set_enable_mbm(Some(true));
     assert!(wants_monitoring(&mbm));
-    assert!(!wants_monitoring(&rdt(serde_json::json!({"enableMonitoring": false}))));
+    assert!(!wants_monitoring(&rdt(
+        serde_json::json!({"enableMonitoring": false})
+    )));
 }
 
 #[test]
 fn update_writes_the_new_lines_in_one_write() {
     let m = fake_mount();
     let dir = group_with(m.path(), "ctr", "L3:0=ff\n");
-    let g = Group { dir: dir.clone(), created: true, monitor: None };
+    let g = Group {
+        dir: dir.clone(),
+        created: true,
+        monitor: None,
+    };
     g.update(Some("L3:0=f"), Some("MB:0=50")).unwrap();
-    assert_eq!(std::fs::read_to_string(dir.join("schemata")).unwrap(), "L3:0=f\nMB:0=50\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("schemata")).unwrap(),
+        "L3:0=f\nMB:0=50\n"
+    );
     let err = g.update(None, Some("L3:0=f")).unwrap_err().to_string();
     assert!(err.starts_with("linux.intelRdt.memBwSchema"), "{err}");
 }
@@ -164,30 +200,63 @@ fn update_writes_the_new_lines_in_one_write() {
 #[test]
 fn bad_names_and_schemas_are_refused_naming_the_field() {
     let cases = [
-        (serde_json::json!({"closID": "../x"}), "linux.intelRdt.closID"),
+        (
+            serde_json::json!({"closID": "../x"}),
+            "linux.intelRdt.closID",
+        ),
         (serde_json::json!({"closID": ""}), "linux.intelRdt.closID"),
-        (serde_json::json!({"closID": "info"}), "linux.intelRdt.closID"),
-        (serde_json::json!({"closID": "mon_groups"}), "linux.intelRdt.closID"),
-        (serde_json::json!({"l3CacheSchema": "L3:0=f\nL2:0=1"}), "linux.intelRdt.l3CacheSchema"),
-        (serde_json::json!({"l3CacheSchema": "nonsense"}), "linux.intelRdt.l3CacheSchema"),
-        (serde_json::json!({"memBwSchema": "L3:0=f"}), "linux.intelRdt.memBwSchema"),
-        (serde_json::json!({"schemata": ["L3:0"]}), "linux.intelRdt.schemata"),
-        (serde_json::json!({"schemata": ["L3:0=f\nMB:0=1"]}), "linux.intelRdt.schemata"),
+        (
+            serde_json::json!({"closID": "info"}),
+            "linux.intelRdt.closID",
+        ),
+        (
+            serde_json::json!({"closID": "mon_groups"}),
+            "linux.intelRdt.closID",
+        ),
+        (
+            serde_json::json!({"l3CacheSchema": "L3:0=f\nL2:0=1"}),
+            "linux.intelRdt.l3CacheSchema",
+        ),
+        (
+            serde_json::json!({"l3CacheSchema": "nonsense"}),
+            "linux.intelRdt.l3CacheSchema",
+        ),
+        (
+            serde_json::json!({"memBwSchema": "L3:0=f"}),
+            "linux.intelRdt.memBwSchema",
+        ),
+        (
+            serde_json::json!({"schemata": ["L3:0"]}),
+            "linux.intelRdt.schemata",
+        ),
+        (
+            serde_json::json!({"schemata": ["L3:0=f\nMB:0=1"]}),
+            "linux.intelRdt.schemata",
+        ),
     ];
     for (json, field) in cases {
         let err = validate(&rdt(json.clone())).unwrap_err().to_string();
         assert!(err.starts_with(field), "{json}: {err}");
     }
-    validate(&rdt(serde_json::json!({"closID": "gold", "schemata": ["L3:0=f", "MB:0=10"]}))).unwrap();
+    validate(&rdt(
+        serde_json::json!({"closID": "gold", "schemata": ["L3:0=f", "MB:0=10"]}),
+    ))
+    .unwrap();
 }
 
 #[test]
 fn mismatch_compares_numbers_and_only_the_named_domains() {
     let current = "    L3:0=0f0;1=7ff\n    MB:0=100;1= 30\n";
-    assert_eq!(first_mismatch(current, &["L3:0=f0".into(), "MB:1=30".into()]), None);
+    assert_eq!(
+        first_mismatch(current, &["L3:0=f0".into(), "MB:1=30".into()]),
+        None
+    );
     assert_eq!(
         first_mismatch(current, &["MB:1=31".into()]),
         Some(("MB:1=31".into(), "MB:0=100;1=30".into()))
     );
-    assert_eq!(first_mismatch(current, &["L2:0=f".into()]), Some(("L2:0=f".into(), String::new())));
+    assert_eq!(
+        first_mismatch(current, &["L2:0=f".into()]),
+        Some(("L2:0=f".into(), String::new()))
+    );
 }
