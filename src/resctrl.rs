@@ -323,8 +323,10 @@ impl Group {
         Ok(())
     }
 
-    /// rmdir the monitoring group, and the group itself when this container made it. Already
-    /// gone is fine. resctrl moves any task still in a removed group back to its parent.
+    /// rmdir the monitoring group, and the group itself when this container made it and no
+    /// task is left in it: a `closID` group this container made may since hold another
+    /// container that named the same class (resctrl would move those tasks out with the
+    /// rmdir). Already gone is fine. Called once the container's own processes are dead.
     pub fn remove(&self) -> Result<(), RdtError> {
         let rmdir = |path: &Path| match std::fs::remove_dir(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RdtError::Rmdir {
@@ -336,10 +338,21 @@ impl Group {
         if let Some(mon) = &self.monitor {
             rmdir(mon)?;
         }
-        if self.created {
+        if self.created && !self.in_use()? {
             rmdir(&self.dir)?;
         }
         Ok(())
+    }
+
+    fn in_use(&self) -> Result<bool, RdtError> {
+        match std::fs::read_to_string(self.dir.join("tasks")) {
+            Ok(tasks) => Ok(tasks.lines().any(|l| !l.trim().is_empty())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(RdtError::Read {
+                path: self.dir.join("tasks"),
+                source,
+            }),
+        }
     }
 
     /// `update --l3-cache-schema` / `--mem-bw-schema`: the new lines, one write.

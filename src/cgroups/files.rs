@@ -157,18 +157,22 @@ pub(crate) fn mkdir_all(root: &Path, rel: &Path) -> Result<Vec<PathBuf>, CgroupE
 /// rmdir of a cgroup and every cgroup below it, that treats "already gone" as success and retries EBUSY briefly: the kernel can
 /// report a cgroup busy for a moment after its last task exited.
 pub(crate) fn rmdir(path: &Path) -> Result<(), CgroupError> {
-    // Sub-cgroups first: a cgroup with children cannot go.
-    for child in children(path) {
-        rmdir(&child)?;
-    }
     let mut attempt = 0;
     loop {
         match std::fs::remove_dir(path) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(Errno::EBUSY as i32) && attempt < 20 => {
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(10));
+                // A cgroup with sub-cgroups is busy until they go: looked for only then, so
+                // the common case stays one rmdir.
+                let subs = children(path);
+                for child in &subs {
+                    rmdir(child)?;
+                }
+                if subs.is_empty() {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
             }
             Err(source) => {
                 return Err(CgroupError::Rmdir {

@@ -260,3 +260,17 @@ fn mismatch_compares_numbers_and_only_the_named_domains() {
         Some(("L2:0=f".into(), String::new()))
     );
 }
+
+#[test]
+fn a_group_another_container_still_uses_stays() {
+    let m = fake_mount();
+    let dir = group_with(m.path(), "shared", "L3:0=ff\n");
+    let g = Group {
+        dir: dir.clone(),
+        created: true,
+        monitor: None,
+    };
+    std::fs::write(dir.join("tasks"), "4242\n").unwrap();
+    g.remove().unwrap();
+    assert!(dir.is_dir(), "removed a group with a task in it");
+}
