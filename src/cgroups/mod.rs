@@ -157,7 +157,7 @@ pub enum CgroupError {
     NoCgroupForLimit { field: &'static str, why: String },
     #[error("destroy {path}: processes still running after {timeout:?} of SIGKILL")]
     NotEmpty { path: PathBuf, timeout: Duration },
-    #[error("{field}: this kernel has no {file} ({why})")]
+    #[error("{field}: the kernel offers no {file} ({why})")]
     KernelLacks {
         field: &'static str,
         file: PathBuf,
@@ -263,6 +263,30 @@ trait Backend {
     fn sub_cgroups(&self, subs: &[SubCgroup]) -> Result<Box<dyn Backend>, CgroupError>;
 }
 
+/// As runc takes them: a path without controllers stands alone, and no controller is named
+/// twice.
+fn check_sub_cgroups(subs: &[SubCgroup]) -> Result<(), CgroupError> {
+    let mut seen: Vec<&str> = Vec::new();
+    for sub in subs {
+        let bad = |reason: String| CgroupError::BadSubCgroup {
+            arg: sub.arg.clone(),
+            reason,
+        };
+        if sub.controllers.is_empty() && subs.len() > 1 {
+            return Err(bad(
+                "a path without controllers must be the only --cgroup".into()
+            ));
+        }
+        for c in &sub.controllers {
+            if seen.contains(&c.as_str()) {
+                return Err(bad(format!("controller {c:?} is named more than once")));
+            }
+            seen.push(c);
+        }
+    }
+    Ok(())
+}
+
 /// `rel` + `sub`, which must be an existing directory under `mount`.
 fn existing_sub(
     mount: &Path,
@@ -348,6 +372,7 @@ impl Cgroup {
                 reason: "the container has no cgroup (rootless without one)".into(),
             });
         }
+        check_sub_cgroups(subs)?;
         Ok(Cgroup {
             saved: self.saved.clone(),
             backend: self.backend.sub_cgroups(subs)?,

@@ -91,7 +91,7 @@ fn v2_takes_one_path_without_controllers() {
     assert_eq!(joined(&r.join("nook/c1/sub")), "5");
     for (args, why) in [
         (&["memory:sub"][..], "without controllers"),
-        (&["sub", "sub"][..], "one --cgroup path"),
+        (&["sub", "sub"][..], "must be the only --cgroup"),
         (&["nope"][..], "does not exist"),
     ] {
         let err = cg.for_exec(&subs(args)).err().unwrap().to_string();
@@ -111,4 +111,33 @@ fn processes_in_sub_cgroups_count_as_the_containers() {
     let mut pids: Vec<i32> = cg.pids().unwrap().iter().map(|p| p.as_raw()).collect();
     pids.sort();
     assert_eq!(pids, [3, 5, 8]);
+}
+
+#[test]
+fn a_plain_path_stands_alone_and_controllers_are_named_once() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    for h in ["memory", "pids"] {
+        procs(&r.join(h).join("nook/c1/s"));
+    }
+    let cg = Cgroup::with_root(r, Version::V1, None, "c1").unwrap();
+    let err = cg
+        .for_exec(&subs(&["s", "memory:s"]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.starts_with("exec --cgroup \"s\": a path without controllers"),
+        "{err}"
+    );
+    let err = cg
+        .for_exec(&subs(&["memory:s", "pids,memory:s"]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("controller \"memory\" is named more than once"),
+        "{err}"
+    );
+    cg.for_exec(&subs(&["memory:s", "pids:s"])).unwrap();
 }

@@ -706,7 +706,7 @@ fn cpu_files_some_kernels_lack_are_refused_naming_field_and_file_before_any_writ
     ] {
         let err = v1_resources::apply_cpu(d, &c).unwrap_err().to_string();
         assert!(
-            err.starts_with(&format!("{field}: this kernel has no ")),
+            err.starts_with(&format!("{field}: the kernel offers no ")),
             "{err}"
         );
         assert!(err.contains(file), "{err}");
@@ -739,7 +739,7 @@ fn cpu_files_some_kernels_lack_are_refused_naming_field_and_file_before_any_writ
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("linux.resources.cpu.burst: this kernel has no "),
+        err.starts_with("linux.resources.cpu.burst: the kernel offers no "),
         "{err}"
     );
     assert!(err.contains("cpu.max.burst"), "{err}");

@@ -113,7 +113,7 @@ impl Backend for V1 {
     }
 
     /// A controller-less argument moves the process in every hierarchy (the hybrid cgroup2
-    /// one too); `memory:path` only in the hierarchy holding memory. Later arguments win.
+    /// one too); `memory:path` only in the hierarchy holding memory. Each controller is named once (checked before).
     fn sub_cgroups(&self, subs: &[SubCgroup]) -> Result<Box<dyn Backend>, CgroupError> {
         let mut dirs = self.dirs.clone();
         let mut unified = self.unified.clone();
