@@ -344,3 +344,33 @@ container_test! {
         remove(&f);
     }
 }
+
+container_test! {
+    fn exec_into_a_sub_cgroup_the_kernel_refuses_says_why(f) {
+        // A v1 cpuset cgroup without cpus takes no task (ENOSPC): the exec fails with the
+        // kernel's reason, not a broken connection, and leaves only the init.
+        let pid = start_sleeping(&mut f);
+        let dirs = cgroup_dirs(pid);
+        let Some((_, cpuset)) = dirs.iter().find(|(c, _)| c.split(',').any(|c| c == "cpuset")) else {
+            remove(&f);
+            skip(
+                "exec_into_a_sub_cgroup_the_kernel_refuses_says_why",
+                "cgroup-v1",
+                "no v1 cpuset hierarchy (a v2 cpuset cgroup inherits its cpus)",
+            );
+            return;
+        };
+        fs::create_dir(cpuset.join("empty")).unwrap();
+        let out = f.rt(&["exec", "--cgroup", "cpuset:empty", &f.id, "sh", "-c", "echo ran"]);
+        assert!(!out.status.success(), "{out}");
+        assert!(!out.stdout.contains("ran"), "{out}");
+        if is_nook() {
+            assert!(out.stderr.contains("No space left on device"), "{out}");
+        }
+        let ps = f.rt(&["ps", "--format", "json", &f.id]).ok();
+        let pids: Vec<i64> = serde_json::from_str(&ps.stdout).unwrap();
+        assert_eq!(pids, [pid], "{ps}");
+        remove(&f);
+        assert!(!cpuset.join("empty").exists());
+    }
+}
