@@ -264,10 +264,10 @@ pub struct UpdateArgs {
     /// Block IO weight (10-1000)
     #[arg(long)]
     pub blkio_weight: Option<u16>,
-    /// Intel RDT/CAT L3 cache schema (refused: nook does not manage Intel RDT)
+    /// Intel RDT/CAT L3 cache schema (L3:<cache id>=<mask>;...) for the container's resctrl group
     #[arg(long, alias = "rdt-l3-cache-schema")]
     pub l3_cache_schema: Option<String>,
-    /// Intel RDT/MBA memory bandwidth schema (refused: nook does not manage Intel RDT)
+    /// Intel RDT/MBA memory bandwidth schema (MB:<cache id>=<bandwidth>;...)
     #[arg(long, alias = "rdt-mem-bw-schema")]
     pub mem_bw_schema: Option<String>,
     pub id: String,
@@ -320,8 +320,8 @@ pub struct ExecArgs {
     /// Exec even into a paused container
     #[arg(long)]
     pub ignore_paused: bool,
-    /// Sub-cgroup to run the process in, [<controller>:]<path> (only "/" is supported: the
-    /// container's own cgroup)
+    /// Run the process in an existing sub-cgroup of the container's, [<controller>:]<path>
+    /// (repeatable on cgroup v1; one path without controllers on v2)
     #[arg(long)]
     pub cgroup: Vec<String>,
     /// Unix socket that receives a pidfd of the process

@@ -100,6 +100,8 @@ pub enum ContainerError {
     },
     #[error(transparent)]
     Hook(#[from] HookError),
+    #[error(transparent)]
+    Rdt(#[from] crate::resctrl::RdtError),
     #[error("container {id}: init {pid} did not exit after SIGKILL")]
     StillAlive { id: String, pid: i32 },
 }
@@ -130,11 +132,13 @@ pub struct CreateOptions {
 struct Undo<'a> {
     dir: Option<ContainerDir>,
     cgroup: Option<&'a Cgroup>,
+    rdt: Option<crate::resctrl::Group>,
 }
 
 impl Undo<'_> {
     fn keep(mut self) -> ContainerDir {
         self.cgroup = None;
+        self.rdt = None;
         self.dir.take().expect("kept once")
     }
 }
@@ -144,8 +148,9 @@ impl Drop for Undo<'_> {
         // If the cgroup will not go, keep the state directory: its record names the cgroup,
         // so `delete --force` can still find and remove it. Without it, nothing could.
         let cgroup_gone = self.cgroup.is_none_or(|cg| cg.undo_create().is_ok());
+        let rdt_gone = self.rdt.as_ref().is_none_or(|g| g.remove().is_ok());
         if let Some(dir) = self.dir.take() {
-            if cgroup_gone {
+            if cgroup_gone && rdt_gone {
                 let _ = dir.remove();
             }
         }
@@ -231,6 +236,11 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     if let Some(policy) = linux.memory_policy() {
         crate::process::sched::check_memory_policy_host(policy).map_err(SpecError::from)?;
     }
+    // Looked for before anything exists: a host without resctrl refuses with nothing to undo.
+    let rdt_mount = match linux.intel_rdt() {
+        Some(_) => Some(crate::resctrl::host_mount()?),
+        None => None,
+    };
     let dir = ContainerDir::create(root, id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -250,10 +260,17 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     // if this process is killed at any later point.
     dir.save(&record)?;
     logging::step("state dir and first record");
-    let undo = Undo {
+    let mut undo = Undo {
         dir: Some(dir),
         cgroup: Some(&cgroup),
+        rdt: None,
     };
+    if let (Some(mount), Some(rdt)) = (&rdt_mount, linux.intel_rdt()) {
+        let group = crate::resctrl::setup(mount, rdt, id)?;
+        undo.rdt = Some(group.clone());
+        record.intel_rdt = Some(group);
+        undo.dir.as_ref().expect("set").save(&record)?;
+    }
     let dir = undo.dir.as_ref().expect("set");
     let state_json = |pid: Pid| {
         let mut r = record.clone();
@@ -281,6 +298,9 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     };
     if let Some(socket) = &pidfd_socket {
         socket.send(pending.pid, "standard")?;
+    }
+    if let Some(group) = &record.intel_rdt {
+        group.join(pending.pid.as_raw())?;
     }
     record.pid = pending.pid.as_raw();
     record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
@@ -555,6 +575,9 @@ fn delete_with(
     if let Some(cg) = &cgroup {
         cg.destroy()?;
     }
+    if let Some(group) = &record.intel_rdt {
+        group.remove()?;
+    }
     dir.remove()?;
     // The container is gone whatever poststop says: a failing hook is a warning, and the
     // rest still run (runtime-spec 1.3.0, lifecycle step 13).
@@ -687,6 +710,8 @@ pub struct ExecOptions {
     pub own_pty: bool,
     /// `--pidfd-socket`: a unix socket that receives a pidfd of the process.
     pub pidfd_socket: Option<PathBuf>,
+    /// `--cgroup`: sub-cgroups of the container's cgroup to run the process in.
+    pub sub_cgroups: Vec<crate::cgroups::SubCgroup>,
 }
 
 /// The process definition of the container's config.json, the base `exec <id> cmd` builds on.
@@ -720,7 +745,10 @@ pub fn exec(
         .as_deref()
         .map(PidfdSocket::connect)
         .transpose()?;
-    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+    let mut cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+    if !opts.sub_cgroups.is_empty() {
+        cgroup = cgroup.for_exec(&opts.sub_cgroups)?;
+    }
     let pending = process::exec::spawn_exec(process::exec::ExecRequest {
         init_pid: Pid::from_raw(record.pid),
         process,
@@ -736,6 +764,9 @@ pub fn exec(
         other => other.into(),
     })?;
     drop(console);
+    if let Some(group) = &record.intel_rdt {
+        group.join(pending.pid.as_raw())?;
+    }
     // Sent before the process reported ready, so this does not block; taken before it runs.
     let pty_master = own_end.as_ref().map(tty::receive_own_master).transpose()?;
     if let Some(socket) = &pidfd_socket {
@@ -773,6 +804,30 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
     let cgroup =
         Cgroup::of_record(&record.cgroup_path, id)?.with_unit(record.systemd_unit.as_deref());
     cgroup.update(resources)?;
+    Ok(())
+}
+
+/// `update --l3-cache-schema`/`--mem-bw-schema`: new schemata for the container's resctrl
+/// group. A container created without `linux.intelRdt` gets a group of its own now, holding
+/// its init (processes it already started stay where they are), as runc does.
+pub fn update_intel_rdt(root: &Path, id: &str, l3: Option<&str>, mb: Option<&str>) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let mut record = dir.load()?;
+    if !status(&dir, &record).can_signal() {
+        return Err(ContainerError::NotRunning);
+    }
+    let mount = crate::resctrl::host_mount()?;
+    let group = match &record.intel_rdt {
+        Some(group) => group.clone(),
+        None => {
+            let group = crate::resctrl::setup(&mount, &Default::default(), id)?;
+            record.intel_rdt = Some(group.clone());
+            dir.save(&record)?;
+            group.join(record.pid)?;
+            group
+        }
+    };
+    group.update(l3, mb)?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod mountinfo;
 pub mod namespaces;
 pub mod netdev;
 pub mod process;
+pub mod resctrl;
 pub mod rootfs;
 pub mod security;
 pub mod signal;

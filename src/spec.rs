@@ -41,10 +41,10 @@ pub enum SpecError {
     RootfsNotDir(PathBuf),
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
-    #[error("{0}: not supported by nook yet")]
-    Unsupported(&'static str),
     #[error(transparent)]
     Sched(#[from] SchedError),
+    #[error(transparent)]
+    Rdt(#[from] crate::resctrl::RdtError),
     #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),
     #[error(transparent)]
@@ -337,8 +337,8 @@ fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), Spec
 
 fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
     crate::security::lsm::check_mount_label(l.mount_label())?;
-    if l.intel_rdt().is_some() {
-        return Err(SpecError::Unsupported("linux.intelRdt"));
+    if let Some(rdt) = l.intel_rdt() {
+        crate::resctrl::validate(rdt)?;
     }
     if let Some(p) = l.memory_policy() {
         sched::memory_policy(p)?;
@@ -701,8 +701,13 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_fields_are_named() {
-        let err = with(|v| v["linux"]["intelRdt"] = serde_json::json!({})).unwrap_err();
-        assert_eq!(err.to_string(), "linux.intelRdt: not supported by nook yet");
+    fn intel_rdt_is_validated_before_resctrl_is_looked_for() {
+        with(|v| v["linux"]["intelRdt"] = serde_json::json!({})).unwrap();
+        let err =
+            with(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "a/b"})).unwrap_err();
+        assert!(
+            err.to_string().starts_with("linux.intelRdt.closID"),
+            "{err}"
+        );
     }
 }

@@ -25,12 +25,17 @@ pub fn document() -> serde_json::Value {
             "seccomp": seccomp(),
             "apparmor": {"enabled": lsm::apparmor_enabled()},
             "selinux": {"enabled": lsm::selinux_enabled()},
-            "intelRdt": {"enabled": false},
+            // Compiled in (src/resctrl.rs); whether the host has resctrl is create's question.
+            "intelRdt": {"enabled": true, "schemata": true, "monitoring": true},
             "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": true},
             "memoryPolicy": memory_policy()
         },
+        // runc's keys where they hold for nook too (it has no CRIU: no checkpoint), then its own.
         "annotations": {
+            "io.github.seccomp.libseccomp.version": libseccomp::ScmpVersion::current()
+                .map_or_else(|_| "unknown".to_string(), |v| v.to_string()),
+            "org.opencontainers.runc.checkpoint.enabled": "false",
             "nook.version": env!("CARGO_PKG_VERSION"),
             "nook.commit": env!("NOOK_COMMIT")
         }
@@ -151,6 +156,15 @@ mod tests {
             .as_ref()
             .unwrap()
             .contains(&"MPOL_F_STATIC_NODES".to_string()));
+        let rdt = linux.intel_rdt().clone().unwrap();
+        assert_eq!(rdt.enabled(), &Some(true));
+        assert_eq!(rdt.schemata(), &Some(true));
+        assert_eq!(rdt.monitoring(), &Some(true));
+        let seccomp_version = &doc["annotations"]["io.github.seccomp.libseccomp.version"];
+        assert!(
+            seccomp_version.as_str().unwrap().starts_with("2."),
+            "{seccomp_version}"
+        );
         assert!(doc["linux"]["capabilities"]
             .as_array()
             .unwrap()

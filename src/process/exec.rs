@@ -93,6 +93,9 @@ pub fn spawn_exec(args: ExecRequest<'_>) -> Result<Pending, LaunchError> {
             // First, so that nothing the process does is accounted outside the container.
             if let Err(e) = crate::cgroups::join_self(&cgroup_tasks) {
                 let reason = format!("join the container's cgroup: {e}");
+                // Go first: closing with it unread would reset the connection, and the
+                // runtime would see ECONNRESET instead of the reason.
+                let _ = init_end.wait_go();
                 let _ = init_end.failed(&Failure::Setup(reason));
                 std::process::exit(1);
             }

@@ -22,5 +22,6 @@ mod rootless;
 mod seccomp;
 mod security;
 mod spec13;
+mod spec13_cgroups;
 mod systemd;
 mod tty;
