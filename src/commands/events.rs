@@ -28,10 +28,7 @@ pub fn run(root: &Path, args: &EventsArgs) -> Result<u8> {
     let (record, _) = container::load(root, &args.id).map_err(super::chain)?;
     let mut out = std::io::stdout();
     let stats_line = |cg: &Cgroup| -> Result<String> {
-        let mut stats = cg
-            .stats()
-            .map_err(|e| anyhow::anyhow!(nook::error_chain(&e)))?;
-        stats.network_interfaces = nook::cgroups::stats::network_interfaces(record.pid);
+        let stats = container::stats(cg, &record).map_err(super::chain)?;
         let event = Event {
             kind: "stats",
             id: &args.id,
@@ -67,7 +64,7 @@ pub fn run(root: &Path, args: &EventsArgs) -> Result<u8> {
 }
 
 /// `5s`, `500ms`, `1m`, or a bare number of seconds.
-fn parse_interval(text: &str) -> Result<Duration> {
+pub(super) fn parse_interval(text: &str) -> Result<Duration> {
     let t = text.trim();
     let (num, unit) = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')

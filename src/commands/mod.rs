@@ -8,13 +8,16 @@ mod exec;
 mod features;
 mod kill;
 mod list;
+mod monitor;
 mod pause;
 mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod top;
 mod update;
+mod usage;
 
 use anyhow::{bail, Result};
 
@@ -81,6 +84,8 @@ fn verb(command: &Command) -> &'static str {
         Command::Features => "features",
         Command::Update(_) => "update",
         Command::Events(_) => "events",
+        Command::Top(_) => "top",
+        Command::Monitor(_) => "monitor",
         Command::Checkpoint(_) => "checkpoint",
         Command::Restore(_) => "restore",
     }
@@ -105,6 +110,8 @@ fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
         Command::Features => features::run(),
         Command::Update(args) => update::run(root, args, &cli.global),
         Command::Events(args) => events::run(root, args),
+        Command::Top(args) => top::run(root, args),
+        Command::Monitor(args) => monitor::run(root, args),
         Command::Checkpoint(_) => {
             bail!("checkpoint: not supported by nook yet (no CRIU integration)")
         }

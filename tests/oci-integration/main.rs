@@ -23,3 +23,4 @@ mod seccomp;
 mod security;
 mod systemd;
 mod tty;
+mod views;
