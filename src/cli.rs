@@ -186,10 +186,12 @@ pub enum Command {
     Update(UpdateArgs),
     /// Print resource usage and OOM events of a container as JSON lines
     Events(EventsArgs),
-    /// A live table of the containers' resource usage (nook's own; not in runc)
-    Top(TopArgs),
-    /// Serve a read-only web page of the containers' usage and configs (nook's own; not in runc)
-    Monitor(MonitorArgs),
+    /// A live table of the containers' resource usage (nook's own; runs nook-views)
+    #[command(disable_help_flag = true)]
+    Top(ViewArgs),
+    /// Serve a read-only web page of the containers' usage and configs (nook's own; runs nook-views)
+    #[command(disable_help_flag = true)]
+    Monitor(ViewArgs),
     /// Checkpoint a container with CRIU (not supported yet)
     Checkpoint(Unsupported),
     /// Restore a container from a CRIU checkpoint (not supported yet)
@@ -203,6 +205,13 @@ pub struct Unsupported {
     pub args: Vec<String>,
 }
 
+/// `top` and `monitor` flags, parsed by nook-views (see `nook top --help`).
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<std::ffi::OsString>,
+}
+
 #[derive(Args, Debug)]
 pub struct EventsArgs {
     /// Print one stats event and exit
@@ -212,52 +221,6 @@ pub struct EventsArgs {
     #[arg(long, default_value = "5s")]
     pub interval: String,
     pub id: String,
-}
-
-#[derive(Args, Debug)]
-pub struct TopArgs {
-    /// Time between readings, e.g. 1s, 500ms
-    #[arg(long, default_value = "1s")]
-    pub interval: String,
-    /// Print one snapshot and exit (what happens anyway without a terminal)
-    #[arg(long)]
-    pub once: bool,
-    /// Output format of a snapshot: table or json (json implies --once)
-    #[arg(long, value_enum, default_value_t = TopFormat::Table)]
-    pub format: TopFormat,
-    /// Column to sort by (keys c, m, p, i, u, b, n switch it live; r reverses)
-    #[arg(long, value_enum, default_value_t = SortKey::Cpu)]
-    pub sort: SortKey,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TopFormat {
-    Table,
-    Json,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortKey {
-    Cpu,
-    Mem,
-    Pids,
-    Id,
-    Uptime,
-    Block,
-    Net,
-}
-
-#[derive(Args, Debug)]
-pub struct MonitorArgs {
-    /// Address to serve on; anything but loopback is warned about in the first log line
-    #[arg(long, default_value = "127.0.0.1:7370")]
-    pub listen: std::net::SocketAddr,
-    /// Time between readings, e.g. 1s, 500ms
-    #[arg(long, default_value = "1s")]
-    pub interval: String,
-    /// How far back the charts go, e.g. 10m
-    #[arg(long, default_value = "10m")]
-    pub history: String,
 }
 
 /// runc's spelling of every flag; `-1` (unlimited) may follow a flag as its own word.

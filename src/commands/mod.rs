@@ -8,16 +8,14 @@ mod exec;
 mod features;
 mod kill;
 mod list;
-mod monitor;
 mod pause;
 mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
-mod top;
 mod update;
-mod usage;
+mod views;
 
 use anyhow::{bail, Result};
 
@@ -110,8 +108,8 @@ fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
         Command::Features => features::run(),
         Command::Update(args) => update::run(root, args, &cli.global),
         Command::Events(args) => events::run(root, args),
-        Command::Top(args) => top::run(root, args),
-        Command::Monitor(args) => monitor::run(root, args),
+        Command::Top(args) => views::run(&cli.global, "top", args),
+        Command::Monitor(args) => views::run(&cli.global, "monitor", args),
         Command::Checkpoint(_) => {
             bail!("checkpoint: not supported by nook yet (no CRIU integration)")
         }

@@ -24,8 +24,8 @@ use anyhow::{anyhow, Result};
 use nook::logging::Level;
 use serde_json::{json, Value};
 
-use super::usage::{Sampler, Snapshot};
-use crate::cli::MonitorArgs;
+use crate::usage::{Sampler, Snapshot};
+use crate::MonitorArgs;
 
 const PAGE: &str = include_str!("monitor.html");
 /// Connections served at once; more are closed unanswered.
@@ -48,8 +48,8 @@ struct Series {
 }
 
 pub fn run(root: &Path, args: &MonitorArgs) -> Result<u8> {
-    let interval = super::events::parse_interval(&args.interval)?;
-    let history = super::events::parse_interval(&args.history)?;
+    let interval = crate::interval("--interval", &args.interval)?;
+    let history = crate::interval("--history", &args.history)?;
     let keep = (history.as_secs_f64() / interval.as_secs_f64())
         .ceil()
         .max(2.0) as usize;

@@ -72,7 +72,7 @@ impl Sampler {
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
         // A missing state directory lists as no containers.
-        let containers = nook::container::list(root).map_err(super::chain)?;
+        let containers = nook::container::list(root).map_err(crate::chain)?;
         let mut rows = Vec::with_capacity(containers.len());
         let mut seen = HashMap::new();
         for (record, status) in containers {

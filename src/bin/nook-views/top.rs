@@ -12,11 +12,11 @@ use anyhow::Result;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices, Termios};
 
-use super::usage::{bytes, duration, Row, Sampler};
-use crate::cli::{SortKey, TopArgs, TopFormat};
+use crate::usage::{bytes, duration, Row, Sampler};
+use crate::{SortKey, TopArgs, TopFormat};
 
 pub fn run(root: &Path, args: &TopArgs) -> Result<u8> {
-    let interval = super::events::parse_interval(&args.interval)?;
+    let interval = crate::interval("--interval", &args.interval)?;
     let interactive = !args.once
         && args.format == TopFormat::Table
         && std::io::stdin().is_terminal()
