@@ -17,6 +17,7 @@ use nook::logging::{Format, Logger};
 #[derive(Parser, Debug)]
 #[command(
     name = "nook",
+    bin_name = "nook",
     about = "nook's views of its containers",
     disable_version_flag = true
 )]
