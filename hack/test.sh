@@ -7,7 +7,9 @@
 #   NOOK_RUNTIME=/usr/sbin/runc   run the integration tests against runc (checks the tests)
 #   NOOK_TEST_SKIP="vm clients"   skip the slow lanes (e.g. while iterating locally);
 #                                 "fuzz" skips the bounded config fuzzing run, "oci" the OCI
-#                                 validation suite, "cri" the CRI lane (containerd + critest)
+#                                 validation suite, "cri" the CRI lane (containerd + critest),
+#                                 "monitor" the web monitor in headless chromium, "cni" the
+#                                 bridge networking example
 #   NOOK_FUZZ_SECONDS=60          how long that run fuzzes (hack/fuzz.sh)
 set -euo pipefail
 
@@ -83,6 +85,26 @@ else
     cargo build --release
     hack/install.sh
     hack/cri/run.sh
+fi
+
+if skipped monitor; then
+    step "web monitor in headless chromium: skipped (NOOK_TEST_SKIP)"
+else
+    # nook monitor's page in Debian's chromium: it lists the running containers and its CPU %
+    # rises when one burns CPU (hack/monitor/browser.sh; the screenshot lands in target/monitor/).
+    step "web monitor in headless chromium"
+    cargo build --release
+    hack/monitor/browser.sh
+fi
+
+if skipped cni; then
+    step "bridge networking with CNI plugins from hooks: skipped (NOOK_TEST_SKIP)"
+else
+    # Two containers on a CNI bridge made by createRuntime/poststop hooks ping each other;
+    # no veth, lease or bridge left (hack/cni/test.sh, in a network namespace of its own).
+    step "bridge networking with CNI plugins from hooks"
+    cargo build --release
+    hack/cni/test.sh
 fi
 
 # Two threads: the suite is mostly waiting on the runtime, and the machine has two cores.

@@ -186,6 +186,12 @@ pub enum Command {
     Update(UpdateArgs),
     /// Print resource usage and OOM events of a container as JSON lines
     Events(EventsArgs),
+    /// A live table of the containers' resource usage (nook's own; runs nook-views)
+    #[command(disable_help_flag = true)]
+    Top(ViewArgs),
+    /// Serve a read-only web page of the containers' usage and configs (nook's own; runs nook-views)
+    #[command(disable_help_flag = true)]
+    Monitor(ViewArgs),
     /// Checkpoint a container with CRIU (not supported yet)
     Checkpoint(Unsupported),
     /// Restore a container from a CRIU checkpoint (not supported yet)
@@ -197,6 +203,13 @@ pub enum Command {
 pub struct Unsupported {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// `top` and `monitor` flags, parsed by nook-views (see `nook top --help`).
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Args, Debug)]

@@ -831,6 +831,14 @@ pub fn update_intel_rdt(root: &Path, id: &str, l3: Option<&str>, mb: Option<&str
     Ok(())
 }
 
+/// A container's usage numbers as `events --stats` reports them: its cgroup's statistics and
+/// the interfaces of the init's network namespace. `top` and `monitor` read the same.
+pub fn stats(cgroup: &Cgroup, record: &Record) -> Result<crate::cgroups::stats::Stats> {
+    let mut stats = cgroup.stats()?;
+    stats.network_interfaces = crate::cgroups::stats::network_interfaces(record.pid);
+    Ok(stats)
+}
+
 /// The container's cgroup, for `events`: stats and OOM counts while it lives.
 pub fn live_cgroup(root: &Path, id: &str) -> Result<(Cgroup, Status)> {
     let dir = ContainerDir::peek(root, id)?;

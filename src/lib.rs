@@ -6,6 +6,7 @@ pub mod cgroups;
 pub mod container;
 pub mod hooks;
 pub mod id;
+pub mod interval;
 pub mod logging;
 pub mod mountinfo;
 pub mod namespaces;

@@ -25,3 +25,4 @@ mod spec13;
 mod spec13_cgroups;
 mod systemd;
 mod tty;
+mod views;
