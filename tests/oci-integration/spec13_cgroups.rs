@@ -158,14 +158,14 @@ container_test! {
 
 container_test! {
     fn hugepage_limits_cap_reservations_too(f) {
+        // Looked for while the probe container's cgroup still exists.
         let pid = start_sleeping(&mut f);
-        let dir = dir_of(pid, "hugetlb");
-        remove(&f);
-        let files = dir.and_then(|d| {
+        let files = dir_of(pid, "hugetlb").and_then(|d| {
             ["hugetlb.2MB.rsvd.limit_in_bytes", "hugetlb.2MB.rsvd.max"]
                 .into_iter()
                 .find(|f| d.join(f).exists())
         });
+        remove(&f);
         let Some(rsvd) = files else {
             skip(
                 "hugepage_limits_cap_reservations_too",
