@@ -50,15 +50,19 @@ pub struct Global {
 }
 
 impl Global {
-    /// The state directory: `--root`, else runc's rule: an unprivileged user (euid != 0) with
-    /// XDG_RUNTIME_DIR set keeps state in `$XDG_RUNTIME_DIR/nook`, everyone else in /run/nook.
+    /// The state directory: `--root`, else runc's rule: with XDG_RUNTIME_DIR set, an
+    /// unprivileged user (euid != 0) keeps state in `$XDG_RUNTIME_DIR/nook`, and so does root in
+    /// a user namespace unless `USER` says root (rootless podman runs its runtime as the root of
+    /// the user's namespace); everyone else in /run/nook.
     pub fn state_root(&self) -> PathBuf {
         if let Some(root) = &self.root {
             return root.clone();
         }
         let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
         match xdg {
-            Some(dir) if !nix::unistd::geteuid().is_root() => PathBuf::from(dir).join("nook"),
+            Some(dir) if honor_xdg_runtime_dir(std::env::var_os("USER").as_deref()) => {
+                PathBuf::from(dir).join("nook")
+            }
             _ => PathBuf::from("/run/nook"),
         }
     }
@@ -72,6 +76,16 @@ impl Global {
             _ => None,
         }
     }
+}
+
+/// Whether XDG_RUNTIME_DIR (when set) holds the state: euid != 0, or euid 0 in a user
+/// namespace with `user` (the USER variable) unset or other than root. Only root with
+/// XDG_RUNTIME_DIR set pays the read of /proc/self/uid_map.
+fn honor_xdg_runtime_dir(user: Option<&std::ffi::OsStr>) -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    user != Some(std::ffi::OsStr::new("root")) && nook::cgroups::rootless::in_user_namespace()
 }
 
 /// Parse the process's command line.

@@ -144,10 +144,16 @@ impl Drop for Undo<'_> {
 /// `create`: set the container up and leave its init blocked before execve.
 /// Returns the init's pid; on failure nothing is left behind.
 pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
-    match create_once(root, id, bundle, opts) {
+    let bundle = spec::load(bundle)?;
+    logging::step("load and validate config.json");
+    // Connected once for both tries below: a console socket may take one connection only
+    // (conmon's does, and removes its path once connected).
+    let mut console = Console::connect(&bundle, opts)?;
+    match create_once(root, id, &bundle, opts, &mut console) {
         // runc's auto rule also makes root in a user namespace (one that does not map the
         // whole id range) rootless. Asked only once a cgroup could not be made, so the
-        // common path pays nothing; the failed try left nothing behind.
+        // common path pays nothing; the failed try left nothing behind, and sent nothing
+        // on the console socket (the init gets its terminal only after its cgroup is done).
         Err(e)
             if opts.rootless.is_none()
                 && e.is_cgroup_permission()
@@ -157,29 +163,43 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
                 rootless: Some(true),
                 ..opts.clone()
             };
-            create_once(root, id, bundle, &opts)
+            create_once(root, id, &bundle, &opts, &mut console)
         }
         other => other,
     }
 }
 
-fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
-    let bundle = spec::load(bundle)?;
-    logging::step("load and validate config.json");
-    let process = bundle.spec.process().as_ref().expect("validated");
-    // With `own_pty`, a terminal container without a socket sends its pty master to us.
-    let mut own_end = None;
-    let console = match (process.terminal() == Some(true), &opts.console_socket) {
-        (true, Some(path)) => Some(tty::connect(path)?),
-        (true, None) if opts.own_pty => {
-            let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
-            own_end = Some(ours);
-            Some(theirs)
-        }
-        (true, None) => return Err(ContainerError::TerminalWithoutSocket),
-        (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
-        (false, None) => None,
-    };
+/// The terminal ends of a create: `theirs` goes to the init (the caller's --console-socket,
+/// or with `own_pty` one end of a socketpair whose other end, `ours`, receives the master).
+struct Console {
+    theirs: Option<UnixStream>,
+    ours: Option<UnixStream>,
+}
+
+impl Console {
+    fn connect(bundle: &spec::Bundle, opts: &CreateOptions) -> Result<Console> {
+        let process = bundle.spec.process().as_ref().expect("validated");
+        let (theirs, ours) = match (process.terminal() == Some(true), &opts.console_socket) {
+            (true, Some(path)) => (Some(tty::connect(path)?), None),
+            (true, None) if opts.own_pty => {
+                let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
+                (Some(theirs), Some(ours))
+            }
+            (true, None) => return Err(ContainerError::TerminalWithoutSocket),
+            (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
+            (false, None) => (None, None),
+        };
+        Ok(Console { theirs, ours })
+    }
+}
+
+fn create_once(
+    root: &Path,
+    id: &str,
+    bundle: &spec::Bundle,
+    opts: &CreateOptions,
+    console: &mut Console,
+) -> Result<Created> {
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let rootless = rootless::is_rootless(opts.rootless);
@@ -234,11 +254,12 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         resources: resources.as_ref(),
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
-        console: console.as_ref(),
+        console: console.theirs.as_ref(),
         session_keyring: (!opts.no_new_keyring).then_some(id),
         state_json: &state_json,
     })?;
-    drop(console);
+    // The init holds its end now; ours must close for a receive to see the init die.
+    drop(console.theirs.take());
     logging::step("init set up (rootfs, namespaces, hooks), waiting for start");
     record.pid = pending.pid.as_raw();
     record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
@@ -246,7 +267,11 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pending.pid)?;
     }
-    let pty_master = own_end.as_ref().map(tty::receive_own_master).transpose()?;
+    let pty_master = console
+        .ours
+        .as_ref()
+        .map(tty::receive_own_master)
+        .transpose()?;
     logging::step("record saved");
     let pid = pending.commit().map_err(LaunchError::from)?;
     logging::step("create committed");
