@@ -264,6 +264,30 @@ t_uidmap_ranges() {
         "$PUID:$PGID $sub:$sub $((sub + 1000)):$((sub + 1000)) "
 }
 
+# exec, top, stop in a container that has a user namespace of its own (podman's is its parent).
+t_uidmap_exec() {
+    local cid
+    cid=$(run_d --uidmap 0:1:1000 --uidmap 1000:0:1 --uidmap 1001:1001:1000 \
+        --gidmap 0:1:1000 --gidmap 1000:0:1 --gidmap 1001:1001:1000 "$IMG" sleep 1000)
+    expect_eq "exec uid_map" "$(pm exec "$cid" cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')" "0 1 1000
+1000 0 1
+1001 1001 1000"
+    expect_eq "exec -u 1000" "$(pm exec -u 1000:1000 "$cid" sh -c 'id -u; touch /tmp/by-1000; stat -c %u /tmp/by-1000')" "1000
+1000"
+    expect_match "top" "$(pm top "$cid")" "*sleep 1000*"
+    pm stop -t 1 "$cid"
+    expect_eq "status after stop" "$(pm inspect -f '{{.State.Status}}' "$cid")" exited
+    pm rm "$cid"
+}
+
+t_keep_id_exec() {
+    local cid
+    cid=$(run_d --userns keep-id "$IMG" sleep 1000)
+    expect_eq "exec id" "$(pm exec "$cid" id -u)" "$PUID"
+    expect_eq "exec -u 0" "$(pm exec -u 0 "$cid" id -u)" 0
+    pm rm -f -t 0 "$cid"
+}
+
 # --userns=keep-id: the user keeps its own uid inside.
 t_keep_id() {
     local out
@@ -279,6 +303,114 @@ t_volume_owner() {
     pm run --rm "${SEC[@]}" -v "$vol:/data" "$IMG" sh -c 'echo x >/data/by-root; mkdir /data/d; chown 1000:1000 /data/d'
     expect_eq "owner of a file by root" "$(stat -c %u "$vol/by-root")" "$PUID"
     expect_eq "owner of a dir chowned to 1000" "$(stat -c %u "$vol/d")" "$((sub + 999))"
+}
+
+# podman's default: its seccomp profile in config.json, as a rootless user gets it.
+t_default_seccomp() {
+    local out
+    out=$(pm run --rm --network none "$IMG" sh -c 'echo hi; grep ^Seccomp: /proc/self/status')
+    expect_eq output "$(echo "$out" | tr -s '\t ' ' ')" "hi
+Seccomp: 2"
+}
+
+t_user() {
+    expect_eq id "$(pm run --rm "${SEC[@]}" --user 1000:1000 "$IMG" id)" "uid=1000(tester) gid=1000(tester) groups=1000(tester)"
+}
+
+t_read_only() {
+    local rc
+    rc=$(status pm run --rm "${SEC[@]}" --read-only "$IMG" touch /newfile)
+    expect_eq "touch / exit code" "$rc" 1
+    pm run --rm "${SEC[@]}" --read-only "$IMG" touch /tmp/newfile
+}
+
+# podman adds "tmpcopyup" to --tmpfs mounts by default (copy the image's directory into the new tmpfs).
+t_tmpfs() {
+    local out
+    out=$(pm run --rm "${SEC[@]}" --tmpfs /etc "$IMG" sh -c 'grep " /etc " /proc/mounts | cut -d" " -f3; head -n 1 /etc/passwd; touch /etc/new')
+    expect_eq "fs type, copied-up file" "$out" "tmpfs
+root:x:0:0:root:/root:/bin/sh"
+}
+
+t_cap_drop() {
+    local out
+    out=$(pm run --rm "${SEC[@]}" --cap-drop ALL "$IMG" grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status)
+    echo "$out"
+    expect_eq caps "$(echo "$out" | awk '{print $2}' | sort -u)" 0000000000000000
+}
+
+t_env_workdir_hostname() {
+    expect_eq "env, cwd, hostname" "$(pm run --rm "${SEC[@]}" -e FOO=bar -w /tmp --hostname foo "$IMG" sh -c 'echo $FOO; pwd; hostname')" "bar
+/tmp
+foo"
+}
+
+t_top() {
+    local cid out
+    cid=$(run_d "$IMG" sleep 1000)
+    out=$(pm top "$cid")
+    echo "$out"
+    expect_match "top output" "$out" "*sleep 1000*"
+    pm rm -f -t 0 "$cid"
+}
+
+t_privileged() {
+    local out
+    out=$(pm run --rm "${SEC[@]}" --privileged "$IMG" sh -c 'awk "/^CapEff/ {print \$2}" /proc/self/status; ls /dev/kmsg; head -c 4 /dev/zero | wc -c')
+    echo "$out"
+    expect_match "CapEff, /dev/kmsg, /dev/zero" "$out" "*
+/dev/kmsg
+4"
+}
+
+t_restart_wait() {
+    local cid
+    cid=$(run_d "$IMG" sh -c 'echo run; exec sleep 1000')
+    pm restart -t 1 "$cid"
+    expect_eq "status after restart" "$(pm inspect -f '{{.State.Status}}' "$cid")" running
+    expect_eq "logs after restart" "$(pm logs "$cid" | tr '\n' ' ')" "run run "
+    pm rm -f -t 0 "$cid"
+    cid=$(run_d "$IMG" sh -c 'sleep 0.5; exit 7')
+    expect_eq "wait exit code" "$(pm wait "$cid")" 7
+    pm rm "$cid"
+}
+
+t_exec_variants() {
+    local cid
+    cid=$(run_d "$IMG" sleep 1000)
+    expect_eq "exec -w" "$(pm exec -w /tmp "$cid" pwd)" /tmp
+    pm exec -d "$cid" sh -c 'echo detached >/tmp/d'
+    wait_for 5 pm exec "$cid" test -s /tmp/d
+    expect_eq "exec -d wrote" "$(pm exec "$cid" cat /tmp/d)" detached
+    expect_eq "exec --privileged CapEff" "$(pm exec --privileged "$cid" awk '/^CapEff/ {print $2}' /proc/self/status)" \
+        "$(pm run --rm "${SEC[@]}" --privileged "$IMG" awk '/^CapEff/ {print $2}' /proc/self/status)"
+    pm rm -f -t 0 "$cid"
+}
+
+t_mounts() {
+    local vol=$UDIR/vol-mounts
+    as_user mkdir -p "$vol"
+    as_user sh -c "echo host >$vol/f"
+    expect_eq "ro bind, tmpfs" "$(pm run --rm "${SEC[@]}" --mount "type=bind,src=$vol,dst=/ro,ro" --mount type=tmpfs,dst=/scratch \
+        "$IMG" sh -c 'cat /ro/f; touch /ro/x 2>/dev/null && echo writable; touch /scratch/y && echo tmpfs-ok')" "host
+tmpfs-ok"
+}
+
+t_device() {
+    expect_eq "--device /dev/null" "$(pm run --rm "${SEC[@]}" --device /dev/null:/dev/mynull "$IMG" sh -c 'echo x >/dev/mynull && echo ok')" ok
+}
+
+# (--ipc host: podman wants the host's /dev/mqueue, which this host lacks.)
+t_host_pid_uts() {
+    local out
+    out=$(pm run --rm "${SEC[@]}" --pid host --uts host "$IMG" sh -c 'hostname; readlink /proc/self/ns/pid')
+    expect_eq "hostname, pid ns" "$out" "$(hostname)
+$(readlink /proc/self/ns/pid)"
+}
+
+t_ulimit_nnp() {
+    expect_eq "ulimit -n, NoNewPrivs" "$(pm run --rm "${SEC[@]}" --ulimit nofile=512:512 --security-opt no-new-privileges "$IMG" sh -c 'ulimit -n; grep ^NoNewPrivs /proc/self/status | tr -d "\t "')" "512
+NoNewPrivs:1"
 }
 
 t_exit_code() {
@@ -323,8 +455,24 @@ scenario echo t_echo
 scenario id-maps t_id_maps
 scenario detached-exec-stop-rm t_detached_exec_stop
 scenario uidmap-ranges t_uidmap_ranges
+scenario uidmap-ranges-exec-stop t_uidmap_exec
 scenario userns-keep-id t_keep_id
+scenario userns-keep-id-exec t_keep_id_exec
 scenario volume-owner t_volume_owner
+scenario default-seccomp t_default_seccomp
+scenario user t_user
+scenario read-only t_read_only
+scenario tmpfs-copyup t_tmpfs
+scenario cap-drop-all t_cap_drop
+scenario env-workdir-hostname t_env_workdir_hostname
+scenario top t_top
+scenario privileged t_privileged
+scenario restart-wait t_restart_wait
+scenario exec-variants t_exec_variants
+scenario mounts t_mounts
+scenario device t_device
+scenario host-pid-uts t_host_pid_uts
+scenario ulimit-no-new-privs t_ulimit_nnp
 scenario exit-code t_exit_code
 scenario kill t_kill
 scenario tty t_tty
