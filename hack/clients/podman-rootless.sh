@@ -445,6 +445,18 @@ t_kill() {
     pm rm "$cid"
 }
 
+t_time() {
+    local t0 t1 times=()
+    for _ in 1 2 3 4 5 6 7 8 9 10 11; do
+        t0=$(date +%s%N)
+        pm run --rm "${SEC[@]}" "$IMG" echo hi >/dev/null
+        t1=$(date +%s%N)
+        times+=($(((t1 - t0) / 1000000)))
+    done
+    echo "times (ms): ${times[*]}"
+    median "${times[@]}" >"$WORK/time"
+}
+
 # Main -----------------------------------------------------------------------------------------------
 
 echo "podman rootless as $PODMAN_USER (uid $PUID), storage driver $STORAGE_DRIVER"
@@ -477,5 +489,9 @@ scenario exit-code t_exit_code
 scenario kill t_kill
 scenario tty t_tty
 scenario exec-tty t_exec_tty
+scenario run-rm-echo-time t_time
+if [[ -s $WORK/time ]]; then
+    echo "TIME rootless podman run --rm $IMG echo hi ($RUNTIME_NAME): median $(cat "$WORK/time") ms of 11"
+fi
 
 summary podman-rootless
