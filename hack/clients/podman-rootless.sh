@@ -413,6 +413,68 @@ t_ulimit_nnp() {
 NoNewPrivs:1"
 }
 
+# A tty in a container with its own user namespace: the pty belongs to the container's root
+# and group tty (5), both mapped.
+t_tty_ranges() {
+    local out rc=0
+    out=$(on_pty "${AS_USER[@]}" "${PODMAN[@]}" run -it --rm "${SEC[@]}" --uidmap 0:1:1000 --uidmap 1000:0:1 \
+        --uidmap 1001:1001:1000 --gidmap 0:1:1000 --gidmap 1000:0:1 --gidmap 1001:1001:1000 \
+        "$IMG" sh -c 'tty; stat -c "%u %g" $(tty); echo ok; sleep 0.3') || rc=$?
+    echo "$out"
+    expect_match "tty, its owner" "$out" "*/dev/pts/0*0 5*ok*"
+    expect_eq "exit code" "$rc" 0
+}
+
+t_tty_keep_id() {
+    local out
+    out=$(on_pty "${AS_USER[@]}" "${PODMAN[@]}" run -it --rm "${SEC[@]}" --userns keep-id "$IMG" sh -c 'tty; stat -c "%u %g" $(tty); echo ok; sleep 0.3')
+    echo "$out"
+    expect_match "tty, its owner" "$out" "*/dev/pts/0*$PUID 5*ok*"
+}
+
+# --init: podman binds its catatonit in as /run/podman-init, pid 1.
+t_init() {
+    expect_eq "pid 1" "$(pm run --rm "${SEC[@]}" --init "$IMG" cat /proc/1/cmdline | tr '\0' ' ')" "/run/podman-init -- cat /proc/1/cmdline "
+}
+
+t_sysctl_shm() {
+    expect_eq "msgmax, /dev/shm size" "$(pm run --rm "${SEC[@]}" --sysctl kernel.msgmax=4096 --shm-size 10m "$IMG" \
+        sh -c 'cat /proc/sys/kernel/msgmax; df -k /dev/shm | tail -n 1 | tr -s " " | cut -d" " -f2')" "4096
+10240"
+}
+
+t_named_volume() {
+    pm volume create nookvol >/dev/null
+    pm run --rm "${SEC[@]}" -v nookvol:/data "$IMG" sh -c 'echo hi >/data/x'
+    expect_eq "volume content" "$(pm run --rm "${SEC[@]}" -v nookvol:/data "$IMG" cat /data/x)" hi
+    pm volume rm nookvol >/dev/null
+}
+
+# Container root with CAP_SYS_ADMIN (in the user's namespace only) mounts a tmpfs of its own.
+t_cap_add_mount() {
+    expect_eq mount "$(pm run --rm "${SEC[@]}" --cap-add SYS_ADMIN "$IMG" sh -c 'mkdir /m; mount -t tmpfs t /m && echo mounted')" mounted
+}
+
+# A pod: its infra container (podman's own pause image, built from catatonit) holds the ipc and
+# uts namespaces the pod's containers join by path.
+t_pod() {
+    local pod cid infra_ipc
+    pod=$(pm pod create --network none --share ipc,uts)
+    cid=$(pm run -d --pod "$pod" "${SEC[@]}" "$IMG" sleep 1000)
+    infra_ipc=$(pm exec "$cid" readlink /proc/1/ns/ipc)
+    expect_eq "ipc ns of a second container" "$(pm run --rm --pod "$pod" "${SEC[@]}" "$IMG" readlink /proc/self/ns/ipc)" "$infra_ipc"
+    pm pod stop -t 1 "$pod" >/dev/null
+    pm pod rm -f -t 0 "$pod" >/dev/null
+    expect_eq "pods after rm" "$(pm pod ps -q)" ""
+}
+
+# --rootfs: a directory the user unpacked, no image.
+t_rootfs() {
+    as_user mkdir -p "$UDIR/rootfs"
+    as_user tar -C "$UDIR/rootfs" -xf "$ROOTFS_TAR"
+    expect_eq "id" "$(pm run --rm "${SEC[@]}" --rootfs "$UDIR/rootfs" id -u)" 0
+}
+
 t_exit_code() {
     expect_eq "sh -c 'exit 3'" "$(status pm run --rm "${SEC[@]}" "$IMG" sh -c 'exit 3')" 3
     expect_eq "missing command" "$(status pm run --rm "${SEC[@]}" "$IMG" /no/such/cmd)" 127
@@ -485,6 +547,14 @@ scenario mounts t_mounts
 scenario device t_device
 scenario host-pid-uts t_host_pid_uts
 scenario ulimit-no-new-privs t_ulimit_nnp
+scenario tty-ranges t_tty_ranges
+scenario tty-keep-id t_tty_keep_id
+scenario init t_init
+scenario sysctl-shm-size t_sysctl_shm
+scenario named-volume t_named_volume
+scenario cap-add-mount t_cap_add_mount
+scenario pod t_pod
+scenario rootfs t_rootfs
 scenario exit-code t_exit_code
 scenario kill t_kill
 scenario tty t_tty
