@@ -475,6 +475,27 @@ t_rootfs() {
     expect_eq "id" "$(pm run --rm "${SEC[@]}" --rootfs "$UDIR/rootfs" id -u)" 0
 }
 
+# --userns nomap (the user's own id left out) and auto (a range of the given size), both from the
+# user's subordinate ids.
+t_userns_nomap_auto() {
+    expect_eq "nomap: uid, uid_map" "$(pm run --rm "${SEC[@]}" --userns nomap "$IMG" sh -c 'id -u; cat /proc/self/uid_map' | tr -s ' ' | sed 's/^ //')" "0
+0 1 65536"
+    expect_eq "auto: uid, uid_map" "$(pm run --rm "${SEC[@]}" --userns auto:size=2000 "$IMG" sh -c 'id -u; cat /proc/self/uid_map' | tr -s ' ' | sed 's/^ //')" "0
+0 1 2000"
+}
+
+# The host's network namespace (no networking set up): the runtime makes no network namespace.
+t_network_host() {
+    expect_eq "net ns" "$(pm run --rm --security-opt seccomp=unconfined --network host "$IMG" readlink /proc/self/ns/net)" \
+        "$(as_user readlink /proc/self/ns/net)"
+}
+
+t_devpts_oom_score() {
+    expect_eq "devpts mount, oom_score_adj" "$(pm run --rm "${SEC[@]}" --mount type=devpts,destination=/mypts --oom-score-adj 500 \
+        "$IMG" sh -c 'grep -c " /mypts devpts " /proc/mounts; cat /proc/self/oom_score_adj')" "1
+500"
+}
+
 t_exit_code() {
     expect_eq "sh -c 'exit 3'" "$(status pm run --rm "${SEC[@]}" "$IMG" sh -c 'exit 3')" 3
     expect_eq "missing command" "$(status pm run --rm "${SEC[@]}" "$IMG" /no/such/cmd)" 127
@@ -555,6 +576,9 @@ scenario named-volume t_named_volume
 scenario cap-add-mount t_cap_add_mount
 scenario pod t_pod
 scenario rootfs t_rootfs
+scenario userns-nomap-auto t_userns_nomap_auto
+scenario network-host t_network_host
+scenario devpts-oom-score t_devpts_oom_score
 scenario exit-code t_exit_code
 scenario kill t_kill
 scenario tty t_tty
