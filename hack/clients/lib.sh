@@ -60,6 +60,7 @@ make_workdir() {
 make_wrapper() {
     if [[ ! -x $RUNTIME ]]; then
         echo "$0: RUNTIME=$RUNTIME: no such executable" >&2
+        rm -rf "$WORK"
         exit 1
     fi
     WRAPPER=$WORK/bin/$RUNTIME_NAME

@@ -34,18 +34,107 @@ make_workdir podman-rootless
 make_wrapper
 IMG=localhost/nookbox:latest
 
-# The user ------------------------------------------------------------------------------------------
-
+# Set once the user exists (the cleanup then removes what was made for it), and once podman is configured.
+PUID=
+PODMAN_READY=0
 CREATED_USER=0
 ADDED_SUBUIDS=0
 ADDED_SUBGIDS=0
 CREATED_RUNDIR=0
+UDIR=$WORK/user
+
+# The runtime's state dir: podman passes none to a rootless runtime, which then keeps its state in
+# $XDG_RUNTIME_DIR/<name> (runc's rule, nook's too). A container left behind shows there.
+runtime_state_dir() {
+    local root
+    root=$(grep -o -- "--root [^ ]*" "$ARGV_LOG" | head -n 1 | cut -d' ' -f2)
+    echo "${root:-$XDG_DIR/$RUNTIME_NAME}"
+}
+
+LEFTOVERS=0
+# leftover WHAT LIST: reports LIST (if not empty) as left behind.
+leftover() {
+    if [[ -n $2 ]]; then
+        echo "clients-podman-rootless: left behind: $1:"
+        echo "$2" | sed 's/^/    /'
+        LEFTOVERS=$((LEFTOVERS + 1))
+    fi
+}
+
+# user_processes: the user's live processes, "pid ppid state command line" each. Zombies are left out:
+# they hold nothing but a pid, and reaping them is their parent's job (conmons of tty containers end up
+# children of pid 1, which on this host reaps them late).
+user_processes() {
+    [[ -z $PUID ]] || ps -o pid=,ppid=,stat=,args= -u "$PUID" | awk '$3 !~ /^Z/' || true
+}
+no_user_processes() {
+    [[ -z $(user_processes) ]]
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [[ -z $PUID ]]; then
+        finish_workdir "$rc"
+    fi
+    local state
+    state=$(runtime_state_dir)
+    if [[ $PODMAN_READY == 1 ]]; then
+        pm rm -a -f -t 0 >/dev/null 2>&1
+        pm rmi -a -f >/dev/null 2>&1
+    fi
+    # What the runtime still lists once podman removed everything: containers it left behind.
+    leftover "containers in the runtime's state dir $state" "$(ls -A "$state" 2>/dev/null)"
+    # The user's processes: podman's rootless pause process (holds its user namespace) is expected,
+    # and goes; anything else (a container, conmon) is a leftover.
+    leftover "processes of $PODMAN_USER besides podman's pause process" \
+        "$(user_processes | grep -v -E '^ *[0-9]+ +[0-9]+ +[^ ]+ +(catatonit -P|podman)( |$)' || true)"
+    local pid
+    for pid in $(user_processes | awk '{print $1}'); do
+        kill -9 "$pid" 2>/dev/null
+    done
+    kill_workdir_processes
+    wait_for 10 no_user_processes
+    leftover "processes of $PODMAN_USER after kill" "$(user_processes)"
+    leftover mounts "$(findmnt -rn -o TARGET | grep "^$WORK" || true)"
+    umount_workdir
+    # The storage (files owned by the user's subordinate ids: root removes them) and the runtime dir.
+    rm -rf "$UDIR/root" "$XDG_DIR/nook-clients-runroot"
+    leftover "podman storage" "$(ls -d "$UDIR/root" "$XDG_DIR/nook-clients-runroot" 2>/dev/null)"
+    if [[ $CREATED_RUNDIR == 1 ]]; then
+        rm -rf "$XDG_DIR"
+        rmdir /run/user 2>/dev/null
+    else
+        # Only what podman and the runtime put there.
+        rm -rf "$XDG_DIR/libpod" "$XDG_DIR/containers" "$XDG_DIR/$RUNTIME_NAME"
+    fi
+    [[ $ADDED_SUBUIDS == 0 ]] || usermod --del-subuids "$SUBIDS" "$PODMAN_USER"
+    [[ $ADDED_SUBGIDS == 0 ]] || usermod --del-subgids "$SUBIDS" "$PODMAN_USER"
+    if [[ $CREATED_USER == 1 ]]; then
+        userdel "$PODMAN_USER"
+        leftover "user $PODMAN_USER" "$(getent passwd "$PODMAN_USER")"
+    fi
+    leftover "subordinate ids of $PODMAN_USER" "$( ( [[ $ADDED_SUBUIDS == 0 ]] || grep "^$PODMAN_USER:" /etc/subuid
+        [[ $ADDED_SUBGIDS == 0 ]] || grep "^$PODMAN_USER:" /etc/subgid) || true)"
+    if ((LEFTOVERS > 0)); then
+        echo "clients-podman-rootless: FAILED: $LEFTOVERS kinds of things left behind"
+        [[ $rc != 0 ]] || rc=1
+    else
+        echo "clients-podman-rootless: nothing left behind (containers, processes, mounts, storage, runtime state, user)"
+    fi
+    finish_workdir "$rc"
+}
+trap cleanup EXIT
+
+# The user ------------------------------------------------------------------------------------------
+
 if ! id -u "$PODMAN_USER" >/dev/null 2>&1; then
     useradd -M -d /nonexistent -s /usr/sbin/nologin "$PODMAN_USER"
     CREATED_USER=1
 fi
 PUID=$(id -u "$PODMAN_USER")
 PGID=$(id -g "$PODMAN_USER")
+XDG_DIR=/run/user/$PUID
 if ! grep -q "^$PODMAN_USER:" /etc/subuid; then
     usermod --add-subuids "$SUBIDS" "$PODMAN_USER"
     ADDED_SUBUIDS=1
@@ -54,7 +143,6 @@ if ! grep -q "^$PODMAN_USER:" /etc/subgid; then
     usermod --add-subgids "$SUBIDS" "$PODMAN_USER"
     ADDED_SUBGIDS=1
 fi
-XDG_DIR=/run/user/$PUID
 if [[ ! -d $XDG_DIR ]]; then
     mkdir -p /run/user
     mkdir -m 0700 "$XDG_DIR"
@@ -64,7 +152,6 @@ fi
 
 # The user's own part of the work dir: home, podman config and storage. The wrapper's logs must be
 # writable by the user too.
-UDIR=$WORK/user
 mkdir -p "$UDIR/home" "$UDIR/tmp"
 : >"$ARGV_LOG"
 chown -R "$PUID:$PGID" "$UDIR" "$ARGV_LOG" "$WORK/configs" "$WORK/logs"
@@ -113,88 +200,12 @@ chown -R "$PUID:$PGID" "$UDIR"
 
 PODMAN=(podman --root "$UDIR/root" --runroot "$RUNROOT" --tmpdir "$UDIR/tmp"
     --storage-driver "$STORAGE_DRIVER" --cgroup-manager cgroupfs --events-backend file --runtime "$RUNTIME_NAME")
-# Until nook implements linux.seccomp (podman sends its default profile otherwise).
+# One thing per scenario: podman's default seccomp profile only in default-seccomp; no networking.
 SEC=(--security-opt seccomp=unconfined --network none)
 
 pm() { timeout 90 "${AS_USER[@]}" "${PODMAN[@]}" "$@"; }
+PODMAN_READY=1
 
-# The runtime's state dir: podman passes none to a rootless runtime, which then keeps its state in
-# $XDG_RUNTIME_DIR/<name> (runc's rule, nook's too). A container left behind shows there.
-runtime_state_dir() {
-    local root
-    root=$(grep -o -- "--root [^ ]*" "$ARGV_LOG" | head -n 1 | cut -d' ' -f2)
-    echo "${root:-$XDG_DIR/$RUNTIME_NAME}"
-}
-
-LEFTOVERS=0
-# leftover WHAT LIST: reports LIST (if not empty) as left behind.
-leftover() {
-    if [[ -n $2 ]]; then
-        echo "clients-podman-rootless: left behind: $1:"
-        echo "$2" | sed 's/^/    /'
-        LEFTOVERS=$((LEFTOVERS + 1))
-    fi
-}
-
-# user_processes: the user's live processes, "pid ppid state command line" each. Zombies are left out:
-# they hold nothing but a pid, and reaping them is their parent's job (conmons of tty containers end up
-# children of pid 1, which on this host reaps them late).
-user_processes() {
-    ps -o pid=,ppid=,stat=,args= -u "$PUID" | awk '$3 !~ /^Z/' || true
-}
-no_user_processes() {
-    [[ -z $(user_processes) ]]
-}
-
-cleanup() {
-    local rc=$?
-    set +e
-    local state
-    state=$(runtime_state_dir)
-    pm rm -a -f -t 0 >/dev/null 2>&1
-    pm rmi -a -f >/dev/null 2>&1
-    # What the runtime still lists once podman removed everything: containers it left behind.
-    leftover "containers in the runtime's state dir $state" "$(ls -A "$state" 2>/dev/null)"
-    # The user's processes: podman's rootless pause process (holds its user namespace) is expected,
-    # and goes; anything else (a container, conmon) is a leftover.
-    leftover "processes of $PODMAN_USER besides podman's pause process" \
-        "$(user_processes | grep -v -E '^ *[0-9]+ +[0-9]+ +[^ ]+ +(catatonit -P|podman)( |$)' || true)"
-    local pid
-    for pid in $(user_processes | awk '{print $1}'); do
-        kill -9 "$pid" 2>/dev/null
-    done
-    kill_workdir_processes
-    wait_for 10 no_user_processes
-    leftover "processes of $PODMAN_USER after kill" "$(user_processes)"
-    leftover mounts "$(findmnt -rn -o TARGET | grep "^$WORK" || true)"
-    umount_workdir
-    # The storage (files owned by the user's subordinate ids: root removes them) and the runtime dir.
-    rm -rf "$UDIR/root" "$RUNROOT"
-    leftover "podman storage" "$(ls -d "$UDIR/root" "$RUNROOT" 2>/dev/null)"
-    if [[ $CREATED_RUNDIR == 1 ]]; then
-        rm -rf "$XDG_DIR"
-        rmdir /run/user 2>/dev/null
-    else
-        # Only what podman and the runtime put there.
-        rm -rf "$XDG_DIR/libpod" "$XDG_DIR/containers" "$XDG_DIR/$RUNTIME_NAME"
-    fi
-    [[ $ADDED_SUBUIDS == 0 ]] || usermod --del-subuids "$SUBIDS" "$PODMAN_USER"
-    [[ $ADDED_SUBGIDS == 0 ]] || usermod --del-subgids "$SUBIDS" "$PODMAN_USER"
-    if [[ $CREATED_USER == 1 ]]; then
-        userdel "$PODMAN_USER"
-        leftover "user $PODMAN_USER" "$(getent passwd "$PODMAN_USER")"
-    fi
-    leftover "subordinate ids of $PODMAN_USER" "$( ( [[ $ADDED_SUBUIDS == 0 ]] || grep "^$PODMAN_USER:" /etc/subuid
-        [[ $ADDED_SUBGIDS == 0 ]] || grep "^$PODMAN_USER:" /etc/subgid) || true)"
-    if ((LEFTOVERS > 0)); then
-        echo "clients-podman-rootless: FAILED: $LEFTOVERS kinds of things left behind"
-        [[ $rc != 0 ]] || rc=1
-    else
-        echo "clients-podman-rootless: nothing left behind (containers, processes, mounts, storage, runtime state, user)"
-    fi
-    finish_workdir "$rc"
-}
-trap cleanup EXIT
 
 # state_is CID STATE: is the container in STATE (podman's word)?
 state_is() {
