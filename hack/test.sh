@@ -54,9 +54,9 @@ else
 fi
 
 if skipped clients; then
-    step "podman, containerd, docker on nook: skipped (NOOK_TEST_SKIP)"
+    step "podman (root and rootless), containerd, docker on nook: skipped (NOOK_TEST_SKIP)"
 else
-    step "podman, containerd, docker on nook"
+    step "podman (root and rootless), containerd, docker on nook"
     # The engines call the installed binary; make sure it is this tree's.
     cargo build --release
     hack/install.sh

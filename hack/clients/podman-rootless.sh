@@ -3,7 +3,7 @@
 # run by an unprivileged user with /etc/subuid and /etc/subgid ranges, as desktop users run it.
 #
 # As root, it makes (unless they exist) the user $PODMAN_USER (default nookpodman) with 65536
-# subordinate uids and gids, its XDG_RUNTIME_DIR (/run/user/UID, mode 0700: no logind here), and a
+# subordinate uids and gids (Debian's useradd gives a new user a range; else usermod adds one), its XDG_RUNTIME_DIR (/run/user/UID, mode 0700: no logind here), and a
 # private podman config and storage in a temp dir the user owns; then runs podman as that user
 # (setpriv, a clean environment). What it made it removes at the end: containers, images, the
 # storage, the user's processes (podman's rootless pause process), the runtime dir, and the user
@@ -226,14 +226,16 @@ t_echo() {
 }
 
 # Root in the container is the user on the host; the other ids are its subordinate ones.
+# (A user with more subordinate ranges gets them too, on further lines: the first range is checked.)
 t_id_maps() {
-    local out sub
+    local out sub size
     sub=$(grep "^$PODMAN_USER:" /etc/subuid | head -n 1 | cut -d: -f2)
+    size=$(grep "^$PODMAN_USER:" /etc/subuid | head -n 1 | cut -d: -f3)
     out=$(pm run --rm "${SEC[@]}" "$IMG" sh -c 'id -u; cat /proc/self/uid_map')
     echo "$out"
-    expect_eq "uid, uid_map" "$(echo "$out" | tr -s ' ' | sed 's/^ //')" "0
+    expect_eq "uid, uid_map" "$(echo "$out" | tr -s ' ' | sed 's/^ //' | head -n 3)" "0
 0 $PUID 1
-1 $sub 65536"
+1 $sub $size"
 }
 
 t_detached_exec_stop() {
