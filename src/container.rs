@@ -149,6 +149,19 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     // Connected once for both tries below: a console socket may take one connection only
     // (conmon's does, and removes its path once connected).
     let mut console = Console::connect(&bundle, opts)?;
+    // Root already known to be in a user namespace (the state dir rule asked: rootless podman's
+    // runtime) is rootless at once, by runc's auto rule; the try below would only fail on the
+    // cgroup first.
+    let known;
+    let opts = if opts.rootless.is_none() && rootless::in_user_namespace_if_known() == Some(true) {
+        known = CreateOptions {
+            rootless: Some(true),
+            ..opts.clone()
+        };
+        &known
+    } else {
+        opts
+    };
     match create_once(root, id, &bundle, opts, &mut console) {
         // runc's auto rule also makes root in a user namespace (one that does not map the
         // whole id range) rootless. Asked only once a cgroup could not be made, so the
