@@ -105,7 +105,7 @@ lane_cni() {
 
 lane fuzz "fuzz config loading (${NOOK_FUZZ_SECONDS:-60} s)" lane_fuzz
 lane vm "cgroup v2 lane (qemu, pure cgroup2)" lane_vm
-lane clients "podman, containerd, docker on nook" lane_clients
+lane clients "podman (root and rootless), containerd, docker on nook" lane_clients
 lane oci "OCI validation suite (runtime-tools validation/, 58 files)" lane_oci
 lane cri "CRI lane (containerd CRI, critest and crictl on nook and runc)" lane_cri
 lane monitor "web monitor in headless chromium" lane_monitor

@@ -50,15 +50,25 @@ pub struct Global {
 }
 
 impl Global {
-    /// The state directory: `--root`, else runc's rule: an unprivileged user (euid != 0) with
-    /// XDG_RUNTIME_DIR set keeps state in `$XDG_RUNTIME_DIR/nook`, everyone else in /run/nook.
+    /// The state directory: `--root`, else runc's rule: with XDG_RUNTIME_DIR set, an
+    /// unprivileged user (euid != 0) keeps state in `$XDG_RUNTIME_DIR/nook`, and so does root in
+    /// a user namespace unless `USER` says root (rootless podman runs its runtime as the root of
+    /// the user's namespace); everyone else in /run/nook.
     pub fn state_root(&self) -> PathBuf {
         if let Some(root) = &self.root {
             return root.clone();
         }
         let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
         match xdg {
-            Some(dir) if !nix::unistd::geteuid().is_root() => PathBuf::from(dir).join("nook"),
+            Some(dir)
+                if honor_xdg_runtime_dir(
+                    nix::unistd::geteuid().is_root(),
+                    std::env::var_os("USER").as_deref(),
+                    nook::cgroups::rootless::in_user_namespace,
+                ) =>
+            {
+                PathBuf::from(dir).join("nook")
+            }
             _ => PathBuf::from("/run/nook"),
         }
     }
@@ -72,6 +82,18 @@ impl Global {
             _ => None,
         }
     }
+}
+
+/// Whether XDG_RUNTIME_DIR (when set) holds the state: euid != 0, or euid 0 in a user
+/// namespace with `user` (the USER variable) unset or other than root. Only root with
+/// XDG_RUNTIME_DIR set, and USER not root, asks `in_user_namespace` (a read of
+/// /proc/self/uid_map).
+fn honor_xdg_runtime_dir(
+    euid_root: bool,
+    user: Option<&std::ffi::OsStr>,
+    in_user_namespace: impl FnOnce() -> bool,
+) -> bool {
+    !euid_root || (user != Some(std::ffi::OsStr::new("root")) && in_user_namespace())
 }
 
 /// Parse the process's command line.
@@ -444,6 +466,38 @@ pub struct PsArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xdg_runtime_dir_rule_is_runcs() {
+        use std::ffi::OsStr;
+        let asked = |answer: bool| move || answer;
+        let never = || -> bool { panic!("asked about the user namespace") };
+        // Unprivileged: always, whatever USER says.
+        assert!(honor_xdg_runtime_dir(
+            false,
+            Some(OsStr::new("root")),
+            never
+        ));
+        // Root on the host: never.
+        assert!(!honor_xdg_runtime_dir(
+            true,
+            Some(OsStr::new("alice")),
+            asked(false)
+        ));
+        assert!(!honor_xdg_runtime_dir(true, None, asked(false)));
+        // Root of a user namespace (rootless podman's runtime): unless USER is root.
+        assert!(honor_xdg_runtime_dir(
+            true,
+            Some(OsStr::new("alice")),
+            asked(true)
+        ));
+        assert!(honor_xdg_runtime_dir(true, None, asked(true)));
+        assert!(!honor_xdg_runtime_dir(
+            true,
+            Some(OsStr::new("root")),
+            never
+        ));
+    }
 
     fn enters(line: &str) -> bool {
         enters_a_container(&line.split_whitespace().collect::<Vec<_>>())

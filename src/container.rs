@@ -160,10 +160,29 @@ impl Drop for Undo<'_> {
 /// `create`: set the container up and leave its init blocked before execve.
 /// Returns the init's pid; on failure nothing is left behind.
 pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
-    match create_once(root, id, bundle, opts) {
+    let bundle = spec::load(bundle)?;
+    logging::step("load and validate config.json");
+    // Connected once for both tries below: a console socket may take one connection only
+    // (conmon's does, and removes its path once connected).
+    let mut console = Console::connect(&bundle, opts)?;
+    // Root already known to be in a user namespace (the state dir rule asked: rootless podman's
+    // runtime) is rootless at once, by runc's auto rule; the try below would only fail on the
+    // cgroup first.
+    let known;
+    let opts = if opts.rootless.is_none() && rootless::in_user_namespace_if_known() == Some(true) {
+        known = CreateOptions {
+            rootless: Some(true),
+            ..opts.clone()
+        };
+        &known
+    } else {
+        opts
+    };
+    match create_once(root, id, &bundle, opts, &mut console) {
         // runc's auto rule also makes root in a user namespace (one that does not map the
         // whole id range) rootless. Asked only once a cgroup could not be made, so the
-        // common path pays nothing; the failed try left nothing behind.
+        // common path pays nothing; the failed try left nothing behind, and sent nothing
+        // on the console socket (the init gets its terminal only after its cgroup is done).
         Err(e)
             if opts.rootless.is_none()
                 && e.is_cgroup_permission()
@@ -173,7 +192,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
                 rootless: Some(true),
                 ..opts.clone()
             };
-            create_once(root, id, bundle, &opts)
+            create_once(root, id, &bundle, &opts, &mut console)
         }
         other => other,
     }
@@ -199,19 +218,43 @@ fn console_for(
     }
 }
 
-fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
-    let bundle = spec::load(bundle)?;
-    logging::step("load and validate config.json");
-    let (console, own_end) = console_for(
-        bundle.process(),
-        opts.console_socket.as_deref(),
-        opts.own_pty,
-    )?;
-    let pidfd_socket = opts
-        .pidfd_socket
-        .as_deref()
-        .map(PidfdSocket::connect)
-        .transpose()?;
+/// The caller's sockets of a create, connected once for all its tries (a console socket may
+/// take one connection only): `theirs` goes to the init (the caller's --console-socket, or
+/// with `own_pty` one end of a socketpair whose other end, `ours`, receives the master), and
+/// `pidfd` gets a pidfd of the init.
+struct Console {
+    theirs: Option<UnixStream>,
+    ours: Option<UnixStream>,
+    pidfd: Option<PidfdSocket>,
+}
+
+impl Console {
+    fn connect(bundle: &spec::Bundle, opts: &CreateOptions) -> Result<Console> {
+        let (theirs, ours) = console_for(
+            bundle.process(),
+            opts.console_socket.as_deref(),
+            opts.own_pty,
+        )?;
+        let pidfd = opts
+            .pidfd_socket
+            .as_deref()
+            .map(PidfdSocket::connect)
+            .transpose()?;
+        Ok(Console {
+            theirs,
+            ours,
+            pidfd,
+        })
+    }
+}
+
+fn create_once(
+    root: &Path,
+    id: &str,
+    bundle: &spec::Bundle,
+    opts: &CreateOptions,
+    console: &mut Console,
+) -> Result<Created> {
     let linux = bundle.linux();
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let rootless = rootless::is_rootless(opts.rootless);
@@ -278,17 +321,18 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         r.state_json(Status::Creating)
     };
     let pending = launch::spawn_init(LaunchArgs {
-        bundle: &bundle,
+        bundle,
         start_socket: &dir.start_socket_addr(),
         cgroup: &cgroup,
         resources: resources.as_ref(),
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
-        console: console.as_ref(),
+        console: console.theirs.as_ref(),
         session_keyring: (!opts.no_new_keyring).then_some(id),
         state_json: &state_json,
     })?;
-    drop(console);
+    // The init holds its end now; ours must close for a receive to see the init die.
+    drop(console.theirs.take());
     logging::step("init set up (rootfs, namespaces, hooks), waiting for start");
     // Declared after `pending`: on a failure below it is dropped first and moves the devices
     // back to the host while the init still lives.
@@ -296,7 +340,7 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         Some(devices) => Some(crate::netdev::move_in(pending.pid, devices)?),
         None => None,
     };
-    if let Some(socket) = &pidfd_socket {
+    if let Some(socket) = &console.pidfd {
         socket.send(pending.pid, "standard")?;
     }
     if let Some(group) = &record.intel_rdt {
@@ -308,7 +352,11 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pending.pid)?;
     }
-    let pty_master = own_end.as_ref().map(tty::receive_own_master).transpose()?;
+    let pty_master = console
+        .ours
+        .as_ref()
+        .map(tty::receive_own_master)
+        .transpose()?;
     logging::step("record saved");
     let pid = pending.commit().map_err(LaunchError::from)?;
     logging::step("create committed");

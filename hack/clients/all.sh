@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs the podman, containerd and docker scenarios one after the other (same environment: RUNTIME, ONLY,
+# Runs the podman (as root and rootless), containerd and docker scenarios one after the other (same environment: RUNTIME, ONLY,
 # KEEP); exits 1 if any of them failed.
 set -euo pipefail
 dir=$(dirname "$0")
 rc=0
-for engine in podman containerd docker; do
+for engine in podman podman-rootless containerd docker; do
     "$dir/$engine.sh" || rc=1
 done
 exit "$rc"

@@ -58,6 +58,11 @@ make_workdir() {
 # It keeps the runtime's name so that name-based client logic (podman's runtime_supports_json) still applies.
 # It does not exec, so the exit status gets logged; it does not touch stdio, so fds pass through unchanged.
 make_wrapper() {
+    if [[ ! -x $RUNTIME ]]; then
+        echo "$0: RUNTIME=$RUNTIME: no such executable" >&2
+        rm -rf "$WORK"
+        exit 1
+    fi
     WRAPPER=$WORK/bin/$RUNTIME_NAME
     ARGV_LOG=$WORK/argv.log
     mkdir -p "$WORK/configs"

@@ -87,13 +87,21 @@ pub fn for_create(
     }
 }
 
+static IN_USER_NAMESPACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 /// Whether this process is in a user namespace that does not map the whole id range (as
-/// runc's RunningInUserNS decides): the initial namespace maps `0 0 4294967295`.
+/// runc's RunningInUserNS decides): the initial namespace maps `0 0 4294967295`. Read once
+/// per process.
 pub fn in_user_namespace() -> bool {
-    match std::fs::read_to_string("/proc/self/uid_map") {
+    *IN_USER_NAMESPACE.get_or_init(|| match std::fs::read_to_string("/proc/self/uid_map") {
         Ok(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
         Err(_) => false,
-    }
+    })
+}
+
+/// [`in_user_namespace`]'s answer if this process already asked (for free), else None.
+pub fn in_user_namespace_if_known() -> Option<bool> {
+    IN_USER_NAMESPACE.get().copied()
 }
 
 /// A failure of an unprivileged user to make or write a cgroup.
@@ -106,7 +114,11 @@ pub fn is_permission(e: &CgroupError) -> bool {
     };
     match e {
         CgroupError::Mkdir { source, .. } | CgroupError::Write { source, .. } => io(source),
-        CgroupError::Open { source, .. } => {
+        // cgroup v2 device rules: root of a user namespace may not load or attach eBPF programs.
+        CgroupError::Open { source, .. }
+        | CgroupError::BpfLoad { source, .. }
+        | CgroupError::BpfAttach { source, .. }
+        | CgroupError::BpfQuery { source, .. } => {
             matches!(source, Errno::EACCES | Errno::EPERM | Errno::EROFS)
         }
         _ => false,
@@ -147,5 +159,30 @@ mod tests {
         ));
         assert!(r.devices().is_none());
         assert_eq!(first_limit(&r), Some("linux.resources.memory"));
+    }
+
+    #[test]
+    fn device_program_refusals_are_permission_failures() {
+        let path = std::path::PathBuf::from("/sys/fs/cgroup/c");
+        for source in [Errno::EPERM, Errno::EACCES] {
+            assert!(is_permission(&CgroupError::BpfLoad {
+                path: path.clone(),
+                log: String::new(),
+                source,
+            }));
+            assert!(is_permission(&CgroupError::BpfAttach {
+                path: path.clone(),
+                source,
+            }));
+            assert!(is_permission(&CgroupError::BpfQuery {
+                path: path.clone(),
+                source,
+            }));
+        }
+        assert!(!is_permission(&CgroupError::BpfLoad {
+            path,
+            log: String::new(),
+            source: Errno::EINVAL,
+        }));
     }
 }

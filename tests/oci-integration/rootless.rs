@@ -476,3 +476,91 @@ container_test! {
         assert_nothing_left(&f, &f.id);
     }
 }
+
+/// The runtime as rootless podman runs it: as root of a user namespace of the user's own
+/// (`unshare --user --map-root-user`, a mount namespace too), with the user's XDG_RUNTIME_DIR
+/// `xdg` and USER set to the user's name; `--root` the fixture's state dir unless `xdg` is
+/// meant to hold it. The config keeps no user namespace of its own (podman's does not).
+fn userns_root_cmd(f: &Fixture, xdg: &Path, root: bool, args: &[&str]) -> Command {
+    let u = user();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid", &u.uid.to_string(), "--regid", &u.gid.to_string()])
+        .args([
+            "--init-groups",
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "--mount",
+        ])
+        .arg(&f.runtime);
+    if root {
+        cmd.arg("--root").arg(f.root());
+    }
+    cmd.args(args).env("XDG_RUNTIME_DIR", xdg).env("USER", USER);
+    cmd
+}
+
+/// `make_rootless`, less the config's own user namespace (the runtime is already in one), and
+/// an XDG_RUNTIME_DIR owned by the user.
+fn make_userns_root(f: &mut Fixture) -> PathBuf {
+    make_rootless(f);
+    let linux = f.config["linux"].as_object_mut().unwrap();
+    linux.remove("uidMappings");
+    linux.remove("gidMappings");
+    linux["namespaces"] =
+        json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]);
+    let xdg = f.dir.path().join("xdg");
+    fs::create_dir(&xdg).unwrap();
+    let u = user();
+    std::os::unix::fs::chown(&xdg, Some(u.uid), Some(u.gid)).unwrap();
+    xdg
+}
+
+container_test! {
+    fn root_in_a_user_namespace_keeps_state_in_xdg_runtime_dir(f) {
+        // Rootless podman's runtime is root in the user's namespace, with XDG_RUNTIME_DIR set
+        // and no --root: runc's rule keeps state in $XDG_RUNTIME_DIR/<name> there too (unless
+        // USER is root); /run/<name> is not the user's to write.
+        let xdg = make_userns_root(&mut f);
+        f.set_args(&["sleep", "100"]);
+        f.write_config();
+        let bundle = f.bundle();
+        let create = userns_root_cmd(&f, &xdg, false, &["create", "--bundle", bundle.to_str().unwrap(), &f.id]);
+        f.exec(create).ok();
+        let name = if is_runc() { "runc" } else { "nook" };
+        let state = xdg.join(name).join(&f.id);
+        let there = state.exists();
+        f.exec(userns_root_cmd(&f, &xdg, false, &["delete", "--force", &f.id])).ok();
+        assert!(there, "no state at {}", state.display());
+        assert!(!state.exists(), "delete left {}", state.display());
+        assert_nothing_left(&f, &f.id);
+    }
+}
+
+container_test! {
+    fn root_in_a_user_namespace_gets_its_terminal_through_the_console_socket(f) {
+        // Rootless podman's tty containers: the runtime, root of the user's namespace, first
+        // tries the cgroup it cannot make and then goes on rootless. A console socket takes
+        // one connection (conmon's removes its path once connected; recvtty stops listening):
+        // the second try must not connect again.
+        use crate::tty::Receiver;
+        let xdg = make_userns_root(&mut f);
+        f.config["process"]["terminal"] = json!(true);
+        f.set_sh("tty; echo ok");
+        f.write_config();
+        f.remember(&f.id);
+        let receiver = Receiver::start(&f, "console");
+        fs::set_permissions(receiver.socket(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let bundle = f.bundle();
+        let create = userns_root_cmd(&f, &xdg, true, &[
+            "create", "--bundle", bundle.to_str().unwrap(), "--console-socket", receiver.socket(), &f.id,
+        ]);
+        f.exec(create).ok();
+        f.exec(userns_root_cmd(&f, &xdg, true, &["start", &f.id])).ok();
+        let out = receiver.output();
+        assert!(out.contains("/dev/pts/") && out.contains("ok"), "{out:?}");
+        f.wait_status(&f.id, "stopped");
+        f.exec(userns_root_cmd(&f, &xdg, true, &["delete", &f.id])).ok();
+        assert_nothing_left(&f, &f.id);
+    }
+}
