@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, clippy, unit tests, the cgroup v2 lane (a qemu VM with a
-# pure cgroup2 hierarchy), podman/containerd/docker driving nook, the OCI validation suite, and
+# pure cgroup2 hierarchy), the systemd lane (a qemu VM with systemd as PID 1),
+# podman/containerd/docker driving nook, the OCI validation suite, and
 # the OCI integration tests against real containers (last, so the run ends with their result). Run as root.
 # Exits non-zero on the first failure.
 #
 #   NOOK_RUNTIME=/usr/sbin/runc   run the integration tests against runc (checks the tests)
 #   NOOK_TEST_SKIP="vm clients"   skip the slow lanes (e.g. while iterating locally);
 #                                 "fuzz" skips the bounded config fuzzing run, "oci" the OCI
-#                                 validation suite, "cri" the CRI lane (containerd + critest)
+#                                 validation suite, "cri" the CRI lane (containerd + critest),
+#                                 "systemd" the systemd lane (hack/vm/systemd.sh)
 #   NOOK_FUZZ_SECONDS=60          how long that run fuzzes (hack/fuzz.sh)
 set -euo pipefail
 
@@ -51,6 +53,15 @@ if skipped vm; then
 else
     step "cgroup v2 lane (qemu, pure cgroup2)"
     hack/vm/run.sh
+fi
+
+if skipped systemd; then
+    step "systemd lane: skipped (NOOK_TEST_SKIP)"
+else
+    # systemd as PID 1 in a debootstrapped Debian VM: the checks and the integration tests with
+    # --systemd-cgroup (hack/vm/systemd.sh). Bounded as a whole: the first run also debootstraps.
+    step "systemd lane (qemu, systemd as PID 1, --systemd-cgroup)"
+    timeout -k 30 "${NOOK_SYSTEMD_LANE_TIMEOUT:-1500}" hack/vm/systemd.sh
 fi
 
 if skipped clients; then

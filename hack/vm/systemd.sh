@@ -13,6 +13,7 @@
 #   NOOK_VM_TIMEOUT  seconds for the whole VM run       (default: 900; the tests get 150 s less)
 #   NOOK_VM_ACCEL    tcg | kvm                          (default: tcg, see README)
 #   NOOK_VM_MEM      guest memory                       (default: 1536M)
+#   NOOK_VM_DEBUG    1: the kernel's and systemd's whole boot output on the console
 set -euo pipefail
 
 start=$(date +%s)
@@ -100,7 +101,12 @@ esac
 # initramfs), on cgroup2 only. The root image is written through a snapshot (qemu discards the
 # writes), so every run boots the same filesystem.
 cmdline="console=ttyS0 root=/dev/nvme0n1 rootfstype=ext4 rw rootwait init=/lib/systemd/systemd"
-cmdline+=" systemd.unified_cgroup_hierarchy=1 panic=-1 quiet loglevel=3 systemd.show_status=error"
+cmdline+=" systemd.unified_cgroup_hierarchy=1 panic=-1"
+if [ "${NOOK_VM_DEBUG:-0}" = 1 ]; then
+    cmdline+=" systemd.show_status=1 systemd.log_level=info"
+else
+    cmdline+=" quiet loglevel=3 systemd.show_status=error"
+fi
 console=$out/console.log
 results=$out/results.log
 rm -f "$console" "$results"

@@ -3,7 +3,8 @@
 #   OUTDIR/rootfs/      debootstrap --variant=minbase bookworm + the packages in ./packages,
 #                       from the mirror apt uses; rebuilt only when that list changes
 #   OUTDIR/root.img     an ext4 image of it (mke2fs -d, no loop mount) with the lane's files
-#                       from ./rootfs-files added; rebuilt when the list or those files change
+#                       from ./rootfs-files and the cloud kernel's modules added; rebuilt when
+#                       the list, the kernel, this script or those files change
 # The VM boots root.img read-write with qemu's snapshot=on, so the image itself never changes.
 # Installs debootstrap when missing. Needs root (debootstrap chroots).
 #
@@ -51,8 +52,14 @@ if [ "$(cat "$out/rootfs.key" 2>/dev/null)" != "$rootfs_key" ]; then
     log "debootstrap took $(($(date +%s) - t0)) s, $(du -sh "$out/rootfs" | cut -f1)"
 fi
 
-# The image's key: the package list and every file the lane adds to the root filesystem.
-img_key=$( (printf '%s\n' "$rootfs_key"; cd "$here/rootfs-files" && find . -type f -o -type l |
+# The modules of the kernel the VM boots (Debian's cloud kernel, as the cgroup v2 lane's):
+# overlay, for one, is a module there.
+kver=$(find /boot -maxdepth 1 -name 'vmlinuz-*-cloud-amd64' | sort -V | tail -n 1 | sed 's|.*/vmlinuz-||')
+[ -n "$kver" ] && [ -d "/lib/modules/$kver" ] || { log "no cloud kernel with modules in /boot, /lib/modules"; exit 1; }
+
+# The image's key: the package list, the kernel, this script and every file the lane adds to
+# the root filesystem.
+img_key=$( (printf '%s %s\n' "$rootfs_key" "$kver"; sha256sum <"$0"; cd "$here/rootfs-files" && find . -type f -o -type l |
     LC_ALL=C sort | while read -r f; do printf '%s ' "$f"; if [ -L "$f" ]; then readlink "$f"; else sha256sum <"$f"; fi; done) |
     sha256sum | cut -c1-16)
 if [ "$(cat "$out/root.key" 2>/dev/null)" != "$img_key" ] || [ ! -s "$out/root.img" ]; then
@@ -70,6 +77,8 @@ if [ "$(cat "$out/root.key" 2>/dev/null)" != "$img_key" ] || [ ! -s "$out/root.i
     mkdir -p "$stage/etc/systemd/system/multi-user.target.wants"
     ln -sfn /etc/systemd/system/vm-lane.service \
         "$stage/etc/systemd/system/multi-user.target.wants/vm-lane.service"
+    rm -rf "$stage/lib/modules" && mkdir -p "$stage/lib/modules"
+    cp -a "/lib/modules/$kver" "$stage/lib/modules/"
     # root with no password (the console has no getty anyway).
     sed -i 's/^root:[^:]*:/root::/' "$stage/etc/shadow"
     size_mb=$(($(du -sm "$stage" | cut -f1) * 3 / 2 + 512))
