@@ -10,17 +10,24 @@
 #   NOOK_VM_TESTBIN  integration test binary, or "none" (default: cargo test --no-run)
 #   NOOK_VM_FILTER   run only integration tests whose name contains this
 #   NOOK_VM_SKIP     skip integration tests whose name contains any of these (comma-separated)
-#   NOOK_VM_TIMEOUT  seconds for the whole VM run       (default: 900; the tests get 150 s less)
+#   NOOK_VM_TIMEOUT  seconds for the whole VM run       (default: 900 + NOOK_VM_PODMAN_TIMEOUT;
+#                    the tests get 150 s and podman's time less)
 #   NOOK_VM_ACCEL    tcg | kvm                          (default: tcg, see README)
 #   NOOK_VM_MEM      guest memory                       (default: 1536M)
 #   NOOK_VM_DEBUG    1: the kernel's and systemd's whole boot output on the console
+#   NOOK_VM_PODMAN   1: podman's scenarios (hack/clients/podman.sh) with cgroup_manager=systemd
+#                    on nook after the tests; 0: not                   (default: 1)
+#   NOOK_VM_PODMAN_TIMEOUT  seconds for those                          (default: 450)
 set -euo pipefail
 
 start=$(date +%s)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out=${NOOK_VM_OUT:-$repo/target/systemd-vm}
-timeout_s=${NOOK_VM_TIMEOUT:-900}
+podman=${NOOK_VM_PODMAN:-1}
+podman_timeout=0
+[ "$podman" = 1 ] && podman_timeout=${NOOK_VM_PODMAN_TIMEOUT:-450}
+timeout_s=${NOOK_VM_TIMEOUT:-$((900 + podman_timeout))}
 mem=${NOOK_VM_MEM:-1536M}
 
 log() { printf 'systemd-lane: %s\n' "$*" >&2; }
@@ -56,8 +63,9 @@ rootfs_done=$(date +%s)
 kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*-cloud-amd64' | sort -V | tail -n 1)
 [ -n "$kernel" ] || { log "no /boot/vmlinuz-*-cloud-amd64"; exit 1; }
 
-# The tests inside stop 150 s before the host gives up (boot, checks, shutdown), to still report.
-test_timeout=$((timeout_s - 150))
+# The tests inside stop 150 s (boot, checks, shutdown) and podman's time before the host gives
+# up, to still report.
+test_timeout=$((timeout_s - 150 - podman_timeout))
 [ "$test_timeout" -ge 60 ] || test_timeout=60
 # Tests that do not apply here, each for a reason:
 # - tty::, the console tests and the fake manager's test start python3 (hack/recvtty.py,
@@ -78,10 +86,17 @@ if [ -n "$testbin" ]; then
 fi
 install -m 755 "$here/systemd/run-in-vm.sh" "$stage/run.sh"
 install -m 755 "$here/systemd/checks.sh" "$stage/checks.sh"
+if [ "$podman" = 1 ]; then
+    mkdir -p "$stage/hack"
+    cp -r "$repo/hack/clients" "$stage/hack/"
+    install -m 755 "$repo/hack/mkrootfs.sh" "$repo/hack/ptyrun.py" "$stage/hack/"
+fi
 {
     printf 'filter=%q\n' "${NOOK_VM_FILTER:-}"
     printf 'skip=%q\n' "$skip"
     printf 'timeout=%q\n' "$test_timeout"
+    printf 'podman=%q\n' "$podman"
+    printf 'podman_timeout=%q\n' "$podman_timeout"
 } >"$stage/settings.env"
 size_mb=$(($(du -sm "$stage" | cut -f1) * 5 / 4 + 16))
 rm -f "$out/payload.img"
@@ -137,7 +152,7 @@ nfail=$(clean | grep -c '^FAIL ' || true)
 
 echo
 echo "=== systemd-lane results ==="
-clean | grep -E '^FAIL |^systemd-lane: (boot|checks took|integration tests took|[0-9]+ integration tests skipped)|^  SKIP ' || true
+clean | grep -E '^FAIL |^systemd-lane: (boot|checks took|integration tests took|podman scenarios took|[0-9]+ integration tests skipped)|^  SKIP ' || true
 echo "build $((build_done - start)) s, root filesystem $((rootfs_done - build_done)) s, VM $((end - boot_start)) s, total wall time $((end - start)) s"
 if [ -z "$summary" ]; then
     log "no summary line from the VM (crashed or timed out); $npass PASS and $nfail FAIL lines seen"

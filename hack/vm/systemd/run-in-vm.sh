@@ -91,5 +91,28 @@ if [ -x "$here/oci-integration" ]; then
     say "integration tests took $(($(date +%s) - t1)) s"
 fi
 
+# podman with its systemd cgroup manager (the default where systemd is PID 1) driving nook:
+# hack/clients/podman.sh's scenarios; conmon and each container get scopes of their own.
+if [ "${podman:-0}" = 1 ]; then
+    t2=$(date +%s)
+    echo "systemd-lane: === podman scenarios on nook, cgroup_manager=systemd ==="
+    (cd /tmp && RUNTIME=/usr/local/bin/nook PODMAN_CGROUP_MANAGER=systemd \
+        timeout "${podman_timeout:-600}" "$here/hack/clients/podman.sh" 2>&1) | tee /tmp/podman.log
+    while IFS= read -r line; do
+        case "$line" in
+            "PASS "* | "FAIL "*) record "${line%% *}" "podman::${line#* }" ;;
+        esac
+    done </tmp/podman.log
+    grep -q '^clients-podman ' /tmp/podman.log || result FAIL "podman::scenarios-finished"
+    left=$(systemctl list-units --all --no-legend --plain 'libpod-*' 2>&1)
+    if [ -z "$left" ]; then
+        result PASS podman::no-scope-left
+    else
+        echo "$left" | sed 's/^/  left: /'
+        result FAIL podman::no-scope-left
+    fi
+    say "podman scenarios took $(($(date +%s) - t2)) s"
+fi
+
 say "$passed passed, $failed failed"
 sync
