@@ -96,7 +96,7 @@ fi
 if [ "${podman:-0}" = 1 ]; then
     t2=$(date +%s)
     echo "systemd-lane: === podman scenarios on nook, cgroup_manager=systemd ==="
-    (cd /tmp && RUNTIME=/usr/local/bin/nook PODMAN_CGROUP_MANAGER=systemd \
+    (cd /tmp && RUNTIME=/usr/local/bin/nook PODMAN_CGROUP_MANAGER=systemd KEEP=1 \
         timeout "${podman_timeout:-600}" "$here/hack/clients/podman.sh" 2>&1) | tee /tmp/podman.log
     while IFS= read -r line; do
         case "$line" in
@@ -104,6 +104,24 @@ if [ "${podman:-0}" = 1 ]; then
         esac
     done </tmp/podman.log
     grep -q '^clients-podman ' /tmp/podman.log || result FAIL "podman::scenarios-finished"
+    # podman really drove nook with the systemd driver: every create had --systemd-cgroup and
+    # a machine.slice:libpod:<id> path (the runtime wrapper's argv log and config copies).
+    work=$(sed -n 's/^kept //p' /tmp/podman.log | tail -n 1)
+    creates=$(grep -c ' create ' "$work/argv.log" 2>/dev/null)
+    plain=$(grep ' create ' "$work/argv.log" 2>/dev/null | grep -vc -- '--systemd-cgroup')
+    if [ "${creates:-0}" -gt 0 ] && [ "${plain:-1}" = 0 ]; then
+        result PASS "podman::every-create-had-systemd-cgroup ($creates)"
+    else
+        result FAIL "podman::every-create-had-systemd-cgroup ($creates creates, $plain without)"
+    fi
+    paths=$(cat "$work"/configs/*.json 2>/dev/null | jq -r .linux.cgroupsPath | sort -u)
+    if [ -n "$paths" ] && ! echo "$paths" | grep -qv '^machine\.slice:libpod:'; then
+        result PASS podman::cgroups-paths-are-machine-slice-libpod
+    else
+        echo "$paths" | sed 's/^/  cgroupsPath: /'
+        result FAIL podman::cgroups-paths-are-machine-slice-libpod
+    fi
+    [ -n "$work" ] && rm -rf "$work"
     left=$(systemctl list-units --all --no-legend --plain 'libpod-*' 2>&1)
     if [ -z "$left" ]; then
         result PASS podman::no-scope-left
