@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, clippy, unit tests, the cgroup v2 lane (a qemu VM with a
-# pure cgroup2 hierarchy), podman/containerd/docker driving nook, the OCI validation suite, and
+# pure cgroup2 hierarchy), the systemd lane (a qemu VM with systemd as PID 1),
+# podman/containerd/docker driving nook, the OCI validation suite, and
 # the OCI integration tests against real containers (last, so the run ends with their result). Run as root.
 # fmt, clippy and the unit tests stop the run at once; every other lane runs even when one
 # before it failed, and the run ends with the list of the lanes that failed (exit status 1).
@@ -10,7 +11,8 @@
 #                                 "fuzz" skips the bounded config fuzzing run, "oci" the OCI
 #                                 validation suite, "cri" the CRI lane (containerd + critest),
 #                                 "monitor" the web monitor in headless chromium, "cni" the
-#                                 bridge networking example, "integration" the integration tests
+#                                 bridge networking example, "systemd" the systemd lane
+#                                 (hack/vm/systemd.sh), "integration" the integration tests
 #   NOOK_FUZZ_SECONDS=60          how long that run fuzzes (hack/fuzz.sh)
 set -euo pipefail
 
@@ -74,6 +76,9 @@ install_release() {
 
 lane_fuzz() { hack/fuzz.sh; }
 lane_vm() { hack/vm/run.sh; }
+# systemd as PID 1 in a debootstrapped Debian VM: the checks and the integration tests with
+# --systemd-cgroup (hack/vm/systemd.sh). Bounded as a whole: the first run also debootstraps.
+lane_systemd() { timeout -k 30 "${NOOK_SYSTEMD_LANE_TIMEOUT:-1500}" hack/vm/systemd.sh; }
 lane_clients() {
     install_release
     hack/clients/all.sh
@@ -105,6 +110,7 @@ lane_cni() {
 
 lane fuzz "fuzz config loading (${NOOK_FUZZ_SECONDS:-60} s)" lane_fuzz
 lane vm "cgroup v2 lane (qemu, pure cgroup2)" lane_vm
+lane systemd "systemd lane (qemu, systemd as PID 1, --systemd-cgroup)" lane_systemd
 lane clients "podman (root and rootless), containerd, docker on nook" lane_clients
 lane oci "OCI validation suite (runtime-tools validation/, 58 files)" lane_oci
 lane cri "CRI lane (containerd CRI, critest and crictl on nook and runc)" lane_cri

@@ -259,6 +259,8 @@ fn create_once(
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let rootless = rootless::is_rootless(opts.rootless);
     let cgroup = if opts.systemd_cgroup {
+        // The id may become the scope's unit name: a bad one is refused as an id first.
+        crate::id::validate(id).map_err(StateError::from)?;
         Cgroup::resolve_systemd(linux.cgroups_path().as_deref(), id)?
     } else {
         Cgroup::resolve(linux.cgroups_path().as_deref(), id)?

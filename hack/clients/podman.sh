@@ -2,7 +2,8 @@
 # Runs podman scenarios on nook (or RUNTIME=/usr/sbin/runc to check the scenarios themselves).
 # Private podman config and storage under a temp dir: the host's podman state is untouched.
 # Prints PASS/FAIL lines and "clients-podman: N passed, M failed"; exits 1 on any failure.
-# Env: RUNTIME (default /usr/local/bin/nook), ONLY=regex (subset of scenarios), KEEP=1 (keep the temp dir).
+# Env: RUNTIME (default /usr/local/bin/nook), ONLY=regex (subset of scenarios), KEEP=1 (keep the temp dir),
+# PODMAN_CGROUP_MANAGER (default cgroupfs; systemd in the systemd lane).
 # The scenarios' shell snippets run in the container: no host-side expansion wanted.
 # shellcheck disable=SC2016
 set -euo pipefail
@@ -36,8 +37,11 @@ EOF
 export CONTAINERS_CONF=$WORK/containers.conf
 export CONTAINERS_STORAGE_CONF=$WORK/storage.conf
 
+# cgroupfs where systemd is not PID 1 (this host); the systemd lane (hack/vm/systemd.sh) sets
+# PODMAN_CGROUP_MANAGER=systemd: nook then gets --systemd-cgroup and a slice:prefix:name path.
+CGROUP_MANAGER=${PODMAN_CGROUP_MANAGER:-cgroupfs}
 PODMAN=(podman --root "$WORK/root" --runroot "$WORK/runroot" --tmpdir "$WORK/tmp"
-    --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime "$RUNTIME_NAME")
+    --storage-driver vfs --cgroup-manager "$CGROUP_MANAGER" --events-backend file --runtime "$RUNTIME_NAME")
 # Until nook implements linux.seccomp (podman sends its default profile otherwise).
 SEC=(--security-opt seccomp=unconfined)
 

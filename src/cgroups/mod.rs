@@ -590,6 +590,14 @@ impl Cgroup {
         if !self.backend.exists() {
             return Ok(());
         }
+        match self.signal_all_existing(sig) {
+            // Gone meanwhile (see [`vanished`]): nothing was left to signal.
+            Err(e) if vanished(&e) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn signal_all_existing(&self, sig: Signal) -> Result<(), CgroupError> {
         if sig == Signal::SIGKILL && self.backend.kill_natively()? {
             return Ok(());
         }
@@ -650,7 +658,12 @@ impl Cgroup {
 
     pub fn destroy(&self) -> Result<(), CgroupError> {
         if self.backend.exists() {
-            self.kill_until_empty()?;
+            match self.kill_until_empty() {
+                // Gone meanwhile, so empty: systemd removes a scope's cgroup as soon as its
+                // last process exits, racing this.
+                Err(e) if vanished(&e) => {}
+                other => other?,
+            }
         }
         if let Some(scope) = &self.scope {
             scope.stop()?;
@@ -695,6 +708,20 @@ impl Cgroup {
         }
         Ok(())
     }
+}
+
+/// Whether `err` says the cgroup went away under us: one of its own files is missing
+/// (ENOENT: a live cgroup always has them) or belongs to a cgroup being removed (ENODEV).
+/// systemd removes a scope's cgroup as soon as its last process exits, so after the init
+/// of a `--systemd-cgroup` container exits, any read or write can race that removal.
+fn vanished(err: &CgroupError) -> bool {
+    let source = match err {
+        CgroupError::Read { source, .. } | CgroupError::Write { source, .. } => source,
+        _ => return false,
+    };
+    [Errno::ENOENT, Errno::ENODEV]
+        .iter()
+        .any(|e| source.raw_os_error() == Some(*e as i32))
 }
 
 fn read_proc(path: &str) -> Result<String, CgroupError> {

@@ -511,6 +511,22 @@ fn destroy_of_an_empty_or_absent_cgroup() {
 }
 
 #[test]
+fn destroy_and_kill_of_a_cgroup_that_vanishes_meanwhile() {
+    // What nook finds when systemd removes a scope's cgroup after its last process exited,
+    // between nook's look and its read: the directory still there, its files gone (ENOENT).
+    let t = tempfile::tempdir().unwrap();
+    let cg = Cgroup::with_root(t.path(), Version::V2, None, "c1").unwrap();
+    fs::create_dir_all(t.path().join("nook/c1")).unwrap();
+    cg.signal_all(Signal::SIGTERM).unwrap();
+    cg.destroy().unwrap();
+    assert!(!t.path().join("nook/c1").exists());
+    // Any other failure still counts.
+    fs::create_dir_all(t.path().join("nook/c1")).unwrap();
+    fs::write(t.path().join("nook/c1/cgroup.procs"), "notapid\n").unwrap();
+    assert!(matches!(cg.destroy(), Err(CgroupError::Parse { .. })));
+}
+
+#[test]
 fn messages_name_the_file() {
     let t = tempfile::tempdir().unwrap();
     let err = files::write(t.path(), "memory.max", "1000").unwrap_err();

@@ -93,6 +93,17 @@ container_test! {
     fn memory_limit_too_low_to_set_up(f) {
         // 64 KiB cannot hold the init's own namespaces: the kernel OOM-kills it while nook sets
         // it up. The error names the limit rather than only "killed", and nothing is left.
+        if crate::support::systemd_cgroup() {
+            // nook forks the init (and so creates its namespaces) where the runtime runs and
+            // only then asks systemd for the scope around it: what the namespaces cost is not
+            // charged to the scope, and the init survives the limit.
+            crate::support::skip(
+                "memory_limit_too_low_to_set_up",
+                "init-created-in-scope",
+                "with --systemd-cgroup nook creates the init's namespaces before its scope exists",
+            );
+            return;
+        }
         f.config["linux"]["resources"]["memory"] = json!({"limit": 65536});
         let out = f.create();
         let names: &[&str] = if is_runc() { &[] } else { &["linux.resources.memory.limit"] };

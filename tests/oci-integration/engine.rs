@@ -318,7 +318,7 @@ container_test! {
         f.set_sh("echo long-ok");
         f.write_config();
         let bundle = f.bundle();
-        let mut cmd = std::process::Command::new(crate::support::runtime());
+        let mut cmd = crate::support::runtime_command(&crate::support::runtime());
         cmd.arg("--root").arg(&deep).args(["run", "--bundle", bundle.to_str().unwrap(), &id]);
         let out = f.exec(cmd).ok();
         assert!(out.stdout.contains("long-ok"), "{out}");

@@ -38,6 +38,22 @@ pub fn runtime() -> PathBuf {
     }
 }
 
+/// True in the systemd lane (`$NOOK_SYSTEMD_CGROUP=1`, hack/vm/systemd.sh): every runtime command
+/// the tests build gets `--systemd-cgroup`, so each container's cgroup is a scope that systemd
+/// makes; tests that need a plain cgroupfs `cgroupsPath` skip there (support::skip).
+pub fn systemd_cgroup() -> bool {
+    std::env::var("NOOK_SYSTEMD_CGROUP").is_ok_and(|v| v == "1")
+}
+
+/// A command for `runtime` with the lane's global flags (`--systemd-cgroup` in the systemd lane).
+pub fn runtime_command(runtime: &Path) -> Command {
+    let mut cmd = Command::new(runtime);
+    if systemd_cgroup() {
+        cmd.arg("--systemd-cgroup");
+    }
+    cmd
+}
+
 /// The first word of the runtime's `--version` ("nook", "runc", "crun"), asked once: the
 /// binary may be a copy under any name.
 fn runtime_kind() -> &'static str {
@@ -198,7 +214,7 @@ impl Fixture {
 
     /// A command for the runtime with this fixture's `--root`.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.runtime);
+        let mut cmd = runtime_command(&self.runtime);
         cmd.arg("--root").arg(self.root()).args(args);
         cmd
     }
@@ -319,7 +335,7 @@ impl Drop for Fixture {
         for id in self.ids.borrow().iter() {
             // The runtime under test itself, not a copy a test may have swapped in (and an
             // attack may have broken).
-            let _ = Command::new(runtime())
+            let _ = runtime_command(&runtime())
                 .arg("--root")
                 .arg(self.root())
                 .args(["delete", "--force", id])

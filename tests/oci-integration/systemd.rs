@@ -3,23 +3,31 @@
 //! Where it works: against hack/systemd/fake-systemd.py, a stand-in for systemd's manager that
 //! speaks the same D-Bus messages (a real systemd as PID 1 is the VM lane's job).
 
-use crate::support::{assert_nothing_left, container_test, is_runc, skip, Fixture, Outcome};
+use crate::support::{
+    assert_nothing_left, container_test, is_runc, skip, systemd_cgroup, Fixture, Outcome,
+};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+/// The runtime with `--systemd-cgroup` and `args` (the flag once: in the systemd lane
+/// `Fixture::cmd` adds it already).
+fn systemd_cmd(f: &Fixture, args: &[&str]) -> Command {
+    let mut cmd = if systemd_cgroup() {
+        f.cmd(&[])
+    } else {
+        f.cmd(&["--systemd-cgroup"])
+    };
+    cmd.args(args);
+    cmd
+}
+
 /// `create --systemd-cgroup` of the fixture's config, with `env` set.
 fn create_systemd(f: &Fixture, env: &[(&str, &str)]) -> Outcome {
     f.write_config();
     let bundle = f.bundle();
-    let mut cmd = f.cmd(&[
-        "--systemd-cgroup",
-        "create",
-        "--bundle",
-        bundle.to_str().unwrap(),
-        &f.id,
-    ]);
+    let mut cmd = systemd_cmd(f, &["create", "--bundle", bundle.to_str().unwrap(), &f.id]);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -120,8 +128,8 @@ impl FakeSystemd {
 
     /// `args` with `--systemd-cgroup` and the fake as the system bus.
     fn rt(&self, f: &Fixture, args: &[&str]) -> Outcome {
-        let mut cmd = f.cmd(&["--systemd-cgroup"]);
-        cmd.args(args).env("DBUS_SYSTEM_BUS_ADDRESS", &self.address);
+        let mut cmd = systemd_cmd(f, args);
+        cmd.env("DBUS_SYSTEM_BUS_ADDRESS", &self.address);
         f.exec(cmd)
     }
 }
