@@ -1,6 +1,7 @@
 //! One file per verb. Each turns parsed flags into library calls and returns the exit code;
 //! errors travel up to main, which prints them once.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -105,10 +106,8 @@ fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
         Command::Features => features::run(),
         Command::Update(args) => update::run(root, args, &cli.global),
         Command::Events(args) => events::run(root, args),
-        Command::Checkpoint(_) => {
-            bail!("checkpoint: not supported by nook yet (no CRIU integration)")
-        }
-        Command::Restore(_) => bail!("restore: not supported by nook yet (no CRIU integration)"),
+        Command::Checkpoint(args) => checkpoint::checkpoint(root, args, &cli.global),
+        Command::Restore(args) => checkpoint::restore(root, args, &cli.global),
     }
 }
 
