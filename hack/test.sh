@@ -9,6 +9,7 @@
 #                                 "fuzz" skips the bounded config fuzzing run, "oci" the OCI
 #                                 validation suite, "cri" the CRI lane (containerd + critest)
 #   NOOK_FUZZ_SECONDS=60          how long that run fuzzes (hack/fuzz.sh)
+#   NOOK_CRIU_BUILD=1             build CRIU from source even if `criu` on PATH works (hack/criu.sh)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -83,6 +84,17 @@ else
     cargo build --release
     hack/install.sh
     hack/cri/run.sh
+fi
+
+# CRIU for the checkpoint/restore tests (tests/oci-integration/checkpoint.rs): a working criu
+# on PATH, else CRIU built from ../shared/criu (hack/criu.sh says which). Without one those
+# tests record skips.
+step "CRIU for checkpoint/restore"
+if NOOK_CRIU=$(hack/criu.sh); then
+    export NOOK_CRIU
+else
+    echo "no working CRIU: the checkpoint tests will skip"
+    unset NOOK_CRIU
 fi
 
 # Two threads: the suite is mostly waiting on the runtime, and the machine has two cores.
