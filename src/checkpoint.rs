@@ -636,9 +636,31 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
     };
     let log = Log(Some(work_path.join("restore.log")));
     let mut restored = None;
+    let hooks = bundle.spec.hooks().clone();
     let resp = swrk.call("restore", &req, &log, &mut |script, notify, _| {
-        if script == "post-restore" {
-            restored = notify.pid;
+        match script {
+            // The namespaces exist and nothing runs yet: where a create runs these hooks
+            // (runc runs them here on restore too).
+            "setup-namespaces" => {
+                let mut r = record.clone();
+                r.pid = notify.pid.unwrap_or(0);
+                let state = r.state_json(Status::Creating);
+                let hooks = hooks.as_ref();
+                for (kind, list) in [
+                    ("prestart", hooks.and_then(|h| h.prestart().as_ref())),
+                    (
+                        "createRuntime",
+                        hooks.and_then(|h| h.create_runtime().as_ref()),
+                    ),
+                ] {
+                    if let Some(list) = list {
+                        crate::hooks::run_all(kind, list, &state)
+                            .map_err(|e| crate::error_chain(&e))?;
+                    }
+                }
+            }
+            "post-restore" => restored = notify.pid,
+            _ => {}
         }
         Ok(())
     })?;

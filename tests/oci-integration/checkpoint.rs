@@ -279,3 +279,98 @@ container_test! {
         assert_nothing_left(&f, &id);
     }
 }
+
+/// The last number the in-container TCP server received.
+fn received(f: &Fixture) -> u64 {
+    fs::read_to_string(f.rootfs().join("tmp/got"))
+        .unwrap_or_default()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+container_test! {
+    fn an_established_tcp_connection_survives_with_tcp_established(f) {
+        let Some(criu) =
+            criu("an_established_tcp_connection_survives_with_tcp_established") else { return };
+        // A listener and a client connected to it over the container's own loopback; the
+        // client sends the counter.
+        f.set_sh(
+            "ip link set lo up; sleep 1000 | nc -l -p 8080 > /tmp/got & sleep 0.5; \
+             i=0; while :; do i=$((i+1)); echo $i; echo $i > /tmp/count; sleep 0.1; done \
+             | nc 127.0.0.1 8080",
+        );
+        for set in ["bounding", "effective", "permitted"] {
+            f.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push("CAP_NET_ADMIN".into());
+        }
+        f.write_config();
+        let id = f.id.clone();
+        f.remember(&id);
+        let bundle = f.bundle();
+        let (out, _pipes) =
+            piped(&f, &criu, &["run", "-d", "--bundle", bundle.to_str().unwrap(), &id]);
+        out.ok();
+        wait_count(&f, 10);
+        let images = f.dir.path().join("images");
+
+        // Without the flag CRIU refuses the connection, and the container runs on.
+        let out = checkpoint(&f, &criu, &images, &id, &[]).failed();
+        if support::is_nook() {
+            assert!(out.stderr.contains("tcp-established"), "{out}");
+        }
+        assert_eq!(f.state(&id)["status"], "running");
+
+        checkpoint(&f, &criu, &images, &id, &["--tcp-established"]).ok();
+        let at = received(&f);
+        f.rt(&["delete", "--force", &id]).ok();
+        f.remember(&id);
+        let bundle = bundle.to_str().unwrap();
+        let images = images.to_str().unwrap();
+        let (out, _restored) = piped(
+            &f,
+            &criu,
+            &["restore", "-d", "--tcp-established", "--image-path", images, "--bundle", bundle, &id],
+        );
+        out.ok();
+        assert_eq!(f.state(&id)["status"], "running");
+        // The same connection carries the numbers on.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while received(&f) < at + 3 {
+            assert!(Instant::now() < deadline, "nothing received after {at}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        f.rt(&["delete", "--force", &id]).ok();
+        assert_nothing_left(&f, &id);
+    }
+}
+
+container_test! {
+    fn pre_dump_without_soft_dirty_is_a_clear_error(f) {
+        let Some(criu) = criu("pre_dump_without_soft_dirty_is_a_clear_error") else { return };
+        let id = f.id.clone();
+        let _pipes = start_counter(&mut f, &criu, &id);
+        let images = f.dir.path().join("images");
+        let out = checkpoint(&f, &criu, &images, &id, &["--pre-dump"]);
+        if out.status.success() {
+            // A kernel with soft-dirty tracking: the pre-dump left the container running.
+            assert_eq!(f.state(&id)["status"], "running");
+            return;
+        }
+        let out = out.failed();
+        if support::is_nook() {
+            assert!(out.stderr.contains("soft-dirty"), "{out}");
+        }
+        support::skip(
+            "pre_dump_without_soft_dirty_is_a_clear_error",
+            "soft-dirty",
+            "this kernel has no soft-dirty tracking: only the error is checked",
+        );
+        assert_eq!(f.state(&id)["status"], "running");
+        let at = count(&f);
+        wait_count(&f, at + 3);
+    }
+}
