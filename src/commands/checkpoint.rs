@@ -107,6 +107,9 @@ pub fn checkpoint(root: &Path, args: &CheckpointArgs, global: &Global) -> Result
 
 pub fn restore(root: &Path, args: &RestoreArgs, global: &Global) -> Result<u8> {
     let flags = flags(&args.criu)?;
+    if global.systemd_cgroup {
+        bail!("--systemd-cgroup: restore into a systemd scope is not supported by nook yet");
+    }
     if args.console_socket.is_some() {
         bail!("--console-socket: restoring a terminal container is not supported by nook yet");
     }

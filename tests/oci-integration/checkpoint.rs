@@ -171,6 +171,13 @@ container_test! {
         let ps = f.rt(&["ps", &id]).ok();
         assert!(ps.stdout.contains("sleep 1000"), "{ps}");
         // The other verbs work on it.
+        f.rt(&["pause", &id]).ok();
+        assert_eq!(f.state(&id)["status"], "paused");
+        let paused = count(&f);
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(count(&f), paused, "counter moved while paused");
+        f.rt(&["resume", &id]).ok();
+        wait_count(&f, paused + 2);
         f.rt(&["kill", &id, "KILL"]).ok();
         f.wait_status(&id, "stopped");
         f.rt(&["delete", &id]).ok();
