@@ -153,6 +153,9 @@ pub enum ExternalKind {
     CgroupV1 { hierarchy: String },
     /// The container's cgroup2 directory bound at the cgroup mount.
     CgroupV2,
+    /// A node of the host's /dev bound into the container (a device in a user namespace, a
+    /// masked file covered with /dev/null): the same host path on restore.
+    HostDev { source: PathBuf },
 }
 
 /// What nook keeps beside CRIU's images.
@@ -191,6 +194,17 @@ fn external_mounts(spec: &Spec, container_mountinfo: &str) -> Vec<ExternalMount>
     let mut out = Vec::new();
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     let table = mountinfo::parse_mountinfo(container_mountinfo);
+    // Nodes of the host's devtmpfs: the container's own /dev is a tmpfs, so any devtmpfs mount
+    // came from the host.
+    for line in table.iter().filter(|l| l.fstype == "devtmpfs") {
+        let inner = line.root.strip_prefix("/").unwrap_or(&line.root);
+        out.push(ExternalMount {
+            destination: line.mount_point.clone(),
+            kind: ExternalKind::HostDev {
+                source: Path::new("/dev").join(inner),
+            },
+        });
+    }
     for m in mounts {
         let dest = clean(m.destination());
         if is_bind(m) {
@@ -361,6 +375,8 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
     req_opts.ext_masters = Some(true);
     req_opts.track_mem = opts.pre_dump.then_some(true);
     req_opts.parent_img = opts.parent_path.clone();
+    // Frozen through the cgroup (consistent against forks), else CRIU stops each task itself.
+    req_opts.freeze_cgroup = freezer(&record);
     req_opts.ps = opts
         .page_server
         .as_ref()
@@ -462,6 +478,22 @@ fn read_images(image_path: &Path) -> Result<(Saved, Vec<String>)> {
     Ok((saved, descriptors))
 }
 
+/// The container's freezer: the v1 freezer hierarchy's directory, else its cgroup2 directory.
+fn freezer(record: &Record) -> Option<String> {
+    let cgroup = Cgroup::of_record(&record.cgroup_path, &record.id).ok()?;
+    if cgroup.is_none() {
+        return None;
+    }
+    let dir = match cgroup.v1_views() {
+        Some(views) => views
+            .into_iter()
+            .find(|v| v.dir_name == "freezer")
+            .map(|v| v.source),
+        None => cgroup2_dir(&cgroup),
+    }?;
+    Some(dir.to_string_lossy().into_owned())
+}
+
 /// The host path of the cgroup2 directory behind `cgroup`'s clone target, if it has one.
 fn cgroup2_dir(cgroup: &Cgroup) -> Option<PathBuf> {
     let fd = cgroup.clone_into_fd().ok()??;
@@ -541,6 +573,8 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
     let mut req_opts = base_opts(&images, &work, "restore.log", &opts.flags);
     req_opts.root = Some(criu_root.to_string_lossy().into_owned());
     req_opts.rst_sibling = Some(true);
+    // Device nodes are matched by their numbers, not their inodes (the restored /dev is new).
+    req_opts.evasive_devices = Some(true);
 
     // Each external mount's host side, as this bundle and the new cgroup have it.
     let mounts = bundle.spec.mounts().as_deref().unwrap_or(&[]);
@@ -565,6 +599,7 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
                     }
                 }
             }
+            ExternalKind::HostDev { source } => source.clone(),
             ExternalKind::CgroupV2 => cgroup2_dir(&cgroup).ok_or(CheckpointError::Unsupported {
                 flag: "restore",
                 why: "the checkpoint binds a cgroup2 directory, and the new cgroup has none".into(),
@@ -726,6 +761,25 @@ mod tests {
             ext[2].kind,
             ExternalKind::CgroupV1 {
                 hierarchy: "cpu,cpuacct".into()
+            }
+        );
+    }
+
+    #[test]
+    fn host_device_binds_are_external_with_their_host_path() {
+        let s = spec(r#"{"ociVersion":"1.0.2"}"#);
+        let table = "\
+3 1 0:30 / /dev rw - tmpfs tmpfs rw
+4 3 0:5 /null /dev/null rw - devtmpfs udev rw
+5 1 0:5 /null /proc/kcore rw - devtmpfs udev rw
+";
+        let ext = external_mounts(&s, table);
+        assert_eq!(ext.len(), 2);
+        assert_eq!(ext[1].destination, PathBuf::from("/proc/kcore"));
+        assert_eq!(
+            ext[1].kind,
+            ExternalKind::HostDev {
+                source: "/dev/null".into()
             }
         );
     }

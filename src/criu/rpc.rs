@@ -79,6 +79,8 @@ pub struct Opts {
     pub ext_unix_sk: Option<bool>,
     #[prost(bool, optional, tag = "5")]
     pub tcp_established: Option<bool>,
+    #[prost(bool, optional, tag = "6")]
+    pub evasive_devices: Option<bool>,
     #[prost(bool, optional, tag = "7")]
     pub shell_job: Option<bool>,
     #[prost(bool, optional, tag = "8")]
