@@ -40,6 +40,12 @@ struct Pipes {
 /// returns once the runtime itself exited (its output is not read: the container holds the
 /// pipe's write end, so reading would wait for the container).
 fn piped(f: &Fixture, criu: &Path, args: &[&str]) -> (Outcome, Pipes) {
+    piped_with(f, criu, args, false)
+}
+
+/// [`piped`], with stdin the host's /dev/null when `null_stdin` (as podman's conmon gives a
+/// container without -i).
+fn piped_with(f: &Fixture, criu: &Path, args: &[&str], null_stdin: bool) -> (Outcome, Pipes) {
     let (in_r, in_w) = nix::unistd::pipe().unwrap();
     let (out_r, out_w) = nix::unistd::pipe().unwrap();
     let mut cmd = Command::new(&f.runtime);
@@ -48,7 +54,11 @@ fn piped(f: &Fixture, criu: &Path, args: &[&str]) -> (Outcome, Pipes) {
         .arg("--criu")
         .arg(criu)
         .args(args)
-        .stdin(Stdio::from(in_r))
+        .stdin(if null_stdin {
+            Stdio::null()
+        } else {
+            Stdio::from(in_r)
+        })
         .stdout(Stdio::from(out_w.try_clone().unwrap()))
         .stderr(Stdio::from(out_w));
     let mut child = cmd.spawn().unwrap();
@@ -332,6 +342,16 @@ container_test! {
         assert_eq!(f.state(&id)["status"], "running");
 
         checkpoint(&f, &criu, &images, &id, &["--tcp-established"]).ok();
+        if support::is_runc() {
+            // runc 1.1.5's restore brings this container's loopback back down, and CRIU cannot
+            // reconnect the socket ("Network is unreachable").
+            support::skip(
+                "an_established_tcp_connection_survives_with_tcp_established",
+                "runc-tcp-restore",
+                "runc 1.1.5 fails this restore; only the checkpoint is checked",
+            );
+            return;
+        }
         let at = received(&f);
         f.rt(&["delete", "--force", &id]).ok();
         f.remember(&id);
@@ -379,5 +399,52 @@ container_test! {
         assert_eq!(f.state(&id)["status"], "running");
         let at = count(&f);
         wait_count(&f, at + 3);
+    }
+}
+
+container_test! {
+    fn a_dev_null_stdin_is_the_containers_own(f) {
+        // The host's /dev/null on fd 0 lies on a mount outside the container (CRIU could not
+        // dump it); the init gets the container's own /dev/null instead, as runc does.
+        let out = f.run_sh("stat -L -c %d:%i /proc/self/fd/0; stat -c %d:%i /dev/null");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        // runc 1.1.5 keeps the host's on a foreground `run` (its checkpoint copes through
+        // external device mounts); nook always reopens it.
+        if support::is_nook() {
+            assert_eq!(lines[0], lines[1], "stdin is not the container's /dev/null: {out}");
+        }
+    }
+}
+
+container_test! {
+    fn checkpoint_and_restore_with_a_dev_null_stdin(f) {
+        let Some(criu) = criu("checkpoint_and_restore_with_a_dev_null_stdin") else { return };
+        f.set_sh(COUNTER);
+        f.write_config();
+        let id = f.id.clone();
+        f.remember(&id);
+        let bundle = f.bundle();
+        let bundle = bundle.to_str().unwrap();
+        let (out, _pipes) = piped_with(&f, &criu, &["run", "-d", "--bundle", bundle, &id], true);
+        out.ok();
+        wait_count(&f, 20);
+        let images = f.dir.path().join("images");
+        checkpoint(&f, &criu, &images, &id, &[]).ok();
+        let at = count(&f);
+        f.rt(&["delete", "--force", &id]).ok();
+        f.remember(&id);
+        let images = images.to_str().unwrap();
+        let (out, _restored) = piped_with(
+            &f,
+            &criu,
+            &["restore", "-d", "--image-path", images, "--bundle", bundle, &id],
+            true,
+        );
+        out.ok();
+        assert_eq!(f.state(&id)["status"], "running");
+        wait_count(&f, at + 3);
+        f.rt(&["delete", "--force", &id]).ok();
+        assert_nothing_left(&f, &id);
     }
 }
