@@ -448,3 +448,56 @@ container_test! {
         assert_nothing_left(&f, &id);
     }
 }
+
+container_test! {
+    fn a_bind_mount_is_mapped_again_on_restore(f) {
+        let Some(criu) = criu("a_bind_mount_is_mapped_again_on_restore") else { return };
+        // The counter writes into a host directory bound at /data (open there as fd 3).
+        let data = f.dir.path().join("data");
+        fs::create_dir(&data).unwrap();
+        f.config["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/data", "type": "bind", "source": data.to_str().unwrap(),
+            "options": ["rbind", "rw"]
+        }));
+        f.set_sh(
+            "i=0; exec 3>>/data/log; \
+             while :; do i=$((i+1)); echo $i > /data/count; echo $i > /tmp/count; echo $i >&3; \
+             sleep 0.1; done",
+        );
+        f.write_config();
+        let id = f.id.clone();
+        f.remember(&id);
+        let bundle = f.bundle();
+        let bundle = bundle.to_str().unwrap();
+        let (out, _pipes) = piped(&f, &criu, &["run", "-d", "--bundle", bundle, &id]);
+        out.ok();
+        wait_count(&f, 10);
+        let images = f.dir.path().join("images");
+        checkpoint(&f, &criu, &images, &id, &[]).ok();
+        f.rt(&["delete", "--force", &id]).ok();
+        let host_count = || -> u64 {
+            fs::read_to_string(data.join("count"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let at = host_count();
+        f.remember(&id);
+        let images = images.to_str().unwrap();
+        let (out, _restored) = piped(
+            &f,
+            &criu,
+            &["restore", "-d", "--image-path", images, "--bundle", bundle, &id],
+        );
+        out.ok();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while host_count() < at + 3 {
+            assert!(Instant::now() < deadline, "the host directory stopped at {at}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let fd3 = f.rt(&["exec", &id, "readlink", "/proc/1/fd/3"]).ok();
+        assert_eq!(fd3.stdout.trim(), "/data/log");
+        f.rt(&["delete", "--force", &id]).ok();
+        assert_nothing_left(&f, &id);
+    }
+}
