@@ -445,6 +445,51 @@ impl Drop for Undo {
     }
 }
 
+/// CRIU mounts the external binds onto their mount points in the rootfs: in a rootfs that
+/// never held this container (a copy, another host), make the missing ones as a create would,
+/// a directory or an empty file after the source, every step resolved inside the rootfs. Those
+/// under a tmpfs of the spec are left alone: CRIU restores that tmpfs whole.
+fn make_mount_points(bundle: &spec::Bundle, saved: &Saved) -> Result<()> {
+    let rootfs = bundle.rootfs.as_path();
+    let mounts = bundle.spec.mounts().as_deref().unwrap_or(&[]);
+    let tmpfs: Vec<PathBuf> = mounts
+        .iter()
+        .filter(|m| m.typ().as_deref() == Some("tmpfs"))
+        .map(|m| clean(m.destination()))
+        .collect();
+    let root = crate::rootfs::resolve::Root::open(rootfs).map_err(sys("open rootfs", rootfs))?;
+    for m in &saved.external_mounts {
+        let ExternalKind::Bind { source } = &m.kind else {
+            continue;
+        };
+        if tmpfs
+            .iter()
+            .any(|t| m.destination.starts_with(t) && &m.destination != t)
+        {
+            continue;
+        }
+        let rel = m.destination.strip_prefix("/").unwrap_or(&m.destination);
+        if rel.as_os_str().is_empty() || root.resolve(rel).is_ok() {
+            continue;
+        }
+        let source = mounts
+            .iter()
+            .find(|s| clean(s.destination()) == m.destination && is_bind(s))
+            .and_then(|s| s.source().clone())
+            .unwrap_or_else(|| source.clone());
+        let dir = fs::metadata(bundle.dir.join(&source))
+            .map(|md| md.is_dir())
+            .unwrap_or(true);
+        let made = if dir {
+            root.mkdir_all(rel, Mode::from_bits_truncate(0o755))
+        } else {
+            root.create_file(rel, Mode::from_bits_truncate(0o644))
+        };
+        made.map_err(sys("make the mount point", &m.destination))?;
+    }
+    Ok(())
+}
+
 /// Read what checkpoint left beside the images, checking they are there at all.
 fn read_images(image_path: &Path) -> Result<(Saved, Vec<String>)> {
     if !image_path.join("inventory.img").is_file() {
@@ -545,6 +590,7 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
     }
     let dir = undo.dir.as_ref().expect("set");
 
+    make_mount_points(&bundle, &saved)?;
     // CRIU wants the root as a mount point of its own.
     let criu_root = dir.path.join(CRIU_ROOT);
     make_dir(&criu_root)?;

@@ -475,6 +475,8 @@ container_test! {
         let images = f.dir.path().join("images");
         checkpoint(&f, &criu, &images, &id, &[]).ok();
         f.rt(&["delete", "--force", &id]).ok();
+        // As in a rootfs that never held the container: the mount point is made again.
+        fs::remove_dir(f.rootfs().join("data")).unwrap();
         let host_count = || -> u64 {
             fs::read_to_string(data.join("count"))
                 .ok()
