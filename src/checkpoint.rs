@@ -129,6 +129,8 @@ pub struct CheckpointOptions {
 #[derive(Debug, Default, Clone)]
 pub struct RestoreOptions {
     pub criu: PathBuf,
+    /// `--console-socket`: where the restored terminal's pty master goes.
+    pub console_socket: Option<PathBuf>,
     pub image_path: PathBuf,
     pub work_path: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
@@ -313,17 +315,6 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
     }
     let config = record.bundle.join("config.json");
     let spec = spec::parse(&config)?;
-    let terminal = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false);
-    if terminal {
-        return Err(CheckpointError::Unsupported {
-            flag: "checkpoint",
-            why: "containers with process.terminal are not supported by nook yet".into(),
-        });
-    }
     let pid = record.pid;
     let table_path = PathBuf::from(format!("/proc/{pid}/mountinfo"));
     let table = fs::read_to_string(&table_path).map_err(io("read", &table_path))?;
@@ -373,6 +364,9 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<()>
     req_opts.link_remap = Some(opts.link_remap);
     req_opts.auto_dedup = Some(opts.auto_dedup);
     req_opts.ext_masters = Some(true);
+    // A terminal's master is the caller's: CRIU saves the slave alone and, on restore, makes
+    // a new pty whose master nook passes to the console socket.
+    req_opts.orphan_pts_master = Some(true);
     req_opts.track_mem = opts.pre_dump.then_some(true);
     req_opts.parent_img = opts.parent_path.clone();
     // Frozen through the cgroup (consistent against forks), else CRIU stops each task itself.
@@ -553,12 +547,12 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
     criu::check_version(&opts.criu)?;
     let bundle = spec::load(bundle)?;
     let process = bundle.spec.process().as_ref().expect("validated");
-    if process.terminal() == Some(true) {
-        return Err(CheckpointError::Unsupported {
-            flag: "restore",
-            why: "containers with process.terminal are not supported by nook yet".into(),
-        });
-    }
+    let console = match (process.terminal() == Some(true), &opts.console_socket) {
+        (true, Some(path)) => Some(crate::tty::connect(path).map_err(ContainerError::from)?),
+        (true, None) => return Err(ContainerError::TerminalWithoutSocket.into()),
+        (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal.into()),
+        (false, None) => None,
+    };
     let linux = bundle.spec.linux().as_ref().expect("validated");
     let cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), id)?;
     let devices = linux.devices().as_deref().unwrap_or(&[]);
@@ -621,6 +615,7 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
     req_opts.rst_sibling = Some(true);
     // Device nodes are matched by their numbers, not their inodes (the restored /dev is new).
     req_opts.evasive_devices = Some(true);
+    req_opts.orphan_pts_master = Some(console.is_some());
 
     // Each external mount's host side, as this bundle and the new cgroup have it.
     let mounts = bundle.spec.mounts().as_deref().unwrap_or(&[]);
@@ -718,7 +713,7 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
     let log = Log(Some(work_path.join("restore.log")));
     let mut restored = None;
     let hooks = bundle.spec.hooks().clone();
-    let resp = swrk.call("restore", &req, &log, &mut |script, notify, _| {
+    let resp = swrk.call("restore", &req, &log, &mut |script, notify, fd| {
         match script {
             // The namespaces exist and nothing runs yet: where a create runs these hooks
             // (runc runs them here on restore too).
@@ -741,6 +736,14 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
                 }
             }
             "post-restore" => restored = notify.pid,
+            // The restored terminal's master, for the caller.
+            "orphan-pts-master" => {
+                let (Some(socket), Some(master)) = (console.as_ref(), fd) else {
+                    return Err("orphan-pts-master: no console socket or no fd".into());
+                };
+                crate::tty::send_master(socket, &master, b"")
+                    .map_err(|e| crate::error_chain(&e))?;
+            }
             _ => {}
         }
         Ok(())

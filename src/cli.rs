@@ -268,7 +268,7 @@ pub struct RestoreArgs {
     /// Write the restored init's pid to this file
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
-    /// Unix socket to send the pty master to (terminal containers: not supported by nook yet)
+    /// Unix socket to send the restored terminal's pty master to (process.terminal)
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
     /// Accepted for compatibility: nook's restore never makes itself a subreaper

@@ -110,14 +110,12 @@ pub fn restore(root: &Path, args: &RestoreArgs, global: &Global) -> Result<u8> {
     if global.systemd_cgroup {
         bail!("--systemd-cgroup: restore into a systemd scope is not supported by nook yet");
     }
-    if args.console_socket.is_some() {
-        bail!("--console-socket: restoring a terminal container is not supported by nook yet");
-    }
     let opts = RestoreOptions {
         criu: criu_path(global),
         image_path: image_path(&args.criu)?,
         work_path: args.criu.work_path.clone(),
         pid_file: args.pid_file.clone(),
+        console_socket: args.console_socket.clone(),
         flags,
     };
     // Blocked before the init exists, so its exit waits for the loop below.

@@ -503,3 +503,49 @@ container_test! {
         assert_nothing_left(&f, &id);
     }
 }
+
+container_test! {
+    fn a_terminal_container_gets_a_new_pty_through_the_console_socket(f) {
+        let Some(criu) =
+            criu("a_terminal_container_gets_a_new_pty_through_the_console_socket") else { return };
+        let criu = criu.to_str().unwrap();
+        f.config["process"]["terminal"] = serde_json::json!(true);
+        f.set_sh(COUNTER);
+        f.write_config();
+        let id = f.id.clone();
+        f.remember(&id);
+        let bundle = f.bundle();
+        let bundle = bundle.to_str().unwrap();
+        let first = crate::tty::Receiver::start(&f, "first");
+        f.rt(&["run", "-d", "--console-socket", first.socket(), "--bundle", bundle, &id]).ok();
+        wait_count(&f, 10);
+        let images = f.dir.path().join("images");
+        let images = images.to_str().unwrap();
+        f.rt(&["--criu", criu, "checkpoint", "--image-path", images, &id]).ok();
+        drop(first);
+        f.rt(&["delete", "--force", &id]).ok();
+        let at = count(&f);
+
+        // Without a console socket there is nowhere to send the new pty: refused up front.
+        let out = f
+            .rt(&["--criu", criu, "restore", "-d", "--image-path", images, "--bundle", bundle, &id])
+            .failed();
+        if support::is_nook() {
+            assert!(out.stderr.contains("console-socket"), "{out}");
+        }
+        assert_nothing_left(&f, &id);
+
+        let second = crate::tty::Receiver::start(&f, "second");
+        f.rt(&[
+            "--criu", criu, "restore", "-d", "--console-socket", second.socket(),
+            "--image-path", images, "--bundle", bundle, &id,
+        ])
+        .ok();
+        assert_eq!(f.state(&id)["status"], "running");
+        wait_count(&f, at + 3);
+        let tty = f.rt(&["exec", &id, "readlink", "/proc/1/fd/0"]).ok();
+        assert!(tty.stdout.starts_with("/dev/pts/"), "{tty}");
+        f.rt(&["delete", "--force", &id]).ok();
+        assert_nothing_left(&f, &id);
+    }
+}
