@@ -47,6 +47,18 @@ else
     hack/fuzz.sh
 fi
 
+# CRIU for the checkpoint/restore tests (tests/oci-integration/checkpoint.rs and
+# podman's checkpoint-restore scenario in the clients lane): a working criu
+# on PATH, else CRIU built from ../shared/criu (hack/criu.sh says which). Without one those
+# tests record skips.
+step "CRIU for checkpoint/restore"
+if NOOK_CRIU=$(hack/criu.sh); then
+    export NOOK_CRIU
+else
+    echo "no working CRIU: the checkpoint tests will skip"
+    unset NOOK_CRIU
+fi
+
 if skipped vm; then
     step "cgroup v2 lane: skipped (NOOK_TEST_SKIP)"
 else
@@ -84,17 +96,6 @@ else
     cargo build --release
     hack/install.sh
     hack/cri/run.sh
-fi
-
-# CRIU for the checkpoint/restore tests (tests/oci-integration/checkpoint.rs): a working criu
-# on PATH, else CRIU built from ../shared/criu (hack/criu.sh says which). Without one those
-# tests record skips.
-step "CRIU for checkpoint/restore"
-if NOOK_CRIU=$(hack/criu.sh); then
-    export NOOK_CRIU
-else
-    echo "no working CRIU: the checkpoint tests will skip"
-    unset NOOK_CRIU
 fi
 
 # Two threads: the suite is mostly waiting on the runtime, and the machine has two cores.
