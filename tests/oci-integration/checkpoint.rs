@@ -510,6 +510,12 @@ container_test! {
             criu("a_terminal_container_gets_a_new_pty_through_the_console_socket") else { return };
         let criu = criu.to_str().unwrap();
         f.config["process"]["terminal"] = serde_json::json!(true);
+        // A createRuntime hook keeps the state it was given: restore runs it too.
+        let hook_out = f.dir.path().join("hook-state.json");
+        f.config["hooks"] = serde_json::json!({"createRuntime": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat > {}", hook_out.display())]
+        }]});
         f.set_sh(COUNTER);
         f.write_config();
         let id = f.id.clone();
@@ -536,12 +542,23 @@ container_test! {
         assert_nothing_left(&f, &id);
 
         let second = crate::tty::Receiver::start(&f, "second");
+        fs::remove_file(&hook_out).unwrap();
+        let pid_file = f.dir.path().join("restored.pid");
         f.rt(&[
             "--criu", criu, "restore", "-d", "--console-socket", second.socket(),
+            "--pid-file", pid_file.to_str().unwrap(),
             "--image-path", images, "--bundle", bundle, &id,
         ])
         .ok();
-        assert_eq!(f.state(&id)["status"], "running");
+        let state = f.state(&id);
+        assert_eq!(state["status"], "running");
+        assert_eq!(fs::read_to_string(&pid_file).unwrap(), state["pid"].to_string());
+        let hook: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&hook_out).unwrap()).unwrap();
+        assert_eq!(hook["id"], id.as_str(), "{hook}");
+        if support::is_nook() {
+            assert_eq!(hook["pid"], state["pid"], "{hook}");
+        }
         wait_count(&f, at + 3);
         let tty = f.rt(&["exec", &id, "readlink", "/proc/1/fd/0"]).ok();
         assert!(tty.stdout.starts_with("/dev/pts/"), "{tty}");
