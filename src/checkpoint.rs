@@ -445,7 +445,7 @@ impl Drop for Undo {
 /// under a tmpfs of the spec are left alone: CRIU restores that tmpfs whole.
 fn make_mount_points(bundle: &spec::Bundle, saved: &Saved) -> Result<()> {
     let rootfs = bundle.rootfs.as_path();
-    let mounts = bundle.spec.mounts().as_deref().unwrap_or(&[]);
+    let mounts = bundle.mounts();
     let tmpfs: Vec<PathBuf> = mounts
         .iter()
         .filter(|m| m.typ().as_deref() == Some("tmpfs"))
@@ -546,14 +546,27 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
     let (saved, descriptors) = read_images(&opts.image_path)?;
     criu::check_version(&opts.criu)?;
     let bundle = spec::load(bundle)?;
-    let process = bundle.spec.process().as_ref().expect("validated");
+    let process = bundle.process();
     let console = match (process.terminal() == Some(true), &opts.console_socket) {
         (true, Some(path)) => Some(crate::tty::connect(path).map_err(ContainerError::from)?),
         (true, None) => return Err(ContainerError::TerminalWithoutSocket.into()),
         (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal.into()),
         (false, None) => None,
     };
-    let linux = bundle.spec.linux().as_ref().expect("validated");
+    let linux = bundle.linux();
+    if linux.intel_rdt().is_some() {
+        return Err(CheckpointError::Unsupported {
+            flag: "restore",
+            why: "linux.intelRdt: a restored container is not placed in a resctrl group yet".into(),
+        });
+    }
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(CheckpointError::Unsupported {
+            flag: "restore",
+            why: "linux.netDevices: host devices are not moved into a restored container yet"
+                .into(),
+        });
+    }
     let cgroup = Cgroup::resolve(linux.cgroups_path().as_deref(), id)?;
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let resources = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
@@ -564,10 +577,11 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
         bundle: bundle.dir.clone(),
         rootfs: bundle.rootfs.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        annotations: bundle.annotations().cloned().unwrap_or_default(),
         cgroup_path: cgroup.path().to_path_buf(),
-        hooks: bundle.spec.hooks().clone(),
+        hooks: bundle.hooks().cloned(),
         seccomp: linux.seccomp().clone(),
+        memory_policy: linux.memory_policy().clone(),
         ..Default::default()
     };
     dir.save(&record)?;
@@ -618,7 +632,7 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
     req_opts.orphan_pts_master = Some(console.is_some());
 
     // Each external mount's host side, as this bundle and the new cgroup have it.
-    let mounts = bundle.spec.mounts().as_deref().unwrap_or(&[]);
+    let mounts = bundle.mounts();
     let views = cgroup.v1_views().unwrap_or_default();
     for m in &saved.external_mounts {
         let val = match &m.kind {
@@ -712,7 +726,7 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
     };
     let log = Log(Some(work_path.join("restore.log")));
     let mut restored = None;
-    let hooks = bundle.spec.hooks().clone();
+    let hooks = bundle.hooks().cloned();
     let resp = swrk.call("restore", &req, &log, &mut |script, notify, fd| {
         match script {
             // The namespaces exist and nothing runs yet: where a create runs these hooks

@@ -186,6 +186,12 @@ pub enum Command {
     Update(UpdateArgs),
     /// Print resource usage and OOM events of a container as JSON lines
     Events(EventsArgs),
+    /// A live table of the containers' resource usage (nook's own; runs nook-views)
+    #[command(disable_help_flag = true)]
+    Top(ViewArgs),
+    /// Serve a read-only web page of the containers' usage and configs (nook's own; runs nook-views)
+    #[command(disable_help_flag = true)]
+    Monitor(ViewArgs),
     /// Checkpoint a running container with CRIU
     Checkpoint(CheckpointArgs),
     /// Restore a container from a CRIU checkpoint
@@ -283,6 +289,13 @@ pub struct RestoreArgs {
     pub id: String,
 }
 
+/// `top` and `monitor` flags, parsed by nook-views (see `nook top --help`).
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<std::ffi::OsString>,
+}
+
 #[derive(Args, Debug)]
 pub struct EventsArgs {
     /// Print one stats event and exit
@@ -348,10 +361,10 @@ pub struct UpdateArgs {
     /// Block IO weight (10-1000)
     #[arg(long)]
     pub blkio_weight: Option<u16>,
-    /// Intel RDT/CAT L3 cache schema (refused: nook does not manage Intel RDT)
+    /// Intel RDT/CAT L3 cache schema (L3:<cache id>=<mask>;...) for the container's resctrl group
     #[arg(long, alias = "rdt-l3-cache-schema")]
     pub l3_cache_schema: Option<String>,
-    /// Intel RDT/MBA memory bandwidth schema (refused: nook does not manage Intel RDT)
+    /// Intel RDT/MBA memory bandwidth schema (MB:<cache id>=<bandwidth>;...)
     #[arg(long, alias = "rdt-mem-bw-schema")]
     pub mem_bw_schema: Option<String>,
     pub id: String,
@@ -404,11 +417,11 @@ pub struct ExecArgs {
     /// Exec even into a paused container
     #[arg(long)]
     pub ignore_paused: bool,
-    /// Sub-cgroup to run the process in, [<controller>:]<path> (only "/" is supported: the
-    /// container's own cgroup)
+    /// Run the process in an existing sub-cgroup of the container's, [<controller>:]<path>
+    /// (repeatable on cgroup v1; one path without controllers on v2)
     #[arg(long)]
     pub cgroup: Vec<String>,
-    /// Unix socket that receives a pidfd of the process (not supported yet)
+    /// Unix socket that receives a pidfd of the process
     #[arg(long)]
     pub pidfd_socket: Option<PathBuf>,
     pub id: String,
@@ -442,7 +455,7 @@ pub struct CreateArgs {
     /// Pass N extra fds (3..3+N) to the container
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
-    /// Unix socket that receives a pidfd of the init (not supported yet)
+    /// Unix socket that receives a pidfd of the init
     #[arg(long)]
     pub pidfd_socket: Option<PathBuf>,
     pub id: String,

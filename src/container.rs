@@ -42,6 +42,15 @@ pub enum ContainerError {
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    #[error(transparent)]
+    NetDev(#[from] crate::netdev::NetDevError),
+    #[error("--pidfd-socket {path}: {what}: {source}")]
+    PidfdSocket {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("process.terminal: cannot allocate a tty without --console-socket")]
     TerminalWithoutSocket,
     #[error("--console-socket: process.terminal is false, so there is no tty to send")]
@@ -91,6 +100,8 @@ pub enum ContainerError {
     },
     #[error(transparent)]
     Hook(#[from] HookError),
+    #[error(transparent)]
+    Rdt(#[from] crate::resctrl::RdtError),
     #[error("container {id}: init {pid} did not exit after SIGKILL")]
     StillAlive { id: String, pid: i32 },
 }
@@ -113,17 +124,21 @@ pub struct CreateOptions {
     pub rootless: Option<bool>,
     /// `--systemd-cgroup`: the cgroup is a scope systemd makes (see cgroups::systemd).
     pub systemd_cgroup: bool,
+    /// `--pidfd-socket`: a unix socket that receives a pidfd of the init.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// A container whose directory, cgroup and init exist; undone on drop unless kept.
 struct Undo<'a> {
     dir: Option<ContainerDir>,
     cgroup: Option<&'a Cgroup>,
+    rdt: Option<crate::resctrl::Group>,
 }
 
 impl Undo<'_> {
     fn keep(mut self) -> ContainerDir {
         self.cgroup = None;
+        self.rdt = None;
         self.dir.take().expect("kept once")
     }
 }
@@ -133,8 +148,9 @@ impl Drop for Undo<'_> {
         // If the cgroup will not go, keep the state directory: its record names the cgroup,
         // so `delete --force` can still find and remove it. Without it, nothing could.
         let cgroup_gone = self.cgroup.is_none_or(|cg| cg.undo_create().is_ok());
+        let rdt_gone = self.rdt.as_ref().is_none_or(|g| g.remove().is_ok());
         if let Some(dir) = self.dir.take() {
-            if cgroup_gone {
+            if cgroup_gone && rdt_gone {
                 let _ = dir.remove();
             }
         }
@@ -163,24 +179,40 @@ pub fn create(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Res
     }
 }
 
+/// Where a process's terminal goes: for `terminal: true`, the stream to `--console-socket` that
+/// receives its pty master, or with `own_pty` (a foreground `run`/`exec` that proxies the pty
+/// itself) one end of a pair, whose other end is returned to receive the master on.
+fn console_for(
+    process: &oci_spec::runtime::Process,
+    socket: Option<&Path>,
+    own_pty: bool,
+) -> Result<(Option<UnixStream>, Option<UnixStream>)> {
+    match (process.terminal() == Some(true), socket) {
+        (true, Some(path)) => Ok((Some(tty::connect(path)?), None)),
+        (true, None) if own_pty => {
+            let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
+            Ok((Some(theirs), Some(ours)))
+        }
+        (true, None) => Err(ContainerError::TerminalWithoutSocket),
+        (false, Some(_)) => Err(ContainerError::SocketWithoutTerminal),
+        (false, None) => Ok((None, None)),
+    }
+}
+
 fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created> {
     let bundle = spec::load(bundle)?;
     logging::step("load and validate config.json");
-    let process = bundle.spec.process().as_ref().expect("validated");
-    // With `own_pty`, a terminal container without a socket sends its pty master to us.
-    let mut own_end = None;
-    let console = match (process.terminal() == Some(true), &opts.console_socket) {
-        (true, Some(path)) => Some(tty::connect(path)?),
-        (true, None) if opts.own_pty => {
-            let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
-            own_end = Some(ours);
-            Some(theirs)
-        }
-        (true, None) => return Err(ContainerError::TerminalWithoutSocket),
-        (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
-        (false, None) => None,
-    };
-    let linux = bundle.spec.linux().as_ref().expect("validated");
+    let (console, own_end) = console_for(
+        bundle.process(),
+        opts.console_socket.as_deref(),
+        opts.own_pty,
+    )?;
+    let pidfd_socket = opts
+        .pidfd_socket
+        .as_deref()
+        .map(PidfdSocket::connect)
+        .transpose()?;
+    let linux = bundle.linux();
     let devices = linux.devices().as_deref().unwrap_or(&[]);
     let rootless = rootless::is_rootless(opts.rootless);
     let cgroup = if opts.systemd_cgroup {
@@ -197,6 +229,18 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         let r = default_devices::resources_with_defaults(linux.resources().as_ref(), devices);
         (cgroup, r)
     };
+    let net_devices = linux.net_devices().as_ref().filter(|d| !d.is_empty());
+    if let Some(devices) = net_devices {
+        crate::netdev::check_host(devices)?;
+    }
+    if let Some(policy) = linux.memory_policy() {
+        crate::process::sched::check_memory_policy_host(policy).map_err(SpecError::from)?;
+    }
+    // Looked for before anything exists: a host without resctrl refuses with nothing to undo.
+    let rdt_mount = match linux.intel_rdt() {
+        Some(_) => Some(crate::resctrl::host_mount()?),
+        None => None,
+    };
     let dir = ContainerDir::create(root, id)?;
     let mut record = Record {
         id: id.to_string(),
@@ -204,21 +248,29 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         rootfs: bundle.rootfs.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         owner: String::new(),
-        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        annotations: bundle.annotations().cloned().unwrap_or_default(),
         cgroup_path: cgroup.path().to_path_buf(),
         systemd_unit: cgroup.unit().map(String::from),
-        hooks: bundle.spec.hooks().clone(),
+        hooks: bundle.hooks().cloned(),
         seccomp: linux.seccomp().clone(),
+        memory_policy: linux.memory_policy().clone(),
         ..Default::default()
     };
     // First write before anything else exists, so `delete --force` can find the cgroup even
     // if this process is killed at any later point.
     dir.save(&record)?;
     logging::step("state dir and first record");
-    let undo = Undo {
+    let mut undo = Undo {
         dir: Some(dir),
         cgroup: Some(&cgroup),
+        rdt: None,
     };
+    if let (Some(mount), Some(rdt)) = (&rdt_mount, linux.intel_rdt()) {
+        let group = crate::resctrl::setup(mount, rdt, id)?;
+        undo.rdt = Some(group.clone());
+        record.intel_rdt = Some(group);
+        undo.dir.as_ref().expect("set").save(&record)?;
+    }
     let dir = undo.dir.as_ref().expect("set");
     let state_json = |pid: Pid| {
         let mut r = record.clone();
@@ -226,9 +278,7 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
         r.state_json(Status::Creating)
     };
     let pending = launch::spawn_init(LaunchArgs {
-        spec: &bundle.spec,
-        rootfs: &bundle.rootfs,
-        bundle: &bundle.dir,
+        bundle: &bundle,
         start_socket: &dir.start_socket_addr(),
         cgroup: &cgroup,
         resources: resources.as_ref(),
@@ -240,6 +290,18 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     })?;
     drop(console);
     logging::step("init set up (rootfs, namespaces, hooks), waiting for start");
+    // Declared after `pending`: on a failure below it is dropped first and moves the devices
+    // back to the host while the init still lives.
+    let moved = match net_devices {
+        Some(devices) => Some(crate::netdev::move_in(pending.pid, devices)?),
+        None => None,
+    };
+    if let Some(socket) = &pidfd_socket {
+        socket.send(pending.pid, "standard")?;
+    }
+    if let Some(group) = &record.intel_rdt {
+        group.join(pending.pid.as_raw())?;
+    }
     record.pid = pending.pid.as_raw();
     record.pid_start = state::start_time(pending.pid).map_err(ContainerError::StartTime)?;
     dir.save(&record)?;
@@ -250,6 +312,9 @@ fn create_once(root: &Path, id: &str, bundle: &Path, opts: &CreateOptions) -> Re
     logging::step("record saved");
     let pid = pending.commit().map_err(LaunchError::from)?;
     logging::step("create committed");
+    if let Some(moved) = moved {
+        moved.keep();
+    }
     undo.keep();
     Ok(Created {
         pid,
@@ -276,6 +341,52 @@ pub struct Created {
     pub pid: Pid,
     pub pty_master: Option<std::os::fd::OwnedFd>,
     pub cgroup: Cgroup,
+}
+
+/// `--pidfd-socket`: connected before anything is made (a socket nobody listens on fails the
+/// command up front), then handed a pidfd of the process with SCM_RIGHTS once it exists. The
+/// message names the kind of process as runc's does: "standard" for an init, "setns" for an
+/// exec'd process.
+struct PidfdSocket {
+    path: PathBuf,
+    conn: UnixStream,
+}
+
+impl PidfdSocket {
+    fn connect(path: &Path) -> Result<Self> {
+        match UnixStream::connect(path) {
+            Ok(conn) => Ok(PidfdSocket {
+                path: path.to_path_buf(),
+                conn,
+            }),
+            Err(source) => Err(ContainerError::PidfdSocket {
+                path: path.to_path_buf(),
+                what: "connect",
+                source,
+            }),
+        }
+    }
+
+    fn send(&self, pid: Pid, kind: &str) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        use std::os::fd::AsRawFd;
+        let err = |what, e: nix::Error| ContainerError::PidfdSocket {
+            path: self.path.clone(),
+            what,
+            source: e.into(),
+        };
+        let pidfd = sys::pidfd_open(pid).map_err(|e| err("pidfd_open", e))?;
+        let fds = [pidfd.as_raw_fd()];
+        sendmsg::<()>(
+            self.conn.as_raw_fd(),
+            &[std::io::IoSlice::new(kind.as_bytes())],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|e| err("send the pidfd", e))?;
+        Ok(())
+    }
 }
 
 /// Write the pid file atomically: callers poll for it and must never read half a number.
@@ -464,6 +575,9 @@ fn delete_with(
     if let Some(cg) = &cgroup {
         cg.destroy()?;
     }
+    if let Some(group) = &record.intel_rdt {
+        group.remove()?;
+    }
     dir.remove()?;
     // The container is gone whatever poststop says: a failing hook is a warning, and the
     // rest still run (runtime-spec 1.3.0, lifecycle step 13).
@@ -594,6 +708,10 @@ pub struct ExecOptions {
     /// For foreground `exec`: a terminal process without --console-socket gets a pty whose
     /// master comes back in `Execed`, as runc does.
     pub own_pty: bool,
+    /// `--pidfd-socket`: a unix socket that receives a pidfd of the process.
+    pub pidfd_socket: Option<PathBuf>,
+    /// `--cgroup`: sub-cgroups of the container's cgroup to run the process in.
+    pub sub_cgroups: Vec<crate::cgroups::SubCgroup>,
 }
 
 /// The process definition of the container's config.json, the base `exec <id> cmd` builds on.
@@ -621,19 +739,16 @@ pub fn exec(
         Status::Paused => return Err(ContainerError::ExecPaused),
         Status::Stopped | Status::Creating => return Err(ContainerError::ExecStopped),
     }
-    let mut own_end = None;
-    let console = match (process.terminal() == Some(true), &opts.console_socket) {
-        (true, Some(path)) => Some(tty::connect(path)?),
-        (true, None) if opts.own_pty => {
-            let (ours, theirs) = UnixStream::pair().map_err(TtyError::Pair)?;
-            own_end = Some(ours);
-            Some(theirs)
-        }
-        (true, None) => return Err(ContainerError::TerminalWithoutSocket),
-        (false, Some(_)) => return Err(ContainerError::SocketWithoutTerminal),
-        (false, None) => None,
-    };
-    let cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+    let (console, own_end) = console_for(process, opts.console_socket.as_deref(), opts.own_pty)?;
+    let pidfd_socket = opts
+        .pidfd_socket
+        .as_deref()
+        .map(PidfdSocket::connect)
+        .transpose()?;
+    let mut cgroup = Cgroup::of_record(&record.cgroup_path, id)?;
+    if !opts.sub_cgroups.is_empty() {
+        cgroup = cgroup.for_exec(&opts.sub_cgroups)?;
+    }
     let pending = process::exec::spawn_exec(process::exec::ExecRequest {
         init_pid: Pid::from_raw(record.pid),
         process,
@@ -641,6 +756,7 @@ pub fn exec(
         preserve_fds: opts.preserve_fds,
         console: console.as_ref(),
         seccomp: record.seccomp.as_ref(),
+        memory_policy: record.memory_policy.as_ref(),
         state_json: &record.state_json(Status::Running),
     })
     .map_err(|e| match e {
@@ -648,8 +764,14 @@ pub fn exec(
         other => other.into(),
     })?;
     drop(console);
+    if let Some(group) = &record.intel_rdt {
+        group.join(pending.pid.as_raw())?;
+    }
     // Sent before the process reported ready, so this does not block; taken before it runs.
     let pty_master = own_end.as_ref().map(tty::receive_own_master).transpose()?;
+    if let Some(socket) = &pidfd_socket {
+        socket.send(pending.pid, "setns")?;
+    }
     let pid = pending.commit_and_wait_exec().map_err(|e| match e {
         LaunchError::Init(reason) => ContainerError::ExecSetup(reason),
         other => other.into(),
@@ -683,6 +805,38 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
         Cgroup::of_record(&record.cgroup_path, id)?.with_unit(record.systemd_unit.as_deref());
     cgroup.update(resources)?;
     Ok(())
+}
+
+/// `update --l3-cache-schema`/`--mem-bw-schema`: new schemata for the container's resctrl
+/// group. A container created without `linux.intelRdt` gets a group of its own now, holding
+/// its init (processes it already started stay where they are), as runc does.
+pub fn update_intel_rdt(root: &Path, id: &str, l3: Option<&str>, mb: Option<&str>) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let mut record = dir.load()?;
+    if !status(&dir, &record).can_signal() {
+        return Err(ContainerError::NotRunning);
+    }
+    let mount = crate::resctrl::host_mount()?;
+    let group = match &record.intel_rdt {
+        Some(group) => group.clone(),
+        None => {
+            let group = crate::resctrl::setup(&mount, &Default::default(), id)?;
+            record.intel_rdt = Some(group.clone());
+            dir.save(&record)?;
+            group.join(record.pid)?;
+            group
+        }
+    };
+    group.update(l3, mb)?;
+    Ok(())
+}
+
+/// A container's usage numbers as `events --stats` reports them: its cgroup's statistics and
+/// the interfaces of the init's network namespace. `top` and `monitor` read the same.
+pub fn stats(cgroup: &Cgroup, record: &Record) -> Result<crate::cgroups::stats::Stats> {
+    let mut stats = cgroup.stats()?;
+    stats.network_interfaces = crate::cgroups::stats::network_interfaces(record.pid);
+    Ok(stats)
 }
 
 /// The container's cgroup, for `events`: stats and OOM counts while it lives.

@@ -3,10 +3,10 @@
 //! config.json is untrusted input. Everything the engine later applies is checked here first,
 //! so that bad input fails before any state, cgroup or process exists. Errors name the field.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Hooks, Linux, LinuxNamespaceType, Mount, Process, Spec};
 
 use crate::process::sched::{self, SchedError};
 
@@ -41,10 +41,10 @@ pub enum SpecError {
     RootfsNotDir(PathBuf),
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
-    #[error("{0}: not supported by nook yet")]
-    Unsupported(&'static str),
     #[error(transparent)]
     Sched(#[from] SchedError),
+    #[error(transparent)]
+    Rdt(#[from] crate::resctrl::RdtError),
     #[error(transparent)]
     Seccomp(#[from] crate::security::seccomp::SeccompError),
     #[error(transparent)]
@@ -58,14 +58,93 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> SpecError {
     }
 }
 
-/// A bundle whose config parsed and passed validation.
+/// A bundle whose config parsed and passed validation: what the engine applies, with the parts
+/// validation proved present (process, linux, root) given without `Option`s.
 #[derive(Debug)]
 pub struct Bundle {
     /// Absolute bundle directory.
     pub dir: PathBuf,
     /// Absolute, canonical root filesystem directory.
     pub rootfs: PathBuf,
-    pub spec: Spec,
+    /// The rest of config.json; `process` and `linux` were moved out into the fields below, so
+    /// the spec is private and only the parts that stay in it have accessors.
+    spec: Spec,
+    process: Process,
+    linux: Linux,
+}
+
+impl Bundle {
+    /// Validate `spec` (its `linux.namespaces` paths normalized: `""` means new) and take it
+    /// apart. `dir` and `rootfs` are the bundle and root directories it was read from.
+    pub fn new(dir: PathBuf, rootfs: PathBuf, mut spec: Spec) -> Result<Bundle, SpecError> {
+        empty_namespace_paths_mean_new(&mut spec);
+        validate(&spec)?;
+        let missing = |field| invalid(field, "missing");
+        let process = spec
+            .process_mut()
+            .take()
+            .ok_or_else(|| missing("process"))?;
+        let linux = spec.linux_mut().take().ok_or_else(|| missing("linux"))?;
+        Ok(Bundle {
+            dir,
+            rootfs,
+            spec,
+            process,
+            linux,
+        })
+    }
+
+    /// A bundle of `spec` as it is, with defaults for a missing process or linux section: for
+    /// unit tests of what comes after validation.
+    #[cfg(test)]
+    pub(crate) fn unvalidated(rootfs: &Path, mut spec: Spec) -> Bundle {
+        let process = spec.process_mut().take().unwrap_or_default();
+        // Not Linux::default(), which lists namespaces and masked paths of its own.
+        let empty = || serde_json::from_str("{}").expect("an empty linux section");
+        let linux = spec.linux_mut().take().unwrap_or_else(empty);
+        Bundle {
+            dir: rootfs.parent().unwrap_or(rootfs).to_path_buf(),
+            rootfs: rootfs.to_path_buf(),
+            spec,
+            process,
+            linux,
+        }
+    }
+
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    pub fn linux(&self) -> &Linux {
+        &self.linux
+    }
+
+    pub fn mounts(&self) -> &[Mount] {
+        self.spec.mounts().as_deref().unwrap_or_default()
+    }
+
+    pub fn hooks(&self) -> Option<&Hooks> {
+        self.spec.hooks().as_ref()
+    }
+
+    /// `root.readonly`.
+    pub fn root_readonly(&self) -> bool {
+        self.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true)
+    }
+
+    /// `hostname`, when set and not empty.
+    pub fn hostname(&self) -> Option<&str> {
+        self.spec.hostname().as_deref().filter(|h| !h.is_empty())
+    }
+
+    /// `domainname`, when set and not empty.
+    pub fn domainname(&self) -> Option<&str> {
+        self.spec.domainname().as_deref().filter(|h| !h.is_empty())
+    }
+
+    pub fn annotations(&self) -> Option<&HashMap<String, String>> {
+        self.spec.annotations().as_ref()
+    }
 }
 
 /// Read `<bundle>/config.json`, resolve the rootfs and validate everything nook will apply.
@@ -75,8 +154,7 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
         source,
     })?;
     let config = dir.join("config.json");
-    let mut spec = parse(&config)?;
-    empty_namespace_paths_mean_new(&mut spec);
+    let spec = parse(&config)?;
     let root = spec
         .root()
         .as_ref()
@@ -89,8 +167,7 @@ pub fn load(bundle: &Path) -> Result<Bundle, SpecError> {
     if !rootfs.is_dir() {
         return Err(SpecError::RootfsNotDir(rootfs));
     }
-    validate(&spec)?;
-    Ok(Bundle { dir, rootfs, spec })
+    Bundle::new(dir, rootfs, spec)
 }
 
 /// Parse a config file, naming the JSON path of the first field that does not fit.
@@ -138,9 +215,10 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         .linux()
         .as_ref()
         .ok_or_else(|| invalid("linux", "missing"))?;
-    validate_namespaces(spec)?;
+    validate_namespaces(spec, linux)?;
     refuse_unsupported_linux(linux)?;
-    validate_mounts_and_hooks(spec)?;
+    validate_net_devices(linux)?;
+    validate_mounts_and_hooks(spec, linux)?;
     if let Some(seccomp) = linux.seccomp() {
         crate::security::seccomp::validate(seccomp)?;
     }
@@ -150,7 +228,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
 /// What would otherwise fail only in the init or at a hook, after state, cgroup and processes
 /// exist: mount options, the root propagation, hook timeouts. Checked here so the error comes
 /// before anything is made.
-fn validate_mounts_and_hooks(spec: &Spec) -> Result<(), SpecError> {
+fn validate_mounts_and_hooks(spec: &Spec, linux: &Linux) -> Result<(), SpecError> {
     use crate::rootfs::options;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let dest = m.destination().display();
@@ -162,16 +240,13 @@ fn validate_mounts_and_hooks(spec: &Spec) -> Result<(), SpecError> {
         })?;
         if crate::rootfs::idmap::asked(m) {
             if let Err(crate::rootfs::idmap::IdmapError::Invalid { why, .. }) =
-                crate::rootfs::idmap::of(m, &opts, spec)
+                crate::rootfs::idmap::of(m, &opts, linux)
             {
                 return Err(invalid("mounts", format!("[{i}] {dest}: {why}")));
             }
         }
     }
-    let propagation = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation().as_deref());
+    let propagation = linux.rootfs_propagation().as_deref();
     options::root_propagation(propagation).map_err(|e| {
         invalid(
             "linux.rootfsPropagation",
@@ -262,19 +337,32 @@ fn refuse_unsupported_process(p: &oci_spec::runtime::Process) -> Result<(), Spec
 
 fn refuse_unsupported_linux(l: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
     crate::security::lsm::check_mount_label(l.mount_label())?;
-    if l.intel_rdt().is_some() {
-        return Err(SpecError::Unsupported("linux.intelRdt"));
+    if let Some(rdt) = l.intel_rdt() {
+        crate::resctrl::validate(rdt)?;
     }
-    if l.memory_policy().is_some() {
-        return Err(SpecError::Unsupported("linux.memoryPolicy"));
+    if let Some(p) = l.memory_policy() {
+        sched::memory_policy(p)?;
     }
     if let Some(p) = l.personality() {
         sched::check_personality(p)?;
     }
-    if l.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(SpecError::Unsupported("linux.netDevices"));
-    }
     Ok(())
+}
+
+/// `linux.netDevices`: valid names, none given twice, and a network namespace of the
+/// container's own (new or joined by path, as runc 1.4 takes either) to move them into.
+fn validate_net_devices(linux: &Linux) -> Result<(), SpecError> {
+    let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(());
+    };
+    if !has(linux, LinuxNamespaceType::Network) {
+        return Err(invalid(
+            "linux.netDevices",
+            "moving network devices needs a network namespace of the container's own \
+             (linux.namespaces lists none, so the container shares the host's)",
+        ));
+    }
+    crate::netdev::validate(devices).map_err(|why| invalid("linux.netDevices", why))
 }
 
 /// runc reads `"path": ""` as no path: a new namespace. Said once here, so everything after
@@ -291,8 +379,8 @@ fn empty_namespace_paths_mean_new(spec: &mut Spec) {
     }
 }
 
-fn has_new(spec: &Spec, typ: LinuxNamespaceType) -> bool {
-    namespaces(spec)
+fn has_new(linux: &Linux, typ: LinuxNamespaceType) -> bool {
+    namespaces(linux)
         .iter()
         .any(|n| n.typ() == typ && n.path().is_none())
 }
@@ -300,20 +388,17 @@ fn has_new(spec: &Spec, typ: LinuxNamespaceType) -> bool {
 /// Whether the config lists a namespace of this type, new or joined by path. A type not listed
 /// is inherited from the runtime (runtime-spec: "the container MUST inherit the runtime
 /// namespace of that type").
-pub fn has(spec: &Spec, typ: LinuxNamespaceType) -> bool {
-    namespaces(spec).iter().any(|n| n.typ() == typ)
+pub fn has(linux: &Linux, typ: LinuxNamespaceType) -> bool {
+    namespaces(linux).iter().any(|n| n.typ() == typ)
 }
 
-pub fn namespaces(spec: &Spec) -> &[oci_spec::runtime::LinuxNamespace] {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_deref())
-        .unwrap_or(&[])
+pub fn namespaces(linux: &Linux) -> &[oci_spec::runtime::LinuxNamespace] {
+    linux.namespaces().as_deref().unwrap_or(&[])
 }
 
-fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
+fn validate_namespaces(spec: &Spec, linux: &Linux) -> Result<(), SpecError> {
     let mut seen = HashSet::new();
-    for ns in namespaces(spec) {
+    for ns in namespaces(linux) {
         if !seen.insert(ns.typ()) {
             return Err(invalid(
                 "linux.namespaces",
@@ -329,8 +414,7 @@ fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
             }
         }
     }
-    let linux = spec.linux().as_ref().expect("checked by validate");
-    if !has(spec, LinuxNamespaceType::Mount) {
+    if !has(linux, LinuxNamespaceType::Mount) {
         // The container shares the runtime's mounts: nook mounts nothing (as runc), and what
         // only a private mount table can give is refused rather than done to the host's.
         let listed = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|p| !p.is_empty());
@@ -349,21 +433,21 @@ fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
     }
     let mapped = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-    if has_new(spec, LinuxNamespaceType::User) && !mapped {
+    if has_new(linux, LinuxNamespaceType::User) && !mapped {
         return Err(invalid(
             "linux.uidMappings",
             "a new user namespace needs uidMappings and gidMappings",
         ));
     }
     // With a user namespace joined by path its own maps apply; runc 1.1.5 wants them listed.
-    if mapped && !has(spec, LinuxNamespaceType::User) {
+    if mapped && !has(linux, LinuxNamespaceType::User) {
         return Err(invalid(
             "linux.uidMappings",
             "mappings given without a user namespace",
         ));
     }
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty())
-        && !has_new(spec, LinuxNamespaceType::Time)
+        && !has_new(linux, LinuxNamespaceType::Time)
     {
         return Err(invalid(
             "linux.timeOffsets",
@@ -382,7 +466,7 @@ fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
     }
     // A uts namespace joined by path is the container's own as much as a new one is.
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
-        && !has(spec, LinuxNamespaceType::Uts)
+        && !has(linux, LinuxNamespaceType::Uts)
     {
         return Err(invalid(
             "hostname",
@@ -390,7 +474,7 @@ fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
         ));
     }
     if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !has(spec, LinuxNamespaceType::Uts)
+        && !has(linux, LinuxNamespaceType::Uts)
     {
         return Err(invalid(
             "domainname",
@@ -399,7 +483,7 @@ fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
     }
     if let Some(sysctl) = linux.sysctl() {
         for key in sysctl.keys() {
-            check_sysctl(spec, key)?;
+            check_sysctl(linux, key)?;
         }
     }
     Ok(())
@@ -407,7 +491,7 @@ fn validate_namespaces(spec: &Spec) -> Result<(), SpecError> {
 
 /// A sysctl is only allowed when it lives in a namespace the container owns, so that a
 /// container can never change the host's kernel settings.
-fn check_sysctl(spec: &Spec, key: &str) -> Result<(), SpecError> {
+fn check_sysctl(linux: &Linux, key: &str) -> Result<(), SpecError> {
     if key.contains("..") || key.contains('\0') || key.starts_with('/') {
         return Err(invalid("linux.sysctl", format!("invalid key {key:?}")));
     }
@@ -434,7 +518,7 @@ fn check_sysctl(spec: &Spec, key: &str) -> Result<(), SpecError> {
             format!("{key:?} is not namespaced and would change the host"),
         ));
     };
-    if !has_new(spec, needs) {
+    if !has_new(linux, needs) {
         return Err(invalid(
             "linux.sysctl",
             format!("{key:?} needs a new {needs} namespace"),
@@ -480,11 +564,12 @@ mod tests {
 
     #[test]
     fn an_empty_namespace_path_means_a_new_namespace() {
-        let mut spec =
+        let spec =
             spec_from(&BASE.replace(r#"{"type":"uts"}"#, r#"{"type":"uts","path":""}"#)).unwrap();
-        empty_namespace_paths_mean_new(&mut spec);
-        assert!(namespaces(&spec).iter().all(|n| n.path().is_none()));
-        validate(&spec).unwrap();
+        let bundle = Bundle::new("/b".into(), "/b/rootfs".into(), spec).unwrap();
+        assert!(namespaces(bundle.linux())
+            .iter()
+            .all(|n| n.path().is_none()));
     }
 
     #[test]
@@ -601,8 +686,28 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_fields_are_named() {
-        let err = with(|v| v["linux"]["intelRdt"] = serde_json::json!({})).unwrap_err();
-        assert_eq!(err.to_string(), "linux.intelRdt: not supported by nook yet");
+    fn net_devices_need_a_network_namespace_and_good_names() {
+        with(|v| v["linux"]["netDevices"] = serde_json::json!({"veth0": {"name": "eth0"}}))
+            .unwrap();
+        let err = with(|v| {
+            v["linux"]["netDevices"] = serde_json::json!({"veth0": {}});
+            v["linux"]["namespaces"].as_array_mut().unwrap().remove(3);
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("linux.netDevices: "), "{err}");
+        let err = with(|v| v["linux"]["netDevices"] = serde_json::json!({"a": {"name": "x y"}}))
+            .unwrap_err();
+        assert!(err.to_string().starts_with("linux.netDevices: "), "{err}");
+    }
+
+    #[test]
+    fn intel_rdt_is_validated_before_resctrl_is_looked_for() {
+        with(|v| v["linux"]["intelRdt"] = serde_json::json!({})).unwrap();
+        let err =
+            with(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "a/b"})).unwrap_err();
+        assert!(
+            err.to_string().starts_with("linux.intelRdt.closID"),
+            "{err}"
+        );
     }
 }

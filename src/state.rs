@@ -138,6 +138,12 @@ pub struct Record {
     /// The container's seccomp profile, applied to every `exec`'d process as well.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// `linux.memoryPolicy`, set in every `exec`'d process as in the init.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
+    /// The container's resctrl group (`linux.intelRdt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<crate::resctrl::Group>,
 }
 
 /// The per-container directory, locked for the lifetime of this value.

@@ -86,7 +86,7 @@ esac
 # The VM stops the tests itself 90 s before the host gives up, to still report.
 test_timeout=$((timeout_s - 90 - oci_timeout))
 [ "$test_timeout" -ge 60 ] || test_timeout=60
-cmdline="console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init nook.timeout=$test_timeout"
+cmdline="console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init psi=1 nook.timeout=$test_timeout"
 [ -n "${NOOK_VM_FILTER:-}" ] && cmdline+=" nook.filter=$NOOK_VM_FILTER"
 if [ "$oci" = 1 ]; then
     cmdline+=" nook.oci=1 nook.oci_timeout=$oci_timeout"

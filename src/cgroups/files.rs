@@ -63,6 +63,24 @@ impl Writer {
     }
 }
 
+/// Refuse `field` naming `file` when the kernel does not offer it (a feature compiled out, or
+/// newer than this kernel), before anything is written.
+pub(crate) fn require(
+    dir: &Path,
+    file: &str,
+    field: &'static str,
+    why: &'static str,
+) -> Result<(), CgroupError> {
+    if dir.join(file).exists() {
+        return Ok(());
+    }
+    Err(CgroupError::KernelLacks {
+        field,
+        file: dir.join(file),
+        why,
+    })
+}
+
 pub(crate) fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
     let path = dir.join(file);
     std::fs::read_to_string(&path).map_err(|source| CgroupError::Read { path, source })
@@ -72,10 +90,24 @@ pub(crate) fn read_trimmed(dir: &Path, file: &str) -> Result<String, CgroupError
     Ok(read(dir, file)?.trim().to_string())
 }
 
-/// `cgroup.procs`: one pid a line.
+/// Sub-cgroups of `dir` (an `exec --cgroup` target, or what a delegated container made).
+fn children(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `cgroup.procs` of `dir` and of every cgroup below it: one pid a line.
 pub(crate) fn read_pids(dir: &Path) -> Result<Vec<Pid>, CgroupError> {
     let text = read(dir, "cgroup.procs")?;
-    text.lines()
+    let mut pids = text
+        .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             l.trim()
@@ -86,7 +118,16 @@ pub(crate) fn read_pids(dir: &Path) -> Result<Vec<Pid>, CgroupError> {
                     content: l.to_string(),
                 })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    for child in children(dir) {
+        match read_pids(&child) {
+            Ok(more) => pids.extend(more),
+            // Removed between the listing and the read.
+            Err(CgroupError::Read { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(pids)
 }
 
 /// mkdir -p, returning the directories this call created (outermost first), so callers can
@@ -113,7 +154,7 @@ pub(crate) fn mkdir_all(root: &Path, rel: &Path) -> Result<Vec<PathBuf>, CgroupE
     Ok(created)
 }
 
-/// rmdir that treats "already gone" as success and retries EBUSY briefly: the kernel can
+/// rmdir of a cgroup and every cgroup below it, that treats "already gone" as success and retries EBUSY briefly: the kernel can
 /// report a cgroup busy for a moment after its last task exited.
 pub(crate) fn rmdir(path: &Path) -> Result<(), CgroupError> {
     let mut attempt = 0;
@@ -122,8 +163,16 @@ pub(crate) fn rmdir(path: &Path) -> Result<(), CgroupError> {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(Errno::EBUSY as i32) && attempt < 20 => {
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(10));
+                // A cgroup with sub-cgroups is busy until they go: looked for only then, so
+                // the common case stays one rmdir.
+                let subs = children(path);
+                for child in &subs {
+                    rmdir(child)?;
+                }
+                if subs.is_empty() {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
             }
             Err(source) => {
                 return Err(CgroupError::Rmdir {

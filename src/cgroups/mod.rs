@@ -157,8 +157,57 @@ pub enum CgroupError {
     NoCgroupForLimit { field: &'static str, why: String },
     #[error("destroy {path}: processes still running after {timeout:?} of SIGKILL")]
     NotEmpty { path: PathBuf, timeout: Duration },
+    #[error("{field}: the kernel offers no {file} ({why})")]
+    KernelLacks {
+        field: &'static str,
+        file: PathBuf,
+        why: &'static str,
+    },
+    #[error("exec --cgroup {arg:?}: {reason}")]
+    BadSubCgroup { arg: String, reason: String },
     #[error(transparent)]
     Systemd(#[from] systemd::SystemdError),
+}
+
+/// One `exec --cgroup` argument: `[controller[,controller...]:]path`, the path relative to the
+/// container's cgroup. No controllers: every hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubCgroup {
+    pub arg: String,
+    pub controllers: Vec<String>,
+    pub path: PathBuf,
+}
+
+impl SubCgroup {
+    pub fn parse(arg: &str) -> Result<SubCgroup, CgroupError> {
+        let bad = |reason: &str| CgroupError::BadSubCgroup {
+            arg: arg.to_string(),
+            reason: reason.to_string(),
+        };
+        let (controllers, path) = match arg.split_once(':') {
+            Some((c, p)) => {
+                let c: Vec<String> = c.split(',').map(String::from).collect();
+                if c.iter().any(String::is_empty) {
+                    return Err(bad("empty controller name"));
+                }
+                (c, p)
+            }
+            None => (Vec::new(), arg),
+        };
+        let mut rel = PathBuf::new();
+        for c in Path::new(path).components() {
+            match c {
+                Component::RootDir | Component::CurDir => {}
+                Component::Normal(n) => rel.push(n),
+                _ => return Err(bad("the path must stay inside the container's cgroup")),
+            }
+        }
+        Ok(SubCgroup {
+            arg: arg.to_string(),
+            controllers,
+            path: rel,
+        })
+    }
 }
 
 /// In a freshly forked, single-threaded child: move the calling thread (so the whole
@@ -210,6 +259,52 @@ trait Backend {
     fn stats(&self) -> Result<stats::Stats, CgroupError>;
     /// Processes the kernel has OOM-killed in the cgroup so far.
     fn oom_kills(&self) -> u64;
+    /// The same cgroup with `subs` below it (see [`Cgroup::for_exec`]).
+    fn sub_cgroups(&self, subs: &[SubCgroup]) -> Result<Box<dyn Backend>, CgroupError>;
+}
+
+/// As runc takes them: a path without controllers stands alone, and no controller is named
+/// twice.
+fn check_sub_cgroups(subs: &[SubCgroup]) -> Result<(), CgroupError> {
+    let mut seen: Vec<&str> = Vec::new();
+    for sub in subs {
+        let bad = |reason: String| CgroupError::BadSubCgroup {
+            arg: sub.arg.clone(),
+            reason,
+        };
+        if sub.controllers.is_empty() && subs.len() > 1 {
+            return Err(bad(
+                "a path without controllers must be the only --cgroup".into()
+            ));
+        }
+        for c in &sub.controllers {
+            if seen.contains(&c.as_str()) {
+                return Err(bad(format!("controller {c:?} is named more than once")));
+            }
+            seen.push(c);
+        }
+    }
+    Ok(())
+}
+
+/// `rel` + `sub`, which must be an existing directory under `mount`.
+fn existing_sub(
+    mount: &Path,
+    rel: &Path,
+    sub: &SubCgroup,
+) -> Result<(PathBuf, PathBuf), CgroupError> {
+    let joined = rel.join(&sub.path);
+    let dir = mount.join(joined.strip_prefix("/").unwrap_or(&joined));
+    if !dir.is_dir() {
+        return Err(CgroupError::BadSubCgroup {
+            arg: sub.arg.clone(),
+            reason: format!(
+                "{} does not exist (make the sub-cgroup first)",
+                dir.display()
+            ),
+        });
+    }
+    Ok((mount.to_path_buf(), joined))
 }
 
 /// Which cgroup version the test constructor should lay out under its root.
@@ -265,6 +360,24 @@ impl Cgroup {
             return Ok(Cgroup::none());
         }
         Cgroup::resolve(Some(saved), id)
+    }
+
+    /// The cgroup an `exec --cgroup` process joins: `subs` below this one, each in the
+    /// hierarchies it names (v1), or in the one v2 tree. Every directory must exist already
+    /// (made by whoever manages the container's sub-tree), as runc requires.
+    pub fn for_exec(&self, subs: &[SubCgroup]) -> Result<Cgroup, CgroupError> {
+        if let Some(s) = subs.first().filter(|_| self.is_none()) {
+            return Err(CgroupError::BadSubCgroup {
+                arg: s.arg.clone(),
+                reason: "the container has no cgroup (rootless without one)".into(),
+            });
+        }
+        check_sub_cgroups(subs)?;
+        Ok(Cgroup {
+            saved: self.saved.clone(),
+            backend: self.backend.sub_cgroups(subs)?,
+            scope: None,
+        })
     }
 
     /// Whether the container has no cgroup at all.
@@ -718,6 +831,8 @@ fn join_checked(base: &Path, path: &Path) -> Result<PathBuf, CgroupError> {
 mod host_tests;
 #[cfg(test)]
 mod stats_tests;
+#[cfg(test)]
+mod sub_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -13,6 +13,9 @@ use super::{Backend, CgroupError};
 pub(crate) struct NoCgroup;
 
 impl Backend for NoCgroup {
+    fn sub_cgroups(&self, _: &[super::SubCgroup]) -> Result<Box<dyn Backend>, CgroupError> {
+        Ok(Box::new(NoCgroup))
+    }
     fn create_clone_target(&self) -> Result<(), CgroupError> {
         Ok(())
     }

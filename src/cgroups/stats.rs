@@ -26,7 +26,7 @@ pub struct Stats {
     pub blkio: BlkioStats,
     /// By page size as the kernel names it in file names ("2MB", "1GB").
     pub hugetlb: BTreeMap<String, HugetlbStats>,
-    /// Filled only where resctrl is mounted; nook does not manage Intel RDT, so always empty.
+    /// Always empty: nook reads no resctrl counters (a container's group is in its state record).
     pub intel_rdt: IntelRdtStats,
     /// The interfaces of the container's network namespace; filled by the caller, which knows
     /// the init's pid (`None` prints as null, as runc prints a container without any).
@@ -37,6 +37,26 @@ pub struct Stats {
 pub struct CpuStats {
     pub usage: CpuUsage,
     pub throttling: Throttling,
+    /// cgroup v2 `cpu.pressure`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psi: Option<PsiStats>,
+}
+
+/// Pressure stall information (v2 `<resource>.pressure`): the share of time some (or all)
+/// tasks of the cgroup waited on the resource over 10, 60 and 300 seconds, in percent, and
+/// the total wait in microseconds.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct PsiStats {
+    pub some: PsiData,
+    pub full: PsiData,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct PsiData {
+    pub avg10: f64,
+    pub avg60: f64,
+    pub avg300: f64,
+    pub total: u64,
 }
 
 /// Nanoseconds.
@@ -99,6 +119,9 @@ pub struct MemoryStats {
     /// The kernel's own counters (memory.stat), verbatim.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub raw: BTreeMap<String, u64>,
+    /// cgroup v2 `memory.pressure`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psi: Option<PsiStats>,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -144,6 +167,9 @@ pub struct BlkioStats {
     pub io_time_recursive: Vec<BlkioEntry>,
     #[serde(rename = "sectorsRecursive", skip_serializing_if = "Vec::is_empty")]
     pub sectors_recursive: Vec<BlkioEntry>,
+    /// cgroup v2 `io.pressure`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psi: Option<PsiStats>,
 }
 
 #[derive(Debug, Default, Serialize, PartialEq, Clone)]
@@ -268,6 +294,38 @@ pub fn io_stat(text: &str) -> BlkioStats {
         }
     }
     s
+}
+
+/// A `.pressure` file: `some avg10=0.12 avg60=0.05 avg300=0.01 total=12345` and a `full` line
+/// (absent from cpu.pressure before Linux 5.13: then zero). None when neither line parses.
+pub fn pressure(text: &str) -> Option<PsiStats> {
+    let mut out = PsiStats::default();
+    let mut seen = false;
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let data = match words.next() {
+            Some("some") => &mut out.some,
+            Some("full") => &mut out.full,
+            _ => continue,
+        };
+        for (key, value) in words.filter_map(|w| w.split_once('=')) {
+            match key {
+                "avg10" => data.avg10 = value.parse().unwrap_or(0.0),
+                "avg60" => data.avg60 = value.parse().unwrap_or(0.0),
+                "avg300" => data.avg300 = value.parse().unwrap_or(0.0),
+                "total" => data.total = value.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        seen = true;
+    }
+    seen.then_some(out)
+}
+
+/// A `.pressure` file of `dir`; None where the kernel has no PSI (or it is off:
+/// `psi=0`, where reading fails with EOPNOTSUPP).
+fn read_pressure(dir: &Path, file: &str) -> Option<PsiStats> {
+    files::read(dir, file).ok().and_then(|t| pressure(&t))
 }
 
 /// /proc/<pid>/net/dev: two header lines, then `name: 8 receive counters 8 transmit counters`.
@@ -573,6 +631,9 @@ pub(crate) fn v2(dir: &Path) -> Result<Stats, CgroupError> {
     s.blkio = files::read(dir, "io.stat")
         .map(|t| io_stat(&t))
         .unwrap_or_default();
+    s.cpu.psi = read_pressure(dir, "cpu.pressure");
+    s.memory.psi = read_pressure(dir, "memory.pressure");
+    s.blkio.psi = read_pressure(dir, "io.pressure");
     for size in huge_page_sizes() {
         let current = format!("hugetlb.{size}.current");
         if !dir.join(&current).exists() {

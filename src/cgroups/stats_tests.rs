@@ -168,3 +168,46 @@ fn v2_tree() {
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["cpu"]["throttling"]["throttledPeriods"], 1);
 }
+
+#[test]
+fn pressure_files_parse_into_some_and_full() {
+    let p = pressure(
+        "some avg10=1.50 avg60=0.25 avg300=0.00 total=123456\n\
+         full avg10=0.10 avg60=0.00 avg300=0.00 total=789\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (p.some.avg10, p.some.avg60, p.some.total),
+        (1.5, 0.25, 123456)
+    );
+    assert_eq!((p.full.avg10, p.full.total), (0.1, 789));
+    // cpu.pressure before Linux 5.13: no full line, reported as zero.
+    let p = pressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n").unwrap();
+    assert_eq!((p.some.total, p.full.total), (5, 0));
+    assert_eq!(pressure(""), None);
+    assert_eq!(pressure("garbage\n"), None);
+}
+
+#[test]
+fn v2_reports_pressure_in_runcs_places() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let line = |n: u64| {
+        format!("some avg10=2.00 avg60=1.00 avg300=0.50 total={n}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=1\n")
+    };
+    write(d, "cpu.pressure", &line(10));
+    write(d, "memory.pressure", &line(20));
+    write(d, "io.pressure", &line(30));
+    let json = serde_json::to_value(v2(d).unwrap()).unwrap();
+    assert_eq!(json["cpu"]["psi"]["some"]["total"], 10);
+    assert_eq!(json["cpu"]["psi"]["some"]["avg10"], 2.0);
+    assert_eq!(json["cpu"]["psi"]["full"]["total"], 1);
+    assert_eq!(json["memory"]["psi"]["some"]["total"], 20);
+    assert_eq!(json["blkio"]["psi"]["some"]["avg300"], 0.5);
+    // Without the files (no PSI in the kernel), no "psi" keys at all.
+    let empty = tempfile::tempdir().unwrap();
+    let json = serde_json::to_value(v2(empty.path()).unwrap()).unwrap();
+    assert!(json["cpu"].get("psi").is_none(), "{json}");
+    assert!(json["memory"].get("psi").is_none(), "{json}");
+    assert!(json["blkio"].get("psi").is_none(), "{json}");
+}

@@ -623,3 +623,130 @@ fn an_existing_frozen_v2_leaf_is_refused_before_the_fork() {
     fs::write(root.join("ctr/cgroup.freeze"), "0").unwrap();
     cg.create_clone_target().unwrap();
 }
+
+#[test]
+fn hugepage_limits_cap_reservations_where_the_kernel_counts_them() {
+    let limit = |size: &str, bytes: i64| {
+        LinuxHugepageLimitBuilder::default()
+            .page_size(size)
+            .limit(bytes)
+            .build()
+            .unwrap()
+    };
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // v1: 2MB has reservation accounting, 1GB (an older kernel's layout) does not.
+    touch(
+        d,
+        &[
+            ("hugetlb.2MB.limit_in_bytes", ""),
+            ("hugetlb.2MB.rsvd.limit_in_bytes", ""),
+            ("hugetlb.1GB.limit_in_bytes", ""),
+        ],
+    );
+    v1_resources::apply_hugetlb(d, &[limit("2MB", 4 << 20), limit("1GB", 1 << 30)]).unwrap();
+    assert_eq!(get(d, "hugetlb.2MB.limit_in_bytes"), "4194304");
+    assert_eq!(get(d, "hugetlb.2MB.rsvd.limit_in_bytes"), "4194304");
+    assert_eq!(get(d, "hugetlb.1GB.limit_in_bytes"), "1073741824");
+    assert!(!d.join("hugetlb.1GB.rsvd.limit_in_bytes").exists());
+    // v2: the same, in .max files; -1 is "max".
+    touch(
+        d,
+        &[
+            ("hugetlb.2MB.max", ""),
+            ("hugetlb.2MB.rsvd.max", ""),
+            ("hugetlb.1GB.max", ""),
+        ],
+    );
+    v2_resources::apply_hugetlb(d, &[limit("2MB", -1), limit("1GB", 1 << 30)]).unwrap();
+    assert_eq!(get(d, "hugetlb.2MB.max"), "max");
+    assert_eq!(get(d, "hugetlb.2MB.rsvd.max"), "max");
+    assert_eq!(get(d, "hugetlb.1GB.max"), "1073741824");
+    assert!(!d.join("hugetlb.1GB.rsvd.max").exists());
+}
+
+#[test]
+fn cpu_files_some_kernels_lack_are_refused_naming_field_and_file_before_any_write() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    touch(
+        d,
+        &[
+            ("cpu.shares", "1024"),
+            ("cpu.cfs_period_us", "100000"),
+            ("cpu.cfs_quota_us", "-1"),
+        ],
+    );
+    let cpu = |f: fn(LinuxCpuBuilder) -> LinuxCpuBuilder| {
+        f(LinuxCpuBuilder::default().shares(512u64))
+            .build()
+            .unwrap()
+    };
+    for (c, field, file) in [
+        (
+            cpu(|b| b.burst(1000u64)),
+            "linux.resources.cpu.burst",
+            "cpu.cfs_burst_us",
+        ),
+        (
+            cpu(|b| b.idle(1i64)),
+            "linux.resources.cpu.idle",
+            "cpu.idle",
+        ),
+        (
+            cpu(|b| b.realtime_period(1000u64)),
+            "linux.resources.cpu.realtimePeriod",
+            "cpu.rt_period_us",
+        ),
+        (
+            cpu(|b| b.realtime_runtime(0i64)),
+            "linux.resources.cpu.realtimeRuntime",
+            "cpu.rt_runtime_us",
+        ),
+    ] {
+        let err = v1_resources::apply_cpu(d, &c).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{field}: the kernel offers no ")),
+            "{err}"
+        );
+        assert!(err.contains(file), "{err}");
+        assert_eq!(get(d, "cpu.shares"), "1024", "written before the refusal");
+    }
+    touch(
+        d,
+        &[
+            ("cpu.cfs_burst_us", "0"),
+            ("cpu.idle", "0"),
+            ("cpu.rt_period_us", "1000000"),
+            ("cpu.rt_runtime_us", "0"),
+        ],
+    );
+    let all = cpu(|b| {
+        b.burst(1000u64)
+            .idle(1i64)
+            .realtime_period(500000u64)
+            .realtime_runtime(0i64)
+    });
+    v1_resources::apply_cpu(d, &all).unwrap();
+    assert_eq!(get(d, "cpu.cfs_burst_us"), "1000");
+    assert_eq!(get(d, "cpu.idle"), "1");
+    assert_eq!(get(d, "cpu.rt_period_us"), "500000");
+    // v2: cpu.max.burst and cpu.idle.
+    let v2 = tempfile::tempdir().unwrap();
+    let d = v2.path();
+    touch(d, &[("cpu.weight", "100")]);
+    let err = v2_resources::apply_cpu(d, &cpu(|b| b.burst(5u64)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("linux.resources.cpu.burst: the kernel offers no "),
+        "{err}"
+    );
+    assert!(err.contains("cpu.max.burst"), "{err}");
+    touch(d, &[("cpu.max.burst", "0"), ("cpu.idle", "0")]);
+    v2_resources::apply_cpu(d, &cpu(|b| b.burst(5u64).idle(1i64))).unwrap();
+    assert_eq!(
+        (get(d, "cpu.max.burst"), get(d, "cpu.idle")),
+        ("5".into(), "1".into())
+    );
+}

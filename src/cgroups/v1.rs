@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 use super::detect::{V1Hierarchy, V1View};
-use super::{files, v1_resources as res, Backend, CgroupError, FREEZE_TIMEOUT};
+use super::{files, v1_resources as res, Backend, CgroupError, SubCgroup, FREEZE_TIMEOUT};
 
 pub(crate) struct V1 {
     /// Each hierarchy with the cgroup's path in it (paths can differ: relative cgroupsPaths
@@ -110,6 +110,39 @@ impl Backend for V1 {
             }
         }
         Ok(())
+    }
+
+    /// A controller-less argument moves the process in every hierarchy (the hybrid cgroup2
+    /// one too); `memory:path` only in the hierarchy holding memory. Each controller is named once (checked before).
+    fn sub_cgroups(&self, subs: &[SubCgroup]) -> Result<Box<dyn Backend>, CgroupError> {
+        let mut dirs = self.dirs.clone();
+        let mut unified = self.unified.clone();
+        for sub in subs {
+            if sub.controllers.is_empty() {
+                for ((h, rel), (_, base)) in dirs.iter_mut().zip(&self.dirs) {
+                    *rel = super::existing_sub(&h.mount, base, sub)?.1;
+                }
+                if let (Some((mount, rel)), Some((_, base))) = (&mut unified, &self.unified) {
+                    *rel = super::existing_sub(mount, base, sub)?.1;
+                }
+                continue;
+            }
+            for c in &sub.controllers {
+                let name = c.strip_prefix("name=").unwrap_or(c);
+                let found = dirs
+                    .iter_mut()
+                    .zip(&self.dirs)
+                    .find(|((h, _), _)| h.has(c) || h.name.as_deref() == Some(name));
+                let Some(((h, rel), (_, base))) = found else {
+                    return Err(CgroupError::BadSubCgroup {
+                        arg: sub.arg.clone(),
+                        reason: format!("no cgroup v1 hierarchy holds controller {c:?}"),
+                    });
+                };
+                *rel = super::existing_sub(&h.mount, base, sub)?.1;
+            }
+        }
+        Ok(Box::new(V1::new(dirs, unified)))
     }
 
     fn create_rest(&self) -> Result<(), CgroupError> {

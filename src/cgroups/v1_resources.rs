@@ -164,7 +164,30 @@ pub(crate) fn has_cpuset_fields(c: &LinuxCpu) -> bool {
         || c.mems().as_deref().is_some_and(|s| !s.is_empty())
 }
 
+/// Files only some kernels have, checked before the first write.
+fn check_cpu_files(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
+    if c.burst().is_some() {
+        let why = "CFS burst needs Linux 5.14 or later";
+        files::require(dir, "cpu.cfs_burst_us", "linux.resources.cpu.burst", why)?;
+    }
+    if c.idle().is_some() {
+        let why = "SCHED_IDLE cgroups need Linux 5.15 or later";
+        files::require(dir, "cpu.idle", "linux.resources.cpu.idle", why)?;
+    }
+    let why = "realtime group scheduling needs a kernel built with CONFIG_RT_GROUP_SCHED";
+    if c.realtime_period().is_some_and(|p| p != 0) {
+        let field = "linux.resources.cpu.realtimePeriod";
+        files::require(dir, "cpu.rt_period_us", field, why)?;
+    }
+    if c.realtime_runtime().is_some() {
+        let field = "linux.resources.cpu.realtimeRuntime";
+        files::require(dir, "cpu.rt_runtime_us", field, why)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn apply_cpu(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
+    check_cpu_files(dir, c)?;
     if let Some(s) = c.shares().filter(|s| *s != 0) {
         files::write(dir, "cpu.shares", &s.to_string())?;
     }
@@ -289,11 +312,23 @@ pub(crate) fn apply_blkio(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupErro
     Ok(())
 }
 
+/// The limit caps faults, and where the kernel has reservation accounting (5.7 on) the same
+/// limit caps reservations too (`.rsvd.`): the spec's limit is "of reservations (if
+/// supported) or usage", and a mapping that reserves pages it never touches is then caught at
+/// mmap instead of by a SIGBUS at first touch.
 pub(crate) fn apply_hugetlb(dir: &Path, limits_: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for h in limits_ {
         limits::check_page_size(h.page_size())?;
-        let file = format!("hugetlb.{}.limit_in_bytes", h.page_size());
-        files::write(dir, &file, &h.limit().to_string())?;
+        let value = h.limit().to_string();
+        files::write(
+            dir,
+            &format!("hugetlb.{}.limit_in_bytes", h.page_size()),
+            &value,
+        )?;
+        let rsvd = format!("hugetlb.{}.rsvd.limit_in_bytes", h.page_size());
+        if dir.join(&rsvd).exists() {
+            files::write(dir, &rsvd, &value)?;
+        }
     }
     Ok(())
 }

@@ -10,7 +10,9 @@ use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
-use super::{files, v2_devices, v2_resources as res, Backend, CgroupError, FREEZE_TIMEOUT};
+use super::{
+    files, v2_devices, v2_resources as res, Backend, CgroupError, SubCgroup, FREEZE_TIMEOUT,
+};
 
 /// Controllers a container's limits can use. Others (perf_event, ...) need no delegation.
 const WANTED: &[&str] = &[
@@ -76,6 +78,26 @@ impl Backend for V2 {
 
     fn create_rest(&self) -> Result<(), CgroupError> {
         Ok(())
+    }
+
+    fn sub_cgroups(&self, subs: &[SubCgroup]) -> Result<Box<dyn Backend>, CgroupError> {
+        let mut rel = self.rel.clone();
+        for (i, sub) in subs.iter().enumerate() {
+            let bad = |reason: &str| CgroupError::BadSubCgroup {
+                arg: sub.arg.clone(),
+                reason: reason.to_string(),
+            };
+            if !sub.controllers.is_empty() {
+                return Err(bad(
+                    "cgroup v2 has one tree: give the path without controllers",
+                ));
+            }
+            if i > 0 {
+                return Err(bad("cgroup v2 has one tree: give one --cgroup path"));
+            }
+            rel = super::existing_sub(&self.mount, &self.rel, sub)?.1;
+        }
+        Ok(Box::new(V2::new(self.mount.clone(), rel)))
     }
 
     fn create_clone_target(&self) -> Result<(), CgroupError> {

@@ -51,11 +51,15 @@ pub(crate) fn check_supported(r: &LinuxResources) -> Result<(), CgroupError> {
         }
     }
     if let Some(c) = r.cpu() {
-        if c.realtime_runtime().is_some_and(|r| r != 0)
-            || c.realtime_period().is_some_and(|p| p != 0)
-        {
+        if c.realtime_runtime().is_some_and(|r| r != 0) {
             return Err(unsupported(
                 "linux.resources.cpu.realtimeRuntime",
+                "v2 has no realtime bandwidth controller",
+            ));
+        }
+        if c.realtime_period().is_some_and(|p| p != 0) {
+            return Err(unsupported(
+                "linux.resources.cpu.realtimePeriod",
                 "v2 has no realtime bandwidth controller",
             ));
         }
@@ -139,6 +143,14 @@ pub(crate) fn apply_pids(dir: &Path, p: &LinuxPids) -> Result<(), CgroupError> {
 }
 
 pub(crate) fn apply_cpu(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
+    if c.burst().is_some() {
+        let why = "cpu.max.burst needs Linux 5.14 or later";
+        files::require(dir, "cpu.max.burst", "linux.resources.cpu.burst", why)?;
+    }
+    if c.idle().is_some() {
+        let why = "cpu.idle needs Linux 5.15 or later";
+        files::require(dir, "cpu.idle", "linux.resources.cpu.idle", why)?;
+    }
     if let Some(s) = c.shares().filter(|s| *s != 0) {
         files::write(dir, "cpu.weight", &limits::shares_to_weight(s).to_string())?;
     }
@@ -235,11 +247,16 @@ pub(crate) fn apply_io(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> 
     Ok(())
 }
 
+/// `hugetlb.<size>.max`, and `hugetlb.<size>.rsvd.max` where the kernel has it (see v1's).
 pub(crate) fn apply_hugetlb(dir: &Path, limits_: &[LinuxHugepageLimit]) -> Result<(), CgroupError> {
     for h in limits_ {
         limits::check_page_size(h.page_size())?;
-        let file = format!("hugetlb.{}.max", h.page_size());
-        files::write(dir, &file, &limits::v2_bytes(h.limit()))?;
+        let value = limits::v2_bytes(h.limit());
+        files::write(dir, &format!("hugetlb.{}.max", h.page_size()), &value)?;
+        let rsvd = format!("hugetlb.{}.rsvd.max", h.page_size());
+        if dir.join(&rsvd).exists() {
+            files::write(dir, &rsvd, &value)?;
+        }
     }
     Ok(())
 }

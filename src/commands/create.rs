@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use nook::container::{self, CreateOptions};
 
 use crate::cli::CreateArgs;
@@ -15,6 +15,7 @@ pub fn options(args: &CreateArgs, rootless: Option<bool>, systemd_cgroup: bool) 
         no_new_keyring: args.no_new_keyring,
         rootless,
         systemd_cgroup,
+        pidfd_socket: args.pidfd_socket.clone(),
     }
 }
 
@@ -27,21 +28,12 @@ fn listen_fds() -> i32 {
         .unwrap_or(0)
 }
 
-/// runc flags nook accepts but cannot honour yet: refused when used.
-pub fn refuse_unsupported(args: &CreateArgs) -> Result<()> {
-    if args.pidfd_socket.is_some() {
-        bail!("--pidfd-socket: not supported by nook yet");
-    }
-    Ok(())
-}
-
 pub fn run(
     root: &Path,
     args: &CreateArgs,
     rootless: Option<bool>,
     systemd_cgroup: bool,
 ) -> Result<u8> {
-    refuse_unsupported(args)?;
     let opts = options(args, rootless, systemd_cgroup);
     container::create(root, &args.id, &args.bundle, &opts).map_err(super::chain)?;
     Ok(0)

@@ -1,8 +1,7 @@
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use nook::cgroups::{stats::Stats, Cgroup};
 use nook::container;
 use serde::Serialize;
@@ -22,16 +21,14 @@ struct Event<'a> {
 /// `events`: with --stats one stats line; otherwise a stats line every --interval and an
 /// "oom" line whenever the kernel OOM-killed a process in the container, until it stops.
 pub fn run(root: &Path, args: &EventsArgs) -> Result<u8> {
-    let interval = parse_interval(&args.interval)?;
+    let interval =
+        nook::interval::parse(&args.interval).map_err(|e| anyhow::anyhow!("--interval {e}"))?;
     let (cgroup, _) = container::live_cgroup(root, &args.id).map_err(super::chain)?;
     // The init's network namespace holds the interfaces the stats list.
     let (record, _) = container::load(root, &args.id).map_err(super::chain)?;
     let mut out = std::io::stdout();
     let stats_line = |cg: &Cgroup| -> Result<String> {
-        let mut stats = cg
-            .stats()
-            .map_err(|e| anyhow::anyhow!(nook::error_chain(&e)))?;
-        stats.network_interfaces = nook::cgroups::stats::network_interfaces(record.pid);
+        let stats = container::stats(cg, &record).map_err(super::chain)?;
         let event = Event {
             kind: "stats",
             id: &args.id,
@@ -63,43 +60,5 @@ pub fn run(root: &Path, args: &EventsArgs) -> Result<u8> {
         writeln!(out, "{}", stats_line(&cgroup)?)?;
         out.flush()?;
         std::thread::sleep(interval);
-    }
-}
-
-/// `5s`, `500ms`, `1m`, or a bare number of seconds.
-fn parse_interval(text: &str) -> Result<Duration> {
-    let t = text.trim();
-    let (num, unit) = t
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map(|i| t.split_at(i))
-        .unwrap_or((t, "s"));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--interval {text:?}: not a duration"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => bail!("--interval {text:?}: use ms, s or m"),
-    };
-    if secs <= 0.0 {
-        bail!("--interval {text:?}: must be positive");
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intervals() {
-        assert_eq!(parse_interval("5s").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_interval("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_interval("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_interval("1m").unwrap(), Duration::from_secs(60));
-        assert!(parse_interval("0s").is_err());
-        assert!(parse_interval("soon").is_err());
-        assert!(parse_interval("5h").is_err());
     }
 }

@@ -10,7 +10,6 @@ use crate::cli::ExecArgs;
 /// `exec`: the process comes from --process, or from config.json's process with the command
 /// line's overrides, as runc builds it.
 pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
-    refuse_unsupported(args)?;
     let mut process = match &args.process {
         Some(path) => {
             nook::spec::parse_process(path).map_err(|e| anyhow::anyhow!(nook::error_chain(&e)))?
@@ -30,6 +29,13 @@ pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
         preserve_fds: args.preserve_fds as i32,
         ignore_paused: args.ignore_paused,
         own_pty: !args.detach,
+        pidfd_socket: args.pidfd_socket.clone(),
+        sub_cgroups: args
+            .cgroup
+            .iter()
+            .map(|a| nook::cgroups::SubCgroup::parse(a))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!(nook::error_chain(&e)))?,
     };
     let forwarded = SigSet::all();
     if !args.detach {
@@ -43,21 +49,6 @@ pub fn run(root: &Path, args: &ExecArgs) -> Result<u8> {
     }
     let attached = execed.pty_master.map(super::run::Attached::new);
     super::run::wait_foreground(execed.pid, &forwarded, attached)
-}
-
-/// runc flags nook accepts but cannot honour: refused when used with a value nook cannot apply.
-fn refuse_unsupported(args: &ExecArgs) -> Result<()> {
-    if args.pidfd_socket.is_some() {
-        bail!("--pidfd-socket: not supported by nook yet");
-    }
-    for arg in &args.cgroup {
-        // [<controllers>:]<path>; "/" names the container's own cgroup, where exec goes anyway.
-        let path = arg.split_once(':').map_or(arg.as_str(), |(_, path)| path);
-        if !path.trim_matches('/').is_empty() {
-            bail!("--cgroup {arg:?}: nook runs exec'd processes only in the container's own cgroup (\"/\")");
-        }
-    }
-    Ok(())
 }
 
 fn from_command_line(root: &Path, args: &ExecArgs) -> Result<Process> {

@@ -25,13 +25,44 @@ pub fn document() -> serde_json::Value {
             "seccomp": seccomp(),
             "apparmor": {"enabled": lsm::apparmor_enabled()},
             "selinux": {"enabled": lsm::selinux_enabled()},
-            "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": true}}
+            // Compiled in (src/resctrl.rs); whether the host has resctrl is create's question.
+            "intelRdt": {"enabled": true, "schemata": true, "monitoring": true},
+            "mountExtensions": {"idmap": {"enabled": true}},
+            "netDevices": {"enabled": true},
+            "memoryPolicy": memory_policy()
         },
+        // runc's keys where they hold for nook too (it has no CRIU: no checkpoint), then its own.
         "annotations": {
+            "io.github.seccomp.libseccomp.version": libseccomp::ScmpVersion::current()
+                .map_or_else(|_| "unknown".to_string(), |v| v.to_string()),
+            "org.opencontainers.runc.checkpoint.enabled": "false",
             "nook.version": env!("CARGO_PKG_VERSION"),
             "nook.commit": env!("NOOK_COMMIT")
         }
+    })
+}
+
+/// Every mode and flag set_mempolicy takes from the spec: nook applies them all (an old kernel
+/// may still refuse a newer one, such as MPOL_WEIGHTED_INTERLEAVE before 6.9, at create).
+fn memory_policy() -> serde_json::Value {
+    use oci_spec::runtime::{MemoryPolicyFlagType as F, MemoryPolicyModeType as M};
+    let modes = [
+        M::MpolDefault,
+        M::MpolBind,
+        M::MpolInterleave,
+        M::MpolWeightedInterleave,
+        M::MpolPreferred,
+        M::MpolPreferredMany,
+        M::MpolLocal,
+    ];
+    let flags = [
+        F::MpolFNumaBalancing,
+        F::MpolFRelativeNodes,
+        F::MpolFStaticNodes,
+    ];
+    json!({
+        "modes": modes.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+        "flags": flags.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
     })
 }
 
@@ -116,6 +147,24 @@ mod tests {
         let parsed: oci_spec::runtime::Features = serde_json::from_value(doc.clone()).unwrap();
         assert_eq!(parsed.oci_version_max(), nook::state::OCI_VERSION);
         assert_eq!(doc["hooks"].as_array().unwrap().len(), 6);
+        let linux = parsed.linux().as_ref().unwrap();
+        assert_eq!(linux.net_devices().as_ref().unwrap().enabled(), &Some(true));
+        let policy = linux.memory_policy().as_ref().unwrap();
+        assert_eq!(policy.modes().as_ref().unwrap().len(), 7);
+        assert!(policy
+            .flags()
+            .as_ref()
+            .unwrap()
+            .contains(&"MPOL_F_STATIC_NODES".to_string()));
+        let rdt = linux.intel_rdt().clone().unwrap();
+        assert_eq!(rdt.enabled(), &Some(true));
+        assert_eq!(rdt.schemata(), &Some(true));
+        assert_eq!(rdt.monitoring(), &Some(true));
+        let seccomp_version = &doc["annotations"]["io.github.seccomp.libseccomp.version"];
+        assert!(
+            seccomp_version.as_str().unwrap().starts_with("2."),
+            "{seccomp_version}"
+        );
         assert!(doc["linux"]["capabilities"]
             .as_array()
             .unwrap()

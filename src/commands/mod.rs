@@ -16,6 +16,7 @@ mod spec;
 mod start;
 mod state;
 mod update;
+mod views;
 
 use anyhow::{bail, Result};
 
@@ -82,6 +83,8 @@ fn verb(command: &Command) -> &'static str {
         Command::Features => "features",
         Command::Update(_) => "update",
         Command::Events(_) => "events",
+        Command::Top(_) => "top",
+        Command::Monitor(_) => "monitor",
         Command::Checkpoint(_) => "checkpoint",
         Command::Restore(_) => "restore",
     }
@@ -106,6 +109,8 @@ fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
         Command::Features => features::run(),
         Command::Update(args) => update::run(root, args, &cli.global),
         Command::Events(args) => events::run(root, args),
+        Command::Top(args) => views::run(&cli.global, "top", args),
+        Command::Monitor(args) => views::run(&cli.global, "monitor", args),
         Command::Checkpoint(args) => checkpoint::checkpoint(root, args, &cli.global),
         Command::Restore(args) => checkpoint::restore(root, args, &cli.global),
     }

@@ -24,7 +24,6 @@ pub fn run(
     systemd_cgroup: bool,
 ) -> Result<u8> {
     let id = &args.create.id;
-    super::create::refuse_unsupported(&args.create)?;
     let opts = super::create::options(&args.create, rootless, systemd_cgroup);
     // Blocked before the init is released, so an instant exit's SIGCHLD waits for sigwait.
     // The init unblocks everything before execve.

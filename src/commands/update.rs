@@ -9,28 +9,69 @@ use crate::cli::{Global, UpdateArgs};
 
 /// `update`: resources from --resources (a file or stdin), then runc's flags on top of them.
 pub fn run(root: &Path, args: &UpdateArgs, global: &Global) -> Result<u8> {
-    refuse_unsupported(args)?;
     warn_ignored(args, global);
     let mut res = match &args.resources {
         Some(path) => read_resources(path)?,
         None => LinuxResources::default(),
     };
     apply_flags(&mut res, args)?;
-    nook::container::update(root, &args.id, &res).map_err(super::chain)?;
+    let l3 = args.l3_cache_schema.as_deref().filter(|v| !v.is_empty());
+    let mb = args.mem_bw_schema.as_deref().filter(|v| !v.is_empty());
+    let rdt_flags = match (l3, mb) {
+        (None, None) => None,
+        (Some(_), Some(_)) => Some("--l3-cache-schema, --mem-bw-schema"),
+        (Some(_), None) => Some("--l3-cache-schema"),
+        (None, Some(_)) => Some("--mem-bw-schema"),
+    };
+    // Before any limit changes: a schema that cannot be applied fails the whole update.
+    if let Some(flags) = rdt_flags {
+        let mut rdt = oci_spec::runtime::LinuxIntelRdt::default();
+        rdt.set_l3_cache_schema(l3.map(String::from));
+        rdt.set_mem_bw_schema(mb.map(String::from));
+        nook::resctrl::validate(&rdt)
+            .and_then(|()| nook::resctrl::host_mount().map(drop))
+            .map_err(|e| anyhow::anyhow!("{flags}: {}", nook::error_chain(&e)))?;
+    }
+    nook::container::update(root, &args.id, &res).map_err(|e| name_flag(args, e))?;
+    if let Some(flags) = rdt_flags {
+        nook::container::update_intel_rdt(root, &args.id, l3, mb)
+            .map_err(|e| anyhow::anyhow!("{flags}: {}", nook::error_chain(&e)))?;
+    }
     Ok(0)
 }
 
-/// Flags runc takes that nook accepts but cannot apply: an error rather than a silent no-op.
-fn refuse_unsupported(args: &UpdateArgs) -> Result<()> {
-    for (flag, value) in [
-        ("--l3-cache-schema", &args.l3_cache_schema),
-        ("--mem-bw-schema", &args.mem_bw_schema),
-    ] {
-        if value.as_deref().is_some_and(|v| !v.is_empty()) {
-            bail!("{flag}: Intel RDT is not supported by nook");
+/// An error about a field one of the flags set names the flag first: the caller typed the
+/// flag, not the field.
+fn name_flag(args: &UpdateArgs, err: nook::container::ContainerError) -> anyhow::Error {
+    let text = nook::error_chain(&err);
+    let flags = [
+        (
+            "linux.resources.cpu.burst",
+            "--cpu-burst",
+            args.cpu_burst.is_some(),
+        ),
+        (
+            "linux.resources.cpu.idle",
+            "--cpu-idle",
+            args.cpu_idle.is_some(),
+        ),
+        (
+            "linux.resources.cpu.realtimePeriod",
+            "--cpu-rt-period",
+            args.cpu_rt_period.is_some(),
+        ),
+        (
+            "linux.resources.cpu.realtimeRuntime",
+            "--cpu-rt-runtime",
+            args.cpu_rt_runtime.is_some(),
+        ),
+    ];
+    for (field, flag, given) in flags {
+        if given && text.starts_with(&format!("{field}:")) {
+            return anyhow::anyhow!("{flag}: {text}");
         }
     }
-    Ok(())
+    anyhow::anyhow!(text)
 }
 
 /// Kernel memory limits are obsolete (the kernel dropped them); runc warns and ignores them.

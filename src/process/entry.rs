@@ -5,7 +5,7 @@
 //! last step before execve. The init's own steps (namespaces, rootfs) are in init.rs, an exec's
 //! (joining the init's namespaces) in exec.rs.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::{access, execve, getcwd, AccessFlags};
-use oci_spec::runtime::{Hook, Process};
+use oci_spec::runtime::{Hook, LinuxIOPriority, PosixRlimit, Process, Scheduler, User};
 
 use super::attrs::{self, AttrError};
 use super::channel::{ChannelError, InitEnd};
@@ -77,6 +77,8 @@ pub enum InitError {
     },
     #[error("process.cwd: {path} resolves outside the container root")]
     CwdOutside { path: PathBuf },
+    #[error("process.args: must name a program")]
+    NoProgram,
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotFound(String),
     /// Worded as runc words it: docker and podman map "no such file or directory" to 127.
@@ -137,6 +139,86 @@ pub(crate) fn prctl_err(what: &'static str) -> impl FnOnce(nix::Error) -> InitEr
     move |source| InitError::Prctl { what, source }
 }
 
+/// The calls `become_process` and `finish` make, as one seam: `Live` makes them; the unit tests
+/// (entry_tests.rs) record them and check their order without root. Each method is one step.
+pub(crate) trait Calls {
+    fn set_rlimits(&mut self, limits: &[PosixRlimit]) -> Result<(), InitError>;
+    fn set_io_priority(&mut self, p: &LinuxIOPriority) -> Result<(), InitError>;
+    fn set_scheduler(&mut self, s: &Scheduler) -> Result<(), InitError>;
+    fn drop_bounding(&mut self, sets: &CapSets) -> Result<(), InitError>;
+    /// chdir into the cwd and check it is inside the root; see `enter_cwd`.
+    fn enter_cwd(&mut self, cwd: &Path, may_retry: bool) -> Result<bool, InitError>;
+    fn set_keepcaps(&mut self, on: bool) -> Result<(), InitError>;
+    fn switch_user(&mut self, user: &User) -> Result<(), InitError>;
+    fn set_umask(&mut self, user: &User);
+    fn raise_effective_to_permitted(&mut self) -> Result<(), InitError>;
+    fn apply_caps(&mut self, sets: &CapSets) -> Result<(), InitError>;
+    fn set_no_new_privs(&mut self) -> Result<(), InitError>;
+    fn set_affinity(&mut self, field: &'static str, cpus: &str) -> Result<(), InitError>;
+    fn clear_signal_mask(&mut self);
+    fn load_filter(&mut self, filter: seccomp::Prepared, state: &str) -> Result<(), InitError>;
+    fn run_start_hooks(&mut self, hooks: &[Hook], state: &str) -> Result<(), HookError>;
+    /// Returns only on failure.
+    fn execve(&mut self, path: &CStr, args: &[CString], env: &[CString]) -> nix::Error;
+}
+
+/// The real calls.
+pub(crate) struct Live;
+
+impl Calls for Live {
+    fn set_rlimits(&mut self, limits: &[PosixRlimit]) -> Result<(), InitError> {
+        Ok(attrs::set_rlimits(limits)?)
+    }
+    fn set_io_priority(&mut self, p: &LinuxIOPriority) -> Result<(), InitError> {
+        Ok(sched::set_io_priority(p)?)
+    }
+    fn set_scheduler(&mut self, s: &Scheduler) -> Result<(), InitError> {
+        Ok(sched::set_scheduler(s)?)
+    }
+    fn drop_bounding(&mut self, sets: &CapSets) -> Result<(), InitError> {
+        Ok(caps::drop_bounding(sets)?)
+    }
+    fn enter_cwd(&mut self, cwd: &Path, may_retry: bool) -> Result<bool, InitError> {
+        enter_cwd(cwd, may_retry)
+    }
+    fn set_keepcaps(&mut self, on: bool) -> Result<(), InitError> {
+        nix::sys::prctl::set_keepcaps(on).map_err(prctl_err("PR_SET_KEEPCAPS"))
+    }
+    fn switch_user(&mut self, user: &User) -> Result<(), InitError> {
+        Ok(attrs::switch_user(user)?)
+    }
+    fn set_umask(&mut self, user: &User) {
+        attrs::set_umask(user)
+    }
+    fn raise_effective_to_permitted(&mut self) -> Result<(), InitError> {
+        Ok(caps::raise_effective_to_permitted()?)
+    }
+    fn apply_caps(&mut self, sets: &CapSets) -> Result<(), InitError> {
+        Ok(caps::apply_sets(sets)?)
+    }
+    fn set_no_new_privs(&mut self) -> Result<(), InitError> {
+        nix::sys::prctl::set_no_new_privs().map_err(prctl_err("PR_SET_NO_NEW_PRIVS"))
+    }
+    fn set_affinity(&mut self, field: &'static str, cpus: &str) -> Result<(), InitError> {
+        Ok(sched::set_affinity(field, cpus)?)
+    }
+    fn clear_signal_mask(&mut self) {
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    }
+    fn load_filter(&mut self, filter: seccomp::Prepared, state: &str) -> Result<(), InitError> {
+        Ok(filter.load(state)?)
+    }
+    fn run_start_hooks(&mut self, hooks: &[Hook], state: &str) -> Result<(), HookError> {
+        hooks::run_all("startContainer", hooks, state)
+    }
+    fn execve(&mut self, path: &CStr, args: &[CString], env: &[CString]) -> nix::Error {
+        match execve(path, args, env) {
+            Err(e) => e,
+            Ok(never) => match never {},
+        }
+    }
+}
+
 /// Shared by the init and exec'd processes: take on the process's limits, cwd, user and
 /// capabilities. Bounding set first, while CAP_SETPCAP is still ours; cwd entered while still
 /// root (as runc does, so a directory only the runtime can reach works; again as the user if
@@ -150,33 +232,40 @@ pub(crate) fn become_process(
     process: &Process,
     filter_follows: bool,
 ) -> Result<Option<CapSets>, InitError> {
-    use nix::sys::prctl;
-    attrs::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
+    become_process_with(&mut Live, process, filter_follows)
+}
+
+pub(crate) fn become_process_with(
+    k: &mut impl Calls,
+    process: &Process,
+    filter_follows: bool,
+) -> Result<Option<CapSets>, InitError> {
+    k.set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
     // Before the user switch: raising to the realtime class needs CAP_SYS_ADMIN.
     if let Some(io) = process.io_priority() {
-        sched::set_io_priority(io)?;
+        k.set_io_priority(io)?;
     }
     // Also before the user switch: a realtime policy or a lower nice needs CAP_SYS_NICE.
     if let Some(s) = process.scheduler() {
-        sched::set_scheduler(s)?;
+        k.set_scheduler(s)?;
     }
     let cap_sets = CapSets::from_spec(process.capabilities().as_ref())?;
-    caps::drop_bounding(&cap_sets)?;
-    let cwd_entered = enter_cwd(process.cwd(), true)?;
-    prctl::set_keepcaps(true).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
-    attrs::switch_user(process.user())?;
-    prctl::set_keepcaps(false).map_err(prctl_err("PR_SET_KEEPCAPS"))?;
+    k.drop_bounding(&cap_sets)?;
+    let cwd_entered = k.enter_cwd(process.cwd(), true)?;
+    k.set_keepcaps(true)?;
+    k.switch_user(process.user())?;
+    k.set_keepcaps(false)?;
     if !cwd_entered {
-        enter_cwd(process.cwd(), false)?;
+        k.enter_cwd(process.cwd(), false)?;
     }
-    attrs::set_umask(process.user());
+    k.set_umask(process.user());
     if filter_follows && process.no_new_privileges() != Some(true) {
-        caps::raise_effective_to_permitted()?;
+        k.raise_effective_to_permitted()?;
         return Ok(Some(cap_sets));
     }
-    caps::apply_sets(&cap_sets)?;
+    k.apply_caps(&cap_sets)?;
     if process.no_new_privileges() == Some(true) {
-        prctl::set_no_new_privs().map_err(prctl_err("PR_SET_NO_NEW_PRIVS"))?;
+        k.set_no_new_privs()?;
     }
     Ok(None)
 }
@@ -196,13 +285,16 @@ pub(crate) fn handshake(chan: &InitEnd, preserve_fds: i32) -> Result<(), InitErr
 }
 
 /// `execCPUAffinity.initial`: the CPUs the process may use while nook still sets it up.
+/// Without it, as runc does, the affinity the caller passed down (`taskset -c 0 nook run`) is
+/// not kept: the process may use every CPU of its cpuset. Called once in the cgroup.
 pub(crate) fn initial_affinity(process: &Process) -> Result<(), InitError> {
     let initial = process
         .exec_cpu_affinity()
         .as_ref()
         .and_then(|a| a.initial().as_deref());
-    if let Some(cpus) = initial {
-        sched::set_affinity("process.execCPUAffinity.initial", cpus)?;
+    match initial {
+        Some(cpus) => sched::set_affinity("process.execCPUAffinity.initial", cpus)?,
+        None => sched::reset_affinity(),
     }
     Ok(())
 }
@@ -253,7 +345,10 @@ pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
     let args = process.args().as_deref().unwrap_or(&[]);
     let env: Vec<String> = process.env().clone().unwrap_or_default();
 
-    let name = &args[0];
+    // validate_process refused an empty list; said again here rather than trusted by an index.
+    let Some(name) = args.first() else {
+        return Err(InitError::NoProgram);
+    };
     let path = if name.contains('/') {
         // Checked now, like runc, so `create` (not `start`) reports a missing program.
         let path = PathBuf::from(name);
@@ -302,31 +397,39 @@ pub(crate) fn resolve_exec(process: &Process) -> Result<Exec, InitError> {
 /// startContainer hooks, which are programs from the image and so run only under the filter;
 /// then execve. With no_new_privs and no hooks, execve is the only call after the filter.
 /// Returns only when a step failed: the reason, and the status to exit with.
-pub(crate) fn finish(mut exec: Exec) -> (String, i32) {
+pub(crate) fn finish(exec: Exec) -> (String, i32) {
+    finish_with(&mut Live, exec)
+}
+
+pub(crate) fn finish_with(k: &mut impl Calls, mut exec: Exec) -> (String, i32) {
     if let Some(cpus) = &exec.final_cpus {
-        if let Err(e) = sched::set_affinity("process.execCPUAffinity.final", cpus) {
+        if let Err(e) = k.set_affinity("process.execCPUAffinity.final", cpus) {
             return (crate::error_chain(&e), 1);
         }
     }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    k.clear_signal_mask();
     // Room for the report of a failed execve, made now: a profile may deny the allocation.
     let mut report = String::with_capacity(exec.path.as_bytes().len() + 128);
     if let Some(filter) = exec.seccomp.take() {
-        if let Err(e) = filter.load(&exec.state_json) {
+        if let Err(e) = k.load_filter(filter, &exec.state_json) {
             return (crate::error_chain(&e), 1);
         }
     }
     if let Some(sets) = exec.caps_after_filter.take() {
-        if let Err(e) = caps::apply_sets(&sets) {
+        if let Err(e) = k.apply_caps(&sets) {
             return (crate::error_chain(&e), 1);
         }
     }
     if !exec.start_hooks.is_empty() {
-        if let Err(e) = hooks::run_all("startContainer", &exec.start_hooks, &exec.state_json) {
+        if let Err(e) = k.run_start_hooks(&exec.start_hooks, &exec.state_json) {
             return (e.to_string(), 1);
         }
     }
-    let err = execve(&exec.path, &exec.args, &exec.env).unwrap_err();
+    let err = k.execve(&exec.path, &exec.args, &exec.env);
     let _ = write!(report, "exec {:?}: {}", exec.path, err.desc());
     (report, 127)
 }
+
+#[cfg(test)]
+#[path = "entry_tests.rs"]
+mod tests;

@@ -31,6 +31,8 @@ pub struct ExecRequest<'a> {
     pub console: Option<&'a UnixStream>,
     /// The container's seccomp profile: an exec'd process is filtered like the init.
     pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    /// `linux.memoryPolicy` of the container, set as in the init.
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
     /// The container state, for the seccomp agent.
     pub state_json: &'a str,
 }
@@ -91,6 +93,9 @@ pub fn spawn_exec(args: ExecRequest<'_>) -> Result<Pending, LaunchError> {
             // First, so that nothing the process does is accounted outside the container.
             if let Err(e) = crate::cgroups::join_self(&cgroup_tasks) {
                 let reason = format!("join the container's cgroup: {e}");
+                // Go first: closing with it unread would reset the connection, and the
+                // runtime would see ECONNRESET instead of the reason.
+                let _ = init_end.wait_go();
                 let _ = init_end.failed(&Failure::Setup(reason));
                 std::process::exit(1);
             }
@@ -155,6 +160,9 @@ fn prepare_exec(
     let mut exec = entry::resolve_exec(process)?;
     // As in the init: labels before any seccomp filter, inside the container's /proc.
     lsm::apply_exec_labels(process)?;
+    if let Some(policy) = args.memory_policy {
+        super::sched::set_memory_policy(policy)?;
+    }
     exec.caps_after_filter = entry::become_process(process, filter.is_some())?;
     entry::handshake(chan, args.preserve_fds)?;
     // Loaded by entry::finish, with nothing but execve (and, without no_new_privs, the

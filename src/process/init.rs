@@ -40,11 +40,10 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
 
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{sethostname, setsid};
-use oci_spec::runtime::{Hook, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Hook, LinuxNamespaceType};
 
 use super::attrs::{self};
 use super::channel::{Failure, InitEnd};
@@ -58,13 +57,14 @@ use crate::namespaces::{Opened, Plan};
 use crate::rootfs::{self};
 use crate::security::lsm::{self};
 use crate::security::seccomp::{self};
+use crate::spec::Bundle;
 use crate::sys;
 use crate::tty::{self};
 
 /// What the init needs from the runtime.
 pub struct InitArgs<'a> {
-    pub spec: &'a Spec,
-    pub rootfs: &'a Path,
+    /// The validated config and the rootfs.
+    pub bundle: &'a Bundle,
     pub plan: &'a Plan,
     pub no_pivot: bool,
     pub preserve_fds: i32,
@@ -117,9 +117,10 @@ fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> 
     crate::cgroups::join_self(&cgroup_tasks).map_err(InitError::CgroupJoin)?;
     drop(cgroup_tasks);
     logging::step("init: go received, cgroup joined");
-    let process = args.spec.process().as_ref().expect("validated");
+    let bundle = args.bundle;
+    let process = bundle.process();
     initial_affinity(process)?;
-    let linux = args.spec.linux().as_ref().expect("validated");
+    let linux = bundle.linux();
     let mut filter = linux
         .seccomp()
         .as_ref()
@@ -140,11 +141,10 @@ fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> 
             Err(e) => return Err(InitError::Keyring(e)),
         }
     }
-    let spec = args.spec;
-    if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+    if let Some(name) = bundle.hostname() {
         sethostname(name).map_err(InitError::Hostname)?;
     }
-    if let Some(name) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+    if let Some(name) = bundle.domainname() {
         sys::set_domainname(name).map_err(InitError::Domainname)?;
     }
     if let Some(adj) = process.oom_score_adj() {
@@ -165,17 +165,12 @@ fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> 
     logging::step("init: hostname, keyring, sysctls");
     // Without a mount namespace of its own the container shares the runtime's mount table:
     // nothing is mounted, pivoted or masked (validation refused masked and read-only paths).
-    let private_mounts = crate::spec::has(spec, LinuxNamespaceType::Mount);
+    let private_mounts = crate::spec::has(linux, LinuxNamespaceType::Mount);
     if private_mounts {
-        rootfs::prepare(
-            spec,
-            args.rootfs,
-            args.cgroup_views.as_deref(),
-            args.bind_sources,
-        )?;
+        rootfs::prepare(bundle, args.cgroup_views.as_deref(), args.bind_sources)?;
         logging::step("init: mounts prepared");
     }
-    let hooks = spec.hooks().as_ref();
+    let hooks = bundle.hooks();
     let list = |h: Option<&Vec<Hook>>| h.cloned().unwrap_or_default();
     if let Some(h) = hooks {
         if h.prestart().is_some() || h.create_runtime().is_some() {
@@ -186,11 +181,11 @@ fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> 
             "createContainer",
             &list(h.create_container().as_ref()),
             &state_json,
-            Some(args.rootfs),
+            Some(bundle.rootfs.as_path()),
         )?;
     }
     if private_mounts {
-        rootfs::enter(args.rootfs, args.no_pivot)?;
+        rootfs::enter(&bundle.rootfs, args.no_pivot)?;
         logging::step("init: pivot_root");
         // The root is ours now, so the path cannot lead out of it; create before a read-only
         // root.
@@ -207,7 +202,7 @@ fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> 
         tty::setup_console(socket, size, process.user().uid(), private_mounts)?;
     }
     if private_mounts {
-        rootfs::finalize(spec)?;
+        rootfs::finalize(bundle)?;
         logging::step("init: masked and read-only paths");
     }
     let mut exec = resolve_exec(process)?;
@@ -221,6 +216,9 @@ fn prepare_init(args: &InitArgs<'_>, chan: &InitEnd) -> Result<Exec, InitError> 
 
     if let Some(p) = linux.personality() {
         sched::set_personality(p)?;
+    }
+    if let Some(policy) = linux.memory_policy() {
+        sched::set_memory_policy(policy)?;
     }
     exec.caps_after_filter = become_process(process, filter.is_some())?;
     exec.seccomp = filter.take();

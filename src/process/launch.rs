@@ -9,13 +9,14 @@ use nix::sched::unshare;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxIdMapping, Spec};
+use oci_spec::runtime::{Linux, LinuxIdMapping};
 
 use super::channel::{self, ChannelError, Failure, ParentEnd};
 use super::init::{self, InitArgs};
 use crate::cgroups::{Cgroup, CgroupError};
 use crate::hooks;
 use crate::namespaces::{self, clone_flag, NsError, Opened, Plan};
+use crate::spec::Bundle;
 use crate::sys::{self, Forked};
 
 #[derive(Debug, thiserror::Error)]
@@ -78,10 +79,9 @@ pub enum LaunchError {
 }
 
 pub struct LaunchArgs<'a> {
-    pub spec: &'a Spec,
-    pub rootfs: &'a Path,
-    /// The bundle directory: the runtime-side hooks of create run there, as runc's do.
-    pub bundle: &'a Path,
+    /// The validated config, the rootfs, and the bundle directory (the runtime-side hooks of
+    /// create run there, as runc's do).
+    pub bundle: &'a Bundle,
     pub start_socket: &'a Path,
     /// Created by `spawn`: the part clone3 needs before the fork, the rest (and these
     /// limits) after it, while the init creates its namespaces.
@@ -169,16 +169,17 @@ fn reap(pid: Pid) {
 
 /// Fork the init and drive it to the point where it waits for Commit.
 pub fn spawn_init(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
-    let plan = namespaces::plan(crate::spec::namespaces(args.spec));
+    let linux = args.bundle.linux();
+    let plan = namespaces::plan(crate::spec::namespaces(linux));
     let listener = UnixListener::bind(args.start_socket).map_err(|source| LaunchError::Listen {
         path: args.start_socket.to_path_buf(),
         source,
     })?;
     let (parent_end, init_end) = channel::pair()?;
     let cgroup_fd = args.cgroup.create_clone_target()?;
-    enter_parent_namespaces(&plan, args.spec)?;
+    enter_parent_namespaces(&plan, linux)?;
     // Made as the host's root, before the init is in its user namespace (see BindSources).
-    let bind_sources = crate::rootfs::BindSources::prepare(args.spec, plan.in_user_namespace())?;
+    let bind_sources = crate::rootfs::BindSources::prepare(args.bundle, plan.in_user_namespace())?;
 
     let into_cgroup = cgroup_fd.as_ref().map(|f| f.as_fd());
     // An unprivileged runtime writes the maps of a child that must stay dumpable until then
@@ -205,8 +206,7 @@ pub fn spawn_init(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
         Forked::Child => {
             drop(parent_end);
             let init_args = InitArgs {
-                spec: args.spec,
-                rootfs: args.rootfs,
+                bundle: args.bundle,
                 plan: &plan,
                 no_pivot: args.no_pivot,
                 preserve_fds: args.preserve_fds,
@@ -229,7 +229,7 @@ pub fn spawn_init(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     drop(bind_sources);
     let mut pending = Pending::new(pid, parent_end);
     if plan.new_user {
-        write_id_maps(pid, args.spec)?;
+        write_id_maps(pid, linux)?;
     }
     args.cgroup.place_init(pid, args.resources)?;
     // The init unshares its namespaces meanwhile; it joins the v1 hierarchies (through the
@@ -263,11 +263,11 @@ pub fn spawn_init(args: LaunchArgs<'_>) -> Result<Pending, LaunchError> {
     }
     drop(cgroup_tasks);
     crate::logging::step("id maps and cgroup done, go sent");
-    if let Some(hooks) = args.spec.hooks() {
+    if let Some(hooks) = args.bundle.hooks() {
         if hooks.prestart().is_some() || hooks.create_runtime().is_some() {
             wait_for(chan.wait_run_hooks())?;
             let list = |h: &Option<Vec<oci_spec::runtime::Hook>>| h.clone().unwrap_or_default();
-            let dir = Some(args.bundle);
+            let dir = Some(args.bundle.dir.as_path());
             hooks::run_all_in("prestart", &list(hooks.prestart()), &state_json, dir)?;
             hooks::run_all_in(
                 "createRuntime",
@@ -362,18 +362,14 @@ fn exit_description(pid: Pid) -> String {
 }
 
 /// pid and time namespaces apply to our children: join or create them here, just before fork.
-fn enter_parent_namespaces(plan: &Plan, spec: &Spec) -> Result<(), LaunchError> {
+fn enter_parent_namespaces(plan: &Plan, linux: &Linux) -> Result<(), LaunchError> {
     for join in &plan.parent_joins {
         Opened::open(join.typ, join.path.clone())?.join()?;
     }
     if plan.new_time {
         unshare(clone_flag(oci_spec::runtime::LinuxNamespaceType::Time))
             .map_err(LaunchError::TimeNamespace)?;
-        let offsets = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.time_offsets().as_ref());
-        if let Some(offsets) = offsets {
+        if let Some(offsets) = linux.time_offsets() {
             let text = timens_offsets(offsets);
             if !text.is_empty() {
                 std::fs::write("/proc/self/timens_offsets", text)
@@ -409,8 +405,7 @@ pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
-fn write_id_maps(pid: Pid, spec: &Spec) -> Result<(), LaunchError> {
-    let linux = spec.linux().as_ref().expect("validated");
+fn write_id_maps(pid: Pid, linux: &Linux) -> Result<(), LaunchError> {
     let uids = linux.uid_mappings().as_deref().unwrap_or(&[]);
     let gids = linux.gid_mappings().as_deref().unwrap_or(&[]);
     let euid = nix::unistd::geteuid();

@@ -5,8 +5,9 @@
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
-    LinuxSchedulerPolicy, Scheduler,
+    IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
+    LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType,
+    Scheduler,
 };
 
 use crate::sys;
@@ -26,8 +27,16 @@ pub enum SchedError {
     IoLevel(i64),
     #[error("process.ioPriority: ioprio_set: {0}")]
     IoPriority(#[source] nix::Error),
-    #[error("linux.personality.flags: personality flags are not supported (only the domain)")]
-    PersonalityFlags,
+    #[error("linux.personality.flags: unknown flag {0:?} (the names of linux/personality.h, such as ADDR_NO_RANDOMIZE)")]
+    PersonalityFlag(String),
+    #[error("linux.memoryPolicy.{field}: {why}")]
+    MemoryPolicyValue { field: &'static str, why: String },
+    #[error("linux.memoryPolicy: set_mempolicy {mode} (is it newer than this kernel?): {source}")]
+    MemoryPolicy {
+        mode: String,
+        #[source]
+        source: nix::Error,
+    },
     #[error("linux.personality: {0}")]
     Personality(#[source] nix::Error),
     #[error("process.scheduler.policy: {0} does not exist in Linux")]
@@ -147,6 +156,17 @@ pub fn set_affinity(field: &'static str, value: &str) -> Result<(), SchedError> 
     })
 }
 
+/// Every CPU the process's cpuset allows: the kernel narrows a full mask to the cpuset's CPUs,
+/// so one call does it without reading the cgroup. Best effort, as in runc: a failure leaves
+/// the inherited affinity, which is still a valid one.
+pub fn reset_affinity() {
+    let mut all = CpuSet::new();
+    for cpu in 0..CpuSet::count() {
+        let _ = all.set(cpu);
+    }
+    let _ = sched_setaffinity(Pid::from_raw(0), &all);
+}
+
 fn io_class(class: IOPriorityClass) -> u32 {
     match class {
         IOPriorityClass::IoprioClassRt => 1,
@@ -167,22 +187,166 @@ pub fn set_io_priority(p: &LinuxIOPriority) -> Result<(), SchedError> {
     sys::set_io_priority(io_class(p.class()), p.priority() as u32).map_err(SchedError::IoPriority)
 }
 
+/// The personality flags of linux/personality.h, by name.
+const PERSONALITY_FLAGS: [(&str, u64); 11] = [
+    ("UNAME26", 0x0020000),
+    ("ADDR_NO_RANDOMIZE", 0x0040000),
+    ("FDPIC_FUNCPTRS", 0x0080000),
+    ("MMAP_PAGE_ZERO", 0x0100000),
+    ("ADDR_COMPAT_LAYOUT", 0x0200000),
+    ("READ_IMPLIES_EXEC", 0x0400000),
+    ("ADDR_LIMIT_32BIT", 0x0800000),
+    ("SHORT_INODE", 0x1000000),
+    ("WHOLE_SECONDS", 0x2000000),
+    ("STICKY_TIMEOUTS", 0x4000000),
+    ("ADDR_LIMIT_3GB", 0x8000000),
+];
+
+/// The persona personality(2) takes: the domain with its flags.
+pub fn persona(p: &LinuxPersonality) -> Result<u64, SchedError> {
+    const PER_LINUX: u64 = 0x0000;
+    const PER_LINUX32: u64 = 0x0008;
+    let mut persona = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => PER_LINUX,
+        LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
+    };
+    for flag in p.flags().iter().flatten() {
+        let bit = PERSONALITY_FLAGS
+            .iter()
+            .find(|(name, _)| name == flag)
+            .ok_or_else(|| SchedError::PersonalityFlag(flag.clone()))?;
+        persona |= bit.1;
+    }
+    Ok(persona)
+}
+
 pub fn check_personality(p: &LinuxPersonality) -> Result<(), SchedError> {
-    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
-        return Err(SchedError::PersonalityFlags);
+    persona(p).map(drop)
+}
+
+pub fn set_personality(p: &LinuxPersonality) -> Result<(), SchedError> {
+    sys::set_personality(persona(p)? as _).map_err(SchedError::Personality)
+}
+
+/// The highest node number a nodes list may name (the kernel's MAX_NUMNODES at most).
+const MAX_NODES: usize = 1024;
+
+/// "0-3,7" → the node numbers it names, sorted.
+pub fn parse_node_list(value: &str) -> Result<Vec<usize>, String> {
+    let mut nodes = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let parse = |n: &str| n.trim().parse::<usize>().ok().filter(|&n| n < MAX_NODES);
+        match (parse(lo), parse(hi)) {
+            (Some(lo), Some(hi)) if lo <= hi => nodes.extend(lo..=hi),
+            _ => {
+                return Err(format!(
+                    "{value:?} is not a node list like \"0-3,7\" (nodes below {MAX_NODES})"
+                ))
+            }
+        }
+    }
+    nodes.sort_unstable();
+    nodes.dedup();
+    Ok(nodes)
+}
+
+/// The mode word (mode | flags) and node list for set_mempolicy, or why the policy is invalid.
+pub fn memory_policy(p: &LinuxMemoryPolicy) -> Result<(i32, Vec<usize>), SchedError> {
+    use MemoryPolicyFlagType as F;
+    use MemoryPolicyModeType as M;
+    let bad = |field, why: &str| SchedError::MemoryPolicyValue {
+        field,
+        why: why.to_string(),
+    };
+    let nodes = parse_node_list(p.nodes().as_deref().unwrap_or("")).map_err(|why| {
+        SchedError::MemoryPolicyValue {
+            field: "nodes",
+            why,
+        }
+    })?;
+    let (mode, needs_nodes) = match p.mode() {
+        M::MpolDefault => (0, Some(false)),
+        M::MpolPreferred => (1, None),
+        M::MpolBind => (2, Some(true)),
+        M::MpolInterleave => (3, Some(true)),
+        M::MpolLocal => (4, Some(false)),
+        M::MpolPreferredMany => (5, Some(true)),
+        M::MpolWeightedInterleave => (6, Some(true)),
+    };
+    match needs_nodes {
+        Some(true) if nodes.is_empty() => {
+            return Err(bad("nodes", &format!("{} needs nodes", p.mode())))
+        }
+        Some(false) if !nodes.is_empty() => {
+            return Err(bad("nodes", &format!("{} takes no nodes", p.mode())))
+        }
+        _ => {}
+    }
+    let mut flags = 0;
+    for f in p.flags().iter().flatten() {
+        flags |= match f {
+            F::MpolFNumaBalancing => 1 << 13,
+            F::MpolFRelativeNodes => 1 << 14,
+            F::MpolFStaticNodes => 1 << 15,
+        };
+    }
+    if flags & (3 << 14) == 3 << 14 {
+        return Err(bad(
+            "flags",
+            "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other",
+        ));
+    }
+    if flags != 0 && mode == 0 {
+        return Err(bad("flags", "MPOL_DEFAULT takes no flags"));
+    }
+    Ok((mode | flags, nodes))
+}
+
+/// Nodes the host has online (/sys/devices/system/node/online; a kernel without NUMA has node 0).
+fn online_nodes() -> Vec<usize> {
+    std::fs::read_to_string("/sys/devices/system/node/online")
+        .ok()
+        .and_then(|text| parse_node_list(text.trim()).ok())
+        .unwrap_or_else(|| vec![0])
+}
+
+/// Every node named exists on this host (relative nodes aside: they are numbered within the
+/// cpuset's and may name more). Checked at create, before anything is made.
+pub fn check_memory_policy_host(p: &LinuxMemoryPolicy) -> Result<(), SchedError> {
+    let (mode, nodes) = memory_policy(p)?;
+    if mode & (1 << 14) != 0 {
+        return Ok(());
+    }
+    let online = online_nodes();
+    if let Some(n) = nodes.iter().find(|n| !online.contains(n)) {
+        return Err(SchedError::MemoryPolicyValue {
+            field: "nodes",
+            why: format!(
+                "node {n} is not online on this host (online: {})",
+                std::fs::read_to_string("/sys/devices/system/node/online")
+                    .map(|t| t.trim().to_string())
+                    .unwrap_or_else(|_| "0".into())
+            ),
+        });
     }
     Ok(())
 }
 
-pub fn set_personality(p: &LinuxPersonality) -> Result<(), SchedError> {
-    check_personality(p)?;
-    const PER_LINUX: u64 = 0x0000;
-    const PER_LINUX32: u64 = 0x0008;
-    let domain = match p.domain() {
-        LinuxPersonalityDomain::PerLinux => PER_LINUX,
-        LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
-    };
-    sys::set_personality(domain as _).map_err(SchedError::Personality)
+pub fn set_memory_policy(p: &LinuxMemoryPolicy) -> Result<(), SchedError> {
+    let (mode, nodes) = memory_policy(p)?;
+    let bits = libc::c_ulong::BITS as usize;
+    let mut mask: Vec<libc::c_ulong> = Vec::new();
+    if let Some(&max) = nodes.last() {
+        mask.resize(max / bits + 1, 0);
+        for n in nodes {
+            mask[n / bits] |= 1 << (n % bits);
+        }
+    }
+    sys::set_mempolicy(mode, &mask).map_err(|source| SchedError::MemoryPolicy {
+        mode: p.mode().to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -234,11 +398,48 @@ mod tests {
     }
 
     #[test]
-    fn personality_flags_refused() {
-        let p: LinuxPersonality =
-            serde_json::from_str(r#"{"domain":"LINUX32","flags":["ADDR_NO_RANDOMIZE"]}"#).unwrap();
-        assert!(check_personality(&p).is_err());
+    fn personality_flags() {
+        let p: LinuxPersonality = serde_json::from_str(
+            r#"{"domain":"LINUX32","flags":["ADDR_NO_RANDOMIZE","READ_IMPLIES_EXEC"]}"#,
+        )
+        .unwrap();
+        assert_eq!(persona(&p).unwrap(), 0x0008 | 0x0040000 | 0x0400000);
         let p: LinuxPersonality = serde_json::from_str(r#"{"domain":"LINUX32"}"#).unwrap();
-        check_personality(&p).unwrap();
+        assert_eq!(persona(&p).unwrap(), 8);
+        let p: LinuxPersonality =
+            serde_json::from_str(r#"{"domain":"LINUX","flags":["NO_SUCH_FLAG"]}"#).unwrap();
+        let err = check_personality(&p).unwrap_err().to_string();
+        assert!(err.starts_with("linux.personality.flags:"), "{err}");
+    }
+
+    #[test]
+    fn memory_policies() {
+        let policy = |json: &str| -> LinuxMemoryPolicy { serde_json::from_str(json).unwrap() };
+        let p = policy(r#"{"mode":"MPOL_BIND","nodes":"0-2,5","flags":["MPOL_F_STATIC_NODES"]}"#);
+        assert_eq!(memory_policy(&p).unwrap(), (2 | 1 << 15, vec![0, 1, 2, 5]));
+        let p = policy(r#"{"mode":"MPOL_DEFAULT"}"#);
+        assert_eq!(memory_policy(&p).unwrap(), (0, vec![]));
+        let p = policy(r#"{"mode":"MPOL_PREFERRED"}"#);
+        assert_eq!(memory_policy(&p).unwrap().0, 1);
+        let p = policy(
+            r#"{"mode":"MPOL_WEIGHTED_INTERLEAVE","nodes":"0","flags":["MPOL_F_NUMA_BALANCING"]}"#,
+        );
+        assert_eq!(memory_policy(&p).unwrap().0, 6 | 1 << 13);
+        for bad in [
+            r#"{"mode":"MPOL_BIND"}"#,
+            r#"{"mode":"MPOL_LOCAL","nodes":"0"}"#,
+            r#"{"mode":"MPOL_DEFAULT","flags":["MPOL_F_STATIC_NODES"]}"#,
+            r#"{"mode":"MPOL_INTERLEAVE","nodes":"3-1"}"#,
+            r#"{"mode":"MPOL_INTERLEAVE","nodes":"x"}"#,
+            r#"{"mode":"MPOL_BIND","nodes":"0","flags":["MPOL_F_STATIC_NODES","MPOL_F_RELATIVE_NODES"]}"#,
+        ] {
+            let err = memory_policy(&policy(bad)).unwrap_err().to_string();
+            assert!(err.starts_with("linux.memoryPolicy."), "{bad}: {err}");
+        }
+        assert!(serde_json::from_str::<LinuxMemoryPolicy>(r#"{"mode":"MPOL_NOPE"}"#).is_err());
+        assert!(serde_json::from_str::<LinuxMemoryPolicy>(
+            r#"{"mode":"MPOL_BIND","nodes":"0","flags":["MPOL_F_NOPE"]}"#
+        )
+        .is_err());
     }
 }

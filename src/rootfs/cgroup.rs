@@ -57,15 +57,7 @@ fn host_is_unified() -> bool {
 }
 
 fn has_cgroup_namespace(ctx: &Ctx) -> bool {
-    let namespaces = ctx
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().clone());
-    namespaces
-        .unwrap_or_default()
-        .iter()
-        .any(|n| n.typ() == LinuxNamespaceType::Cgroup)
+    crate::spec::has(ctx.linux, LinuxNamespaceType::Cgroup)
 }
 
 pub fn mount_cgroup(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), RootfsError> {

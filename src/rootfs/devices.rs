@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{mknodat, umask, Mode, SFlag};
 use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+use oci_spec::runtime::{Linux, LinuxDevice, LinuxDeviceType, Mount};
 
 use super::error::RootfsError;
 use super::options;
@@ -124,9 +124,8 @@ pub fn needs_dev_setup(mounts: &[Mount]) -> bool {
     })
 }
 
-pub fn setup_dev(root: &Root, spec: &Spec) -> Result<(), RootfsError> {
-    let linux_devices = spec.linux().as_ref().and_then(|l| l.devices().clone());
-    let devices = device_list(linux_devices.as_deref().unwrap_or_default())?;
+pub fn setup_dev(root: &Root, linux: &Linux) -> Result<(), RootfsError> {
+    let devices = device_list(linux.devices().as_deref().unwrap_or_default())?;
     // The spec's fileMode is the mode, not a request filtered by our umask.
     let old = umask(Mode::empty());
     let made = devices.iter().try_for_each(|d| create_node(root, d));

@@ -20,7 +20,7 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
-use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
+use oci_spec::runtime::{Linux, LinuxIdMapping, Mount};
 
 use super::options::MountOptions;
 use crate::sys::mount as mount_api;
@@ -66,7 +66,7 @@ pub struct IdMapped {
 
 /// What mount `m` (options `opts`, already parsed) is to be mapped with, None when it is not
 /// idmapped, or why it cannot be.
-pub fn of(m: &Mount, opts: &MountOptions, spec: &Spec) -> Result<Option<IdMapped>, IdmapError> {
+pub fn of(m: &Mount, opts: &MountOptions, linux: &Linux) -> Result<Option<IdMapped>, IdmapError> {
     if !asked(m) {
         return Ok(None);
     }
@@ -80,11 +80,10 @@ pub fn of(m: &Mount, opts: &MountOptions, spec: &Spec) -> Result<Option<IdMapped
     let (uids, gids) = match (m.uid_mappings(), m.gid_mappings()) {
         (Some(u), Some(g)) => (u.clone(), g.clone()),
         (None, None) => {
-            let linux = spec.linux().as_ref();
             let own = |m: Option<&Vec<LinuxIdMapping>>| m.filter(|m| !m.is_empty()).cloned();
             match (
-                own(linux.and_then(|l| l.uid_mappings().as_ref())),
-                own(linux.and_then(|l| l.gid_mappings().as_ref())),
+                own(linux.uid_mappings().as_ref()),
+                own(linux.gid_mappings().as_ref()),
             ) {
                 (Some(u), Some(g)) => (u, g),
                 _ => {

@@ -11,7 +11,9 @@ use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fstat, SFlag};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::Mount;
+
+use crate::spec::Bundle;
 
 use super::devices::makedev;
 use super::error::RootfsError;
@@ -21,21 +23,18 @@ use super::mounts::{classify, delays_readonly};
 use super::options;
 use super::resolve::{clean_absolute, clean_relative, file_type, Root};
 
-pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
+pub fn finalize(bundle: &Bundle) -> Result<(), RootfsError> {
     let root = Root::open(Path::new("/")).map_err(|source| RootfsError::OpenRootfs {
         path: "/".into(),
         source,
     })?;
-    remount_delayed_readonly(&root, spec)?;
-    let linux = spec.linux().as_ref();
+    remount_delayed_readonly(&root, bundle.mounts())?;
+    let linux = bundle.linux();
     // Applied again now that "/" is the rootfs: a shared rootfs must be shared from here,
     // not from the host's "/" (private needs no second step: the parent was made private).
-    let propagation =
-        options::root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))
-            .map_err(RootfsError::RootPropagationValue)?;
-    if linux.is_some_and(|l| l.rootfs_propagation().is_some())
-        && !propagation.contains(MsFlags::MS_PRIVATE)
-    {
+    let propagation = options::root_propagation(linux.rootfs_propagation().as_deref())
+        .map_err(RootfsError::RootPropagationValue)?;
+    if linux.rootfs_propagation().is_some() && !propagation.contains(MsFlags::MS_PRIVATE) {
         mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>).map_err(|source| {
             RootfsError::RootPropagation {
                 flags: propagation,
@@ -43,27 +42,22 @@ pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
             }
         })?;
     }
-    if spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
+    if bundle.root_readonly() {
         readonly_root()?;
     }
     let paths = |v: Option<&Vec<String>>| v.cloned().unwrap_or_default();
-    for p in paths(linux.and_then(|l| l.readonly_paths().as_ref())) {
+    for p in paths(linux.readonly_paths().as_ref()) {
         readonly_path(&root, Path::new(&p))?;
     }
-    for p in paths(linux.and_then(|l| l.masked_paths().as_ref())) {
+    for p in paths(linux.masked_paths().as_ref()) {
         mask_path(&root, Path::new(&p))?;
     }
     Ok(())
 }
 
 /// tmpfs and /dev mounts were made writable so prepare could fill them.
-fn remount_delayed_readonly(root: &Root, spec: &Spec) -> Result<(), RootfsError> {
-    for m in spec.mounts().as_deref().unwrap_or_default() {
+fn remount_delayed_readonly(root: &Root, mounts: &[Mount]) -> Result<(), RootfsError> {
+    for m in mounts {
         let Ok(opts) = options::parse(m.options().as_deref().unwrap_or_default()) else {
             continue; // prepare already refused it
         };

@@ -29,8 +29,8 @@ use crate::sys::mount as mount_api;
 
 use std::path::Path;
 
+use crate::spec::Bundle;
 use nix::mount::{mount, MsFlags};
-use oci_spec::runtime::Spec;
 
 pub use devices::{default_devices, Device};
 pub use error::RootfsError;
@@ -52,15 +52,14 @@ pub use mounts::{classify, delays_readonly, Kind};
 /// knows them (it made the cgroup); otherwise they are read from /proc/self/{mountinfo,cgroup}.
 /// `bind_sources`: the runtime's copies of bind sources, for those the init may not reach.
 pub fn prepare(
-    spec: &Spec,
-    rootfs: &Path,
+    bundle: &Bundle,
     cgroups: Option<&[crate::cgroups::V1View]>,
     bind_sources: &BindSources,
 ) -> Result<(), RootfsError> {
-    let linux = spec.linux().as_ref();
-    let propagation =
-        options::root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))
-            .map_err(RootfsError::RootPropagationValue)?;
+    let rootfs = bundle.rootfs.as_path();
+    let linux = bundle.linux();
+    let propagation = options::root_propagation(linux.rootfs_propagation().as_deref())
+        .map_err(RootfsError::RootPropagationValue)?;
     // An unbindable "/" could not be bind-mounted onto itself below: private until the rootfs
     // is "/", then finalize makes it unbindable.
     let propagation = if propagation.contains(MsFlags::MS_UNBINDABLE) {
@@ -100,16 +99,16 @@ pub fn prepare(
     let ctx = mounts::Ctx {
         root: &root,
         rootfs,
-        spec,
+        linux,
         cgroups,
         bind_sources,
     };
-    let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
+    let spec_mounts = bundle.mounts();
     for (index, m) in spec_mounts.iter().enumerate() {
         mounts::mount_entry(&ctx, m, index)?;
     }
     if devices::needs_dev_setup(spec_mounts) {
-        devices::setup_dev(&root, spec)?;
+        devices::setup_dev(&root, linux)?;
     }
     Ok(())
 }
@@ -127,9 +126,9 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
 /// Steps that need the container's own view of "/": delayed read-only remounts, the final
 /// rootfs propagation, root.readonly, linux.readonlyPaths, linux.maskedPaths (runc's order:
 /// readonly paths before masks so a masked path inside a read-only one still gets masked).
-pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
+pub fn finalize(bundle: &Bundle) -> Result<(), RootfsError> {
     devices::reopen_dev_null();
-    masks::finalize(spec)
+    masks::finalize(bundle)
 }
 
 /// The rootfs module's reads of /proc files (mountinfo, cgroup), with its own error.

@@ -8,7 +8,7 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::Linux;
 
 use super::error::RootfsError;
 use super::mount_api;
@@ -19,7 +19,8 @@ pub struct Ctx<'a> {
     pub root: &'a Root,
     /// Host path of the rootfs, to read back where a resolved fd landed.
     pub rootfs: &'a Path,
-    pub spec: &'a Spec,
+    /// The container's `linux` section (rootfs propagation, mount label, namespaces).
+    pub linux: &'a Linux,
     /// The v1 hierarchies of the container's cgroup, if known without reading /proc.
     pub cgroups: Option<&'a [crate::cgroups::V1View]>,
     /// The runtime's copies of bind sources (in a user namespace only).

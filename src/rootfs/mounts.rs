@@ -167,8 +167,7 @@ fn bind_runtime_copy(
     check_proc(ctx, dest, &target, &Kind::Bind, procfs)?;
     mount_api::move_mount_fd(copy, &target).map_err(failed)?;
     let mounted = reopen(ctx, dest)?;
-    let root = ctx.spec.linux().as_ref();
-    let root = options::root_propagation(root.and_then(|l| l.rootfs_propagation().as_deref()))
+    let root = options::root_propagation(ctx.linux.rootfs_propagation().as_deref())
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     for flags in [MsFlags::MS_SLAVE | MsFlags::MS_REC, root] {
         set_propagation(&mounted, dest, flags)?;
@@ -212,11 +211,7 @@ fn fs_entry(
     // linux.mountLabel labels what the mount creates; validation refused it unless SELinux
     // is enabled. proc and sysfs take no context= option.
     let label = match kind {
-        Kind::Fs(_) => ctx
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.mount_label().as_deref()),
+        Kind::Fs(_) => ctx.linux.mount_label().as_deref(),
         _ => None,
     };
     let data = options::with_mount_label(opts.data_string(), label);

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::spec::Bundle;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
-use oci_spec::runtime::Spec;
 
 use super::{enter, finalize, prepare, BindSources};
 
@@ -49,8 +49,8 @@ fn busybox_rootfs(dir: &Path) -> PathBuf {
     rootfs.canonicalize().unwrap()
 }
 
-fn spec(json: &str) -> Spec {
-    serde_json::from_str(json).unwrap()
+fn bundle(rootfs: &Path, json: &str) -> Bundle {
+    Bundle::unvalidated(rootfs, serde_json::from_str(json).unwrap())
 }
 
 const BASE: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs","readonly":true},
@@ -78,9 +78,9 @@ fn full_sequence_in_a_mount_namespace() {
     let hostdir = tmp.path().join("hostdir");
     std::fs::create_dir(&hostdir).unwrap();
     std::fs::write(hostdir.join("f"), "data").unwrap();
-    let s = spec(&BASE.replace("HOSTDIR", hostdir.to_str().unwrap()));
+    let s = bundle(&rootfs, &BASE.replace("HOSTDIR", hostdir.to_str().unwrap()));
     in_child(|| {
-        prepare(&s, &rootfs, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
         enter(&rootfs, false).map_err(|e| format!("enter: {e}"))?;
         finalize(&s).map_err(|e| format!("finalize: {e}"))?;
         let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
@@ -161,9 +161,8 @@ fn full_sequence_in_a_mount_namespace() {
     );
 }
 
-fn expect_prepare_error(s: &Spec, rootfs: &Path, needle: &'static str) {
-    let rootfs = rootfs.to_path_buf();
-    in_child(|| match prepare(s, &rootfs, None, &BindSources::none()) {
+fn expect_prepare_error(s: &Bundle, needle: &'static str) {
+    in_child(|| match prepare(s, None, &BindSources::none()) {
         Ok(()) => Err("prepare succeeded".into()),
         Err(e) if e.to_string().contains(needle) => Ok(()),
         Err(e) => Err(format!("wrong error: {e}")),
@@ -178,7 +177,8 @@ fn symlink_to_host_path_is_not_followed() {
     let outside = tmp.path().join("outside");
     std::fs::create_dir(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, rootfs.join("evil")).unwrap();
-    let s = spec(
+    let s = bundle(
+        &rootfs,
         r#"{"ociVersion":"1.0.2","mounts":[
         {"destination":"/evil/x","type":"tmpfs","source":"tmpfs"}]}"#,
     );
@@ -186,7 +186,7 @@ fn symlink_to_host_path_is_not_followed() {
     // same): its absolute target is created under the rootfs, and the tmpfs lands there.
     let inside = rootfs.join(outside.strip_prefix("/").unwrap()).join("x");
     in_child(|| {
-        prepare(&s, &rootfs, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
         let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
         if !mi.contains(&format!(" {} ", inside.display())) {
             return Err(format!("no tmpfs at {}\n{mi}", inside.display()));
@@ -203,11 +203,12 @@ fn proc_symlink_is_refused() {
     let rootfs = busybox_rootfs(tmp.path());
     std::fs::create_dir(rootfs.join("notproc")).unwrap();
     std::os::unix::fs::symlink("/notproc", rootfs.join("proc")).unwrap();
-    let s = spec(
+    let s = bundle(
+        &rootfs,
         r#"{"ociVersion":"1.0.2","mounts":[
         {"destination":"/proc","type":"proc","source":"proc"}]}"#,
     );
-    expect_prepare_error(&s, &rootfs, "must be mounted on a real directory");
+    expect_prepare_error(&s, "must be mounted on a real directory");
 }
 
 #[test]
@@ -215,11 +216,12 @@ fn proc_symlink_is_refused() {
 fn unknown_option_reaches_the_kernel_and_names_the_mount() {
     let tmp = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(tmp.path());
-    let s = spec(
+    let s = bundle(
+        &rootfs,
         r#"{"ociVersion":"1.0.2","mounts":[
         {"destination":"/run","type":"tmpfs","source":"tmpfs","options":["nosuidd"]}]}"#,
     );
-    expect_prepare_error(&s, &rootfs, "mount \"tmpfs\" on /run (data \"nosuidd\")");
+    expect_prepare_error(&s, "mount \"tmpfs\" on /run (data \"nosuidd\")");
 }
 
 #[test]
@@ -231,14 +233,17 @@ fn fake_dev_null_is_not_used_for_masking() {
     let fakedev = tmp.path().join("fakedev");
     std::fs::create_dir(&fakedev).unwrap();
     std::os::unix::fs::symlink("/etc/hostname", fakedev.join("null")).unwrap();
-    let s = spec(&format!(
-        r#"{{"ociVersion":"1.0.2","mounts":[
+    let s = bundle(
+        &rootfs,
+        &format!(
+            r#"{{"ociVersion":"1.0.2","mounts":[
         {{"destination":"/dev","type":"bind","source":"{}","options":["rbind"]}}],
         "linux":{{"maskedPaths":["/etc/hostname"]}}}}"#,
-        fakedev.display()
-    ));
+            fakedev.display()
+        ),
+    );
     in_child(|| {
-        prepare(&s, &rootfs, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
         enter(&rootfs, false).map_err(|e| format!("enter: {e}"))?;
         match finalize(&s) {
             Err(e) if e.to_string().contains("not the null device") => Ok(()),
@@ -252,12 +257,13 @@ fn fake_dev_null_is_not_used_for_masking() {
 fn no_pivot_chroots_into_the_rootfs() {
     let tmp = tempfile::tempdir().unwrap();
     let rootfs = busybox_rootfs(tmp.path());
-    let s = spec(
+    let s = bundle(
+        &rootfs,
         r#"{"ociVersion":"1.0.2","mounts":[
         {"destination":"/proc","type":"proc","source":"proc"}]}"#,
     );
     in_child(|| {
-        prepare(&s, &rootfs, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
+        prepare(&s, None, &BindSources::none()).map_err(|e| format!("prepare: {e}"))?;
         enter(&rootfs, true).map_err(|e| format!("enter: {e}"))?;
         finalize(&s).map_err(|e| format!("finalize: {e}"))?;
         if !Path::new("/bin/busybox").exists() || !Path::new("/etc/hostname").exists() {

@@ -13,7 +13,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::Linux;
+
+use crate::spec::Bundle;
 
 use super::idmap::{self, IdmapError};
 use super::mounts::{classify, Kind};
@@ -40,8 +42,8 @@ impl BindSources {
     /// What the runtime makes for `spec` before the fork: the idmapped copies (an error
     /// naming the mount when one cannot be made) and, in a user namespace, a copy of every
     /// other bind source as the runtime sees it.
-    pub fn prepare(spec: &Spec, in_user_namespace: bool) -> Result<Self, IdmapError> {
-        let mounts = spec.mounts().as_deref().unwrap_or_default();
+    pub fn prepare(bundle: &Bundle, in_user_namespace: bool) -> Result<Self, IdmapError> {
+        let mounts = bundle.mounts();
         if !in_user_namespace && !mounts.iter().any(idmap::asked) {
             return Ok(Self::none());
         }
@@ -49,7 +51,7 @@ impl BindSources {
         for m in mounts {
             let copy = if idmap::asked(m) {
                 Some(Copy {
-                    fd: idmapped_copy(spec, m)?,
+                    fd: idmapped_copy(bundle.linux(), m)?,
                     idmapped: true,
                 })
             } else if in_user_namespace {
@@ -82,9 +84,9 @@ impl BindSources {
     }
 }
 
-fn idmapped_copy(spec: &Spec, m: &oci_spec::runtime::Mount) -> Result<OwnedFd, IdmapError> {
+fn idmapped_copy(linux: &Linux, m: &oci_spec::runtime::Mount) -> Result<OwnedFd, IdmapError> {
     let opts = options::parse(m.options().as_deref().unwrap_or_default()).unwrap_or_default();
-    match idmap::of(m, &opts, spec)? {
+    match idmap::of(m, &opts, linux)? {
         Some(idm) => idmap::detached(m, &opts, &idm),
         None => unreachable!("asked() said this mount is idmapped"),
     }

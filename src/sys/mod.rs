@@ -4,6 +4,7 @@
 
 pub mod bpf;
 pub mod mount;
+pub mod netlink;
 pub mod seccomp;
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -250,6 +251,21 @@ pub fn set_io_priority(class: u32, level: u32) -> Result<(), Errno> {
 pub fn set_personality(persona: libc::c_ulong) -> Result<(), Errno> {
     // SAFETY: personality only changes this process's execution domain.
     let ret = unsafe { libc::personality(persona) };
+    Errno::result(ret).map(drop)
+}
+
+/// set_mempolicy(2) for the calling thread (and what it forks): `mode` with its flags, the
+/// nodes as a bit mask (`maxnode` bits), or no mask for MPOL_DEFAULT and MPOL_LOCAL.
+pub fn set_mempolicy(mode: i32, nodemask: &[libc::c_ulong]) -> Result<(), Errno> {
+    let (ptr, maxnode) = if nodemask.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads one bit less than it is told (as libnuma passes, bits + 1).
+        let bits = nodemask.len() * libc::c_ulong::BITS as usize;
+        (nodemask.as_ptr(), bits as libc::c_ulong + 1)
+    };
+    // SAFETY: `nodemask` holds `maxnode - 1` readable bits and outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
     Errno::result(ret).map(drop)
 }
 

@@ -450,7 +450,7 @@ container_test! {
         let out = f.run().failed();
         assert!(out.stderr.contains("process.ioPriority"), "{out}");
         f.config["process"].as_object_mut().unwrap().remove("ioPriority");
-        f.config["linux"]["personality"] = json!({"domain": "LINUX32", "flags": ["ADDR_NO_RANDOMIZE"]});
+        f.config["linux"]["personality"] = json!({"domain": "LINUX32", "flags": ["NO_SUCH_FLAG"]});
         let out = f.run().failed();
         assert!(out.stderr.contains("linux.personality.flags"), "{out}");
         crate::support::assert_nothing_left(&f, &f.id);

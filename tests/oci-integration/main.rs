@@ -22,5 +22,8 @@ mod resources;
 mod rootless;
 mod seccomp;
 mod security;
+mod spec13;
+mod spec13_cgroups;
 mod systemd;
 mod tty;
+mod views;
