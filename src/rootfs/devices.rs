@@ -204,31 +204,29 @@ fn create_node(root: &Root, d: &Device) -> Result<(), RootfsError> {
 /// After pivot_root: a stdio fd that is the host's /dev/null (a caller's `</dev/null`) is
 /// replaced by the container's own /dev/null, as runc does. The host's node lies on a mount
 /// outside the container, which CRIU cannot dump (`checkpoint` would fail on it); the
-/// container's is a node of its own /dev. Best effort: three fstat calls on the common path,
+/// container's is a node of its own /dev. Best effort: three stat calls on the common path,
 /// and a stdio left as it was if the container has no /dev/null to open.
 pub fn reopen_dev_null() {
-    use nix::sys::stat::{fstat, stat};
-    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    // Through /proc/self/fd, which stat follows to the open file: no handle on the stdio
+    // needed (std's would set up its buffers in every init).
     let null = makedev(1, 3);
     let mut ours = None;
-    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-    let stdio = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
-    for (fd, borrowed) in stdio.into_iter().enumerate() {
-        let Ok(st) = fstat(borrowed) else { continue };
-        if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != null {
+    for fd in 0..3 {
+        let Ok(st) = std::fs::metadata(format!("/proc/self/fd/{fd}")) else {
+            continue;
+        };
+        if st.mode() & libc::S_IFMT != libc::S_IFCHR || st.rdev() != null {
             continue;
         }
-        let container = ours.get_or_insert_with(|| stat("/dev/null").ok());
+        let container = ours.get_or_insert_with(|| std::fs::metadata("/dev/null").ok());
         let Some(container) = container else { return };
-        if container.st_dev == st.st_dev && container.st_ino == st.st_ino {
+        if container.dev() == st.dev() && container.ino() == st.ino() {
             continue;
         }
-        let flags = nix::fcntl::fcntl(borrowed, nix::fcntl::FcntlArg::F_GETFL)
-            .map(|f| nix::fcntl::OFlag::from_bits_truncate(f) & nix::fcntl::OFlag::O_ACCMODE)
-            .unwrap_or(nix::fcntl::OFlag::O_RDWR);
         let Ok(new) = nix::fcntl::open(
             "/dev/null",
-            flags | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
             Mode::empty(),
         ) else {
             continue;
