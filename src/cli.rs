@@ -192,104 +192,14 @@ pub enum Command {
     /// Serve a read-only web page of the containers' usage and configs (nook's own; runs nook-views)
     #[command(disable_help_flag = true)]
     Monitor(ViewArgs),
-    /// Checkpoint a running container with CRIU
-    Checkpoint(CheckpointArgs),
-    /// Restore a container from a CRIU checkpoint
-    Restore(RestoreArgs),
+    /// Checkpoint a running container with CRIU (runs nook-criu)
+    #[command(disable_help_flag = true)]
+    Checkpoint(ViewArgs),
+    /// Restore a container from a CRIU checkpoint (runs nook-criu)
+    #[command(disable_help_flag = true)]
+    Restore(ViewArgs),
 }
 
-/// The CRIU options `checkpoint` and `restore` share.
-#[derive(Args, Debug)]
-pub struct CriuArgs {
-    /// Directory of the CRIU images (default: ./checkpoint)
-    #[arg(long)]
-    pub image_path: Option<PathBuf>,
-    /// Directory for CRIU's log and work files (default: the image path)
-    #[arg(long)]
-    pub work_path: Option<PathBuf>,
-    /// Allow open TCP connections
-    #[arg(long)]
-    pub tcp_established: bool,
-    /// Allow external unix sockets
-    #[arg(long)]
-    pub ext_unix_sk: bool,
-    /// Allow a shell job (a session and tty from outside)
-    #[arg(long)]
-    pub shell_job: bool,
-    /// Handle file locks
-    #[arg(long)]
-    pub file_locks: bool,
-    /// Cgroups mode: soft, full, strict or ignore (default: soft)
-    #[arg(long, value_parser = ["soft", "full", "strict", "ignore"])]
-    pub manage_cgroups_mode: Option<String>,
-    /// Create a namespace but do not restore its properties (e.g. network)
-    #[arg(long)]
-    pub empty_ns: Vec<String>,
-    /// Lazy migration through userfaultfd (not supported by nook yet)
-    #[arg(long)]
-    pub lazy_pages: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct CheckpointArgs {
-    #[command(flatten)]
-    pub criu: CriuArgs,
-    /// Path of a previous (pre-dump) checkpoint, relative to the image path
-    #[arg(long)]
-    pub parent_path: Option<String>,
-    /// Leave the processes running after the checkpoint
-    #[arg(long)]
-    pub leave_running: bool,
-    /// Skip in-flight TCP connections
-    #[arg(long)]
-    pub tcp_skip_in_flight: bool,
-    /// Allow CRIU to link-remap files
-    #[arg(long)]
-    pub link_remap: bool,
-    /// Dump the memory only, leaving the container running (needs soft-dirty tracking)
-    #[arg(long)]
-    pub pre_dump: bool,
-    /// Deduplicate the images against the parent's
-    #[arg(long)]
-    pub auto_dedup: bool,
-    /// ADDRESS:PORT of a CRIU page server to send the memory pages to
-    #[arg(long)]
-    pub page_server: Option<String>,
-    /// Fd CRIU reports the lazy page server ready on (only with --lazy-pages)
-    #[arg(long)]
-    pub status_fd: Option<i32>,
-    pub id: String,
-}
-
-#[derive(Args, Debug)]
-pub struct RestoreArgs {
-    #[command(flatten)]
-    pub criu: CriuArgs,
-    /// Bundle directory holding config.json (default: the current directory)
-    #[arg(short, long, default_value = ".")]
-    pub bundle: PathBuf,
-    /// Return once the container is restored instead of waiting for it
-    #[arg(short, long)]
-    pub detach: bool,
-    /// Write the restored init's pid to this file
-    #[arg(long)]
-    pub pid_file: Option<PathBuf>,
-    /// Unix socket to send the restored terminal's pty master to (process.terminal)
-    #[arg(long)]
-    pub console_socket: Option<PathBuf>,
-    /// Accepted for compatibility: nook's restore never makes itself a subreaper
-    #[arg(long)]
-    pub no_subreaper: bool,
-    /// Accepted for compatibility: CRIU sets up the restored root itself
-    #[arg(long)]
-    pub no_pivot: bool,
-    /// Accepted for compatibility (deduplication is a checkpoint option)
-    #[arg(long)]
-    pub auto_dedup: bool,
-    pub id: String,
-}
-
-/// `top` and `monitor` flags, parsed by nook-views (see `nook top --help`).
 #[derive(Args, Debug)]
 pub struct ViewArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

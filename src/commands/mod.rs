@@ -1,7 +1,6 @@
 //! One file per verb. Each turns parsed flags into library calls and returns the exit code;
 //! errors travel up to main, which prints them once.
 
-mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -111,8 +110,10 @@ fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
         Command::Events(args) => events::run(root, args),
         Command::Top(args) => views::run(&cli.global, "top", args),
         Command::Monitor(args) => views::run(&cli.global, "monitor", args),
-        Command::Checkpoint(args) => checkpoint::checkpoint(root, args, &cli.global),
-        Command::Restore(args) => checkpoint::restore(root, args, &cli.global),
+        Command::Checkpoint(args) => {
+            views::run_helper(&cli.global, "nook-criu", "checkpoint", args)
+        }
+        Command::Restore(args) => views::run_helper(&cli.global, "nook-criu", "restore", args),
     }
 }
 
