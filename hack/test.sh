@@ -14,6 +14,7 @@
 #                                 bridge networking example, "systemd" the systemd lane
 #                                 (hack/vm/systemd.sh), "integration" the integration tests
 #   NOOK_FUZZ_SECONDS=60          how long that run fuzzes (hack/fuzz.sh)
+#   NOOK_CRIU_BUILD=1             build CRIU from source even if `criu` on PATH works (hack/criu.sh)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -67,6 +68,17 @@ lane() {
         failed+=("$title")
     fi
 }
+
+# CRIU for the checkpoint/restore tests (tests/oci-integration/checkpoint.rs and
+# podman's checkpoint-restore scenario in the clients lane): a working criu on PATH, else CRIU
+# built from ../shared/criu (hack/criu.sh says which). Without one those tests record skips.
+step "CRIU for checkpoint/restore"
+if NOOK_CRIU=$(hack/criu.sh); then
+    export NOOK_CRIU
+else
+    echo "no working CRIU: the checkpoint tests will skip"
+    unset NOOK_CRIU
+fi
 
 # The engines call the installed binary; make sure it is this tree's.
 install_release() {

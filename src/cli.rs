@@ -41,7 +41,7 @@ pub struct Global {
     /// in a user namespace)
     #[arg(long, value_parser = ["true", "false", "auto"])]
     pub rootless: Option<String>,
-    /// Path to the criu binary (accepted for compatibility; checkpoint/restore are not supported)
+    /// Path to the criu binary for checkpoint and restore (default: criu on PATH)
     #[arg(long, global = true)]
     pub criu: Option<PathBuf>,
     /// Print the version
@@ -214,20 +214,14 @@ pub enum Command {
     /// Serve a read-only web page of the containers' usage and configs (nook's own; runs nook-views)
     #[command(disable_help_flag = true)]
     Monitor(ViewArgs),
-    /// Checkpoint a container with CRIU (not supported yet)
-    Checkpoint(Unsupported),
-    /// Restore a container from a CRIU checkpoint (not supported yet)
-    Restore(Unsupported),
+    /// Checkpoint a running container with CRIU (runs nook-criu)
+    #[command(disable_help_flag = true)]
+    Checkpoint(ViewArgs),
+    /// Restore a container from a CRIU checkpoint (runs nook-criu)
+    #[command(disable_help_flag = true)]
+    Restore(ViewArgs),
 }
 
-/// A verb nook knows but does not implement yet: any flags are accepted, then a clear error.
-#[derive(Args, Debug)]
-pub struct Unsupported {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
-}
-
-/// `top` and `monitor` flags, parsed by nook-views (see `nook top --help`).
 #[derive(Args, Debug)]
 pub struct ViewArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

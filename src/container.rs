@@ -440,7 +440,7 @@ impl PidfdSocket {
 }
 
 /// Write the pid file atomically: callers poll for it and must never read half a number.
-fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
     let err = |source| ContainerError::PidFile {
         path: path.to_path_buf(),
         source,

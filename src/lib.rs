@@ -3,7 +3,9 @@
 //! The library holds the engine; the `nook` binary (src/main.rs) is a thin command layer over it.
 
 pub mod cgroups;
+pub mod checkpoint;
 pub mod container;
+pub mod criu;
 pub mod hooks;
 pub mod id;
 pub mod interval;

@@ -96,9 +96,24 @@ pub fn setup_console(
     if console {
         bind_console(&slave)?;
     }
+    send_master(socket, &master, slave_path.as_bytes())?;
+    drop(master);
+    dup2_stdin(&slave).map_err(step("dup2 stdin"))?;
+    dup2_stdout(&slave).map_err(step("dup2 stdout"))?;
+    dup2_stderr(&slave).map_err(step("dup2 stderr"))?;
+    let stdin = std::io::stdin();
+    sys::set_controlling_terminal(stdin.as_fd()).map_err(step("TIOCSCTTY"))?;
+    Ok(())
+}
+
+/// Send a pty master over the console socket (SCM_RIGHTS), with the slave's name as the data.
+pub fn send_master(
+    socket: &UnixStream,
+    master: &impl AsRawFd,
+    name: &[u8],
+) -> Result<(), TtyError> {
     let fds = [master.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
-    let name = slave_path.as_bytes();
     sendmsg::<()>(
         socket.as_raw_fd(),
         &[IoSlice::new(name)],
@@ -107,12 +122,6 @@ pub fn setup_console(
         None,
     )
     .map_err(step("send pty master to console socket"))?;
-    drop(master);
-    dup2_stdin(&slave).map_err(step("dup2 stdin"))?;
-    dup2_stdout(&slave).map_err(step("dup2 stdout"))?;
-    dup2_stderr(&slave).map_err(step("dup2 stderr"))?;
-    let stdin = std::io::stdin();
-    sys::set_controlling_terminal(stdin.as_fd()).map_err(step("TIOCSCTTY"))?;
     Ok(())
 }
 

@@ -254,6 +254,31 @@ t_time() {
     median "${times[@]}" >"$WORK/time"
 }
 
+# podman's checkpoint and restore: the runtime's `checkpoint` (CRIU dumps the container, which
+# ends exited) and `restore` (under the same container, through conmon); the counter lives in the
+# shell's memory, so it goes on from where it stood only if the memory came back. podman finds
+# `criu` on PATH (so does the runtime): $NOOK_CRIU (hack/criu.sh) is put there for it.
+t_checkpoint() {
+    local cid before after
+    mkdir -p "$WORK/criu-bin"
+    ln -sf "$NOOK_CRIU" "$WORK/criu-bin/criu"
+    export PATH=$WORK/criu-bin:$PATH
+    cid=$(run_d "$IMG" sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done')
+    sleep 1.5
+    before=$(pm exec "$cid" cat /tmp/count)
+    pm container checkpoint "$cid"
+    expect_eq "status after checkpoint" "$(pm inspect -f '{{.State.Status}}' "$cid")" exited
+    pm container restore "$cid"
+    expect_eq "status after restore" "$(pm inspect -f '{{.State.Status}}' "$cid")" running
+    after=$(pm exec "$cid" cat /tmp/count)
+    echo "counter: $before before the checkpoint, $after after the restore"
+    if ((after < before)); then
+        echo "the counter started again: the restored container is not the checkpointed one"
+        return 1
+    fi
+    pm rm -f -t 0 "$cid"
+}
+
 # Main -----------------------------------------------------------------------------------------------
 
 make_rootfs_tar
@@ -280,6 +305,11 @@ scenario privileged t_privileged
 scenario host-namespaces t_host_namespaces
 scenario env-workdir t_env_workdir
 scenario exit-code t_exit_code
+if [[ -n ${NOOK_CRIU:-} ]]; then
+    scenario checkpoint-restore t_checkpoint
+elif [[ -z $ONLY || checkpoint-restore =~ $ONLY ]]; then
+    echo "SKIP checkpoint-restore: NOOK_CRIU is not set (hack/criu.sh finds or builds CRIU)"
+fi
 scenario run-rm-echo-time t_time
 if [[ -s $WORK/time ]]; then
     echo "TIME podman run --rm $IMG echo hi ($RUNTIME_NAME): median $(cat "$WORK/time") ms of 11"

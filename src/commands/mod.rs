@@ -110,10 +110,10 @@ fn dispatch(cli: &Cli, command: &Command) -> Result<u8> {
         Command::Events(args) => events::run(root, args),
         Command::Top(args) => views::run(&cli.global, "top", args),
         Command::Monitor(args) => views::run(&cli.global, "monitor", args),
-        Command::Checkpoint(_) => {
-            bail!("checkpoint: not supported by nook yet (no CRIU integration)")
+        Command::Checkpoint(args) => {
+            views::run_helper(&cli.global, "nook-criu", "checkpoint", args)
         }
-        Command::Restore(_) => bail!("restore: not supported by nook yet (no CRIU integration)"),
+        Command::Restore(args) => views::run_helper(&cli.global, "nook-criu", "restore", args),
     }
 }
 

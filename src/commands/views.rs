@@ -12,8 +12,14 @@ use anyhow::{anyhow, Result};
 use crate::cli::{Global, LogFormat, ViewArgs};
 
 pub fn run(global: &Global, verb: &str, args: &ViewArgs) -> Result<u8> {
+    run_helper(global, "nook-views", verb, args)
+}
+
+/// Replace this process with `program` (installed next to nook) running `verb` with the global
+/// flags and `args`. `checkpoint` and `restore` are `nook-criu`, for the same reason as the views.
+pub fn run_helper(global: &Global, program: &str, verb: &str, args: &ViewArgs) -> Result<u8> {
     let exe = std::env::current_exe().map_err(|e| anyhow!("{verb}: find nook's own path: {e}"))?;
-    let views = exe.with_file_name("nook-views");
+    let views = exe.with_file_name(program);
     let mut cmd = std::process::Command::new(&views);
     cmd.arg("--root").arg(global.state_root());
     if let Some(log) = &global.log {
@@ -25,10 +31,18 @@ pub fn run(global: &Global, verb: &str, args: &ViewArgs) -> Result<u8> {
     if global.debug {
         cmd.arg("--debug");
     }
+    if program == "nook-criu" {
+        if let Some(criu) = &global.criu {
+            cmd.arg("--criu").arg(criu);
+        }
+        if global.systemd_cgroup {
+            cmd.arg("--systemd-cgroup");
+        }
+    }
     cmd.arg(verb).args(&args.args);
     let err = cmd.exec();
     Err(anyhow!(
-        "{verb}: run {}: {err} (nook's top and monitor are that program, installed next to nook)",
+        "{verb}: run {}: {err} (nook's {verb} is that program, installed next to nook)",
         views.display()
     ))
 }

@@ -201,6 +201,44 @@ fn create_node(root: &Root, d: &Device) -> Result<(), RootfsError> {
     }
 }
 
+/// After pivot_root: a stdio fd that is the host's /dev/null (a caller's `</dev/null`) is
+/// replaced by the container's own /dev/null, as runc does. The host's node lies on a mount
+/// outside the container, which CRIU cannot dump (`checkpoint` would fail on it); the
+/// container's is a node of its own /dev. Best effort: three stat calls on the common path,
+/// and a stdio left as it was if the container has no /dev/null to open.
+pub fn reopen_dev_null() {
+    use std::os::unix::fs::MetadataExt;
+    // Through /proc/self/fd, which stat follows to the open file: no handle on the stdio
+    // needed (std's would set up its buffers in every init).
+    let null = makedev(1, 3);
+    let mut ours = None;
+    for fd in 0..3 {
+        let Ok(st) = std::fs::metadata(format!("/proc/self/fd/{fd}")) else {
+            continue;
+        };
+        if st.mode() & libc::S_IFMT != libc::S_IFCHR || st.rdev() != null {
+            continue;
+        }
+        let container = ours.get_or_insert_with(|| std::fs::metadata("/dev/null").ok());
+        let Some(container) = container else { return };
+        if container.dev() == st.dev() && container.ino() == st.ino() {
+            continue;
+        }
+        let Ok(new) = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        let _ = match fd {
+            0 => nix::unistd::dup2_stdin(&new),
+            1 => nix::unistd::dup2_stdout(&new),
+            _ => nix::unistd::dup2_stderr(&new),
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

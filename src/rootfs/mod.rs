@@ -127,6 +127,7 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
 /// rootfs propagation, root.readonly, linux.readonlyPaths, linux.maskedPaths (runc's order:
 /// readonly paths before masks so a masked path inside a read-only one still gets masked).
 pub fn finalize(bundle: &Bundle) -> Result<(), RootfsError> {
+    devices::reopen_dev_null();
     masks::finalize(bundle)
 }
 

@@ -6,6 +6,7 @@
 mod support;
 
 mod bad_input;
+mod checkpoint;
 mod cli;
 mod compat;
 mod engine;
