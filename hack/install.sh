@@ -26,8 +26,9 @@ mount -o remount,bind,ro "$dest"
 echo "install: $dest (read-only bind mount)"
 
 # The programs nook runs from next to itself for its rarer verbs (src/commands/views.rs):
-# nook-criu (checkpoint, restore). They never enter a container; copied as they are.
-for helper in nook-criu; do
+# nook-views (top, monitor) and nook-criu (checkpoint, restore). They never enter a container;
+# copied as they are.
+for helper in nook-views nook-criu; do
     if [[ -x $(dirname "$src")/$helper ]]; then
         install -m 0755 "$(dirname "$src")/$helper" "$(dirname "$dest")/$helper"
         echo "install: $(dirname "$dest")/$helper"
