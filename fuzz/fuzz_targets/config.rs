@@ -18,6 +18,7 @@ use nook::error_chain;
 use nook::rootfs::{self, options, resolve};
 use nook::security::caps::{self, CapSets};
 use nook::state::{Record, Status};
+use nook::spec::Bundle;
 use oci_spec::runtime::Spec;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,8 +29,9 @@ fuzz_target!(|data: &[u8]| {
     // Mount options are parsed from whatever the config holds, validated or not (`needs_dev_setup`
     // and the delayed read-only pass look at every mount).
     mounts(&spec);
-    match nook::spec::validate(&spec) {
-        Ok(()) => engine_input(&spec),
+    // What load does after parsing: validate, then take process and linux out of the spec.
+    match nook::spec::Bundle::new("/bundle".into(), "/bundle/rootfs".into(), spec) {
+        Ok(bundle) => engine_input(&bundle),
         Err(e) => touch(&e),
     }
 });
@@ -63,11 +65,11 @@ fn mounts(spec: &Spec) {
 }
 
 /// What the engine derives from a config that passed validation.
-fn engine_input(spec: &Spec) {
-    let process = spec.process().as_ref().expect("validate requires process");
-    let linux = spec.linux().as_ref().expect("validate requires linux");
+fn engine_input(bundle: &Bundle) {
+    let process = bundle.process();
+    let linux = bundle.linux();
 
-    std::hint::black_box(nook::namespaces::plan(nook::spec::namespaces(spec)));
+    std::hint::black_box(nook::namespaces::plan(nook::spec::namespaces(linux)));
 
     let capabilities = process.capabilities().as_ref();
     ok_or_touch(CapSets::from_spec(capabilities));
@@ -102,8 +104,8 @@ fn engine_input(spec: &Spec) {
     // What create records and hands to hooks and the seccomp agent.
     let record = Record {
         id: "fuzz".into(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        hooks: spec.hooks().clone(),
+        annotations: bundle.annotations().cloned().unwrap_or_default(),
+        hooks: bundle.hooks().cloned(),
         seccomp: linux.seccomp().clone(),
         ..Default::default()
     };

@@ -172,6 +172,13 @@ printf 'root:x:0:\n' >"$stage/etc/group"
 # nook at /usr/local/bin/nook; the tests tell nook from runc by the file name.
 cp "$nook" "$stage/usr/local/bin/nook"
 copy_libs "$nook" "$stage"
+# The programs nook runs from next to itself (top/monitor, checkpoint/restore), when built.
+for helper in nook-views nook-criu; do
+    if [ -x "$(dirname "$nook")/$helper" ]; then
+        cp "$(dirname "$nook")/$helper" "$stage/usr/local/bin/$helper"
+        copy_libs "$(dirname "$nook")/$helper" "$stage"
+    fi
+done
 
 if [ -n "$testbin" ]; then
     # Debug info is most of a debug test binary's size and is not needed to run it.

@@ -39,7 +39,7 @@ cd "$repo"
 nook=${NOOK_VM_NOOK:-}
 if [ -z "$nook" ]; then
     log "building nook (release)"
-    cargo build --release --bin nook --quiet
+    cargo build --release --bins --quiet
     nook=$repo/target/x86_64-unknown-linux-gnu/release/nook
 fi
 

@@ -40,7 +40,7 @@ cd "$repo"
 nook=${NOOK_VM_NOOK:-}
 if [ -z "$nook" ]; then
     log "building nook (release)"
-    cargo build --release --bin nook --quiet
+    cargo build --release --bins --quiet
     nook=$repo/target/x86_64-unknown-linux-gnu/release/nook
 fi
 testbin=${NOOK_VM_TESTBIN:-}
@@ -80,6 +80,12 @@ stage=$out/payload
 rm -rf "$stage"
 mkdir -p "$stage"
 install -m 755 "$nook" "$stage/nook"
+# The programs nook runs from next to itself (top/monitor, checkpoint/restore), when built.
+for helper in nook-views nook-criu; do
+    if [ -x "$(dirname "$nook")/$helper" ]; then
+        install -m 755 "$(dirname "$nook")/$helper" "$stage/$helper"
+    fi
+done
 if [ -n "$testbin" ]; then
     objcopy --strip-debug "$testbin" "$stage/oci-integration"
     chmod 755 "$stage/oci-integration"

@@ -42,6 +42,11 @@ echo "systemd-lane: system.slice subtree_control: $(cat /sys/fs/cgroup/system.sl
 systemctl list-units --failed --no-legend --plain | sed 's/^/systemd-lane: failed unit: /'
 
 install -m 755 "$here/nook" /usr/local/bin/nook
+for helper in nook-views nook-criu; do
+    if [ -x "$here/$helper" ]; then
+        install -m 755 "$here/$helper" "/usr/local/bin/$helper"
+    fi
+done
 echo "systemd-lane: $(/usr/local/bin/nook --version | head -n 1)"
 
 t0=$(date +%s)
