@@ -345,7 +345,11 @@ container_test! {
     fn rootless_delegated_cgroup_takes_a_memory_limit(f) {
         make_rootless(&mut f);
         let Some(deleg) = delegate(&format!("nook-deleg-{}", std::process::id())) else {
-            eprintln!("skipped: a cgroup v2-only host needs systemd's delegation");
+            crate::support::skip(
+                "rootless_delegated_cgroup_takes_a_memory_limit",
+                "cgroup-v1",
+                "the test delegates v1 hierarchies; a cgroup v2-only host delegates through systemd",
+            );
             return;
         };
         let path = format!("/{}/{}", deleg.name, f.id);
