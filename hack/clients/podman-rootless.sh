@@ -18,6 +18,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=podman-common.sh
+source "$(dirname "$0")/podman-common.sh"
 
 need_root
 ensure_pkg podman podman
@@ -219,12 +221,6 @@ run_d() {
 
 # Scenarios ------------------------------------------------------------------------------------------
 
-t_echo() {
-    local out
-    out=$(pm run --rm "${SEC[@]}" "$IMG" echo hi)
-    expect_eq output "$out" hi
-}
-
 # Root in the container is the user on the host; the other ids are its subordinate ones.
 # (A user with more subordinate ranges gets them too, on further lines: the first range is checked.)
 t_id_maps() {
@@ -326,45 +322,10 @@ t_default_seccomp() {
 Seccomp: 2"
 }
 
-t_user() {
-    expect_eq id "$(pm run --rm "${SEC[@]}" --user 1000:1000 "$IMG" id)" "uid=1000(tester) gid=1000(tester) groups=1000(tester)"
-}
-
-t_read_only() {
-    local rc
-    rc=$(status pm run --rm "${SEC[@]}" --read-only "$IMG" touch /newfile)
-    expect_eq "touch / exit code" "$rc" 1
-    pm run --rm "${SEC[@]}" --read-only "$IMG" touch /tmp/newfile
-}
-
-# podman adds "tmpcopyup" to --tmpfs mounts by default (copy the image's directory into the new tmpfs).
-t_tmpfs() {
-    local out
-    out=$(pm run --rm "${SEC[@]}" --tmpfs /etc "$IMG" sh -c 'grep " /etc " /proc/mounts | cut -d" " -f3; head -n 1 /etc/passwd; touch /etc/new')
-    expect_eq "fs type, copied-up file" "$out" "tmpfs
-root:x:0:0:root:/root:/bin/sh"
-}
-
-t_cap_drop() {
-    local out
-    out=$(pm run --rm "${SEC[@]}" --cap-drop ALL "$IMG" grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status)
-    echo "$out"
-    expect_eq caps "$(echo "$out" | awk '{print $2}' | sort -u)" 0000000000000000
-}
-
 t_env_workdir_hostname() {
     expect_eq "env, cwd, hostname" "$(pm run --rm "${SEC[@]}" -e FOO=bar -w /tmp --hostname foo "$IMG" sh -c 'echo $FOO; pwd; hostname')" "bar
 /tmp
 foo"
-}
-
-t_top() {
-    local cid out
-    cid=$(run_d "$IMG" sleep 1000)
-    out=$(pm top "$cid")
-    echo "$out"
-    expect_match "top output" "$out" "*sleep 1000*"
-    pm rm -f -t 0 "$cid"
 }
 
 t_privileged() {
@@ -509,29 +470,6 @@ t_devpts_oom_score() {
 500"
 }
 
-t_exit_code() {
-    expect_eq "sh -c 'exit 3'" "$(status pm run --rm "${SEC[@]}" "$IMG" sh -c 'exit 3')" 3
-    expect_eq "missing command" "$(status pm run --rm "${SEC[@]}" "$IMG" /no/such/cmd)" 127
-}
-
-# ptys: on_pty gives podman a terminal, so -it goes through the console socket.
-t_tty() {
-    local out rc=0
-    out=$(on_pty "${AS_USER[@]}" "${PODMAN[@]}" run -it --rm "${SEC[@]}" "$IMG" sh -c 'tty; echo ok; sleep 0.3; exit 4') || rc=$?
-    echo "$out"
-    expect_match "tty output" "$out" "*/dev/pts/0*ok*"
-    expect_eq "exit code" "$rc" 4
-}
-
-t_exec_tty() {
-    local cid out
-    cid=$(run_d "$IMG" sleep 1000)
-    out=$(on_pty "${AS_USER[@]}" "${PODMAN[@]}" exec -it "$cid" sh -c 'tty; echo ok')
-    echo "$out"
-    expect_match "exec tty output" "$out" "*/dev/pts/*ok*"
-    pm rm -f -t 0 "$cid"
-}
-
 t_kill() {
     local cid
     cid=$(run_d "$IMG" sleep 1000)
@@ -539,18 +477,6 @@ t_kill() {
     wait_for 10 state_is "$cid" exited
     expect_eq "exit code after kill" "$(pm inspect -f '{{.State.ExitCode}}' "$cid")" 137
     pm rm "$cid"
-}
-
-t_time() {
-    local t0 t1 times=()
-    for _ in 1 2 3 4 5 6 7 8 9 10 11; do
-        t0=$(date +%s%N)
-        pm run --rm "${SEC[@]}" "$IMG" echo hi >/dev/null
-        t1=$(date +%s%N)
-        times+=($(((t1 - t0) / 1000000)))
-    done
-    echo "times (ms): ${times[*]}"
-    median "${times[@]}" >"$WORK/time"
 }
 
 # Main -----------------------------------------------------------------------------------------------

@@ -37,24 +37,9 @@ mkdir -p "$out"
 "$here/build-initramfs.sh" --install-only
 
 cd "$repo"
-nook=${NOOK_VM_NOOK:-}
-if [ -z "$nook" ]; then
-    log "building nook (release)"
-    cargo build --release --bins --quiet
-    nook=$repo/target/x86_64-unknown-linux-gnu/release/nook
-fi
-testbin=${NOOK_VM_TESTBIN:-}
-if [ -z "$testbin" ]; then
-    log "building the OCI integration tests"
-    testbin=$(cargo test --test oci-integration --no-run --message-format=json 2>/dev/null |
-        grep -o '"executable":"[^"]*oci_integration-[^"]*"' | tail -n 1 | cut -d'"' -f4 || true)
-    if [ -z "$testbin" ]; then
-        log "cannot build or find the oci-integration test binary"
-        exit 1
-    fi
-elif [ "$testbin" = none ]; then
-    testbin=""
-fi
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+build_binaries
 build_done=$(date +%s)
 
 "$here/systemd/build-rootfs.sh" "$out"

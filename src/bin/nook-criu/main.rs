@@ -4,6 +4,9 @@
 //! that create, start and exec run (see src/commands/views.rs). The work is the library's
 //! (`nook::checkpoint`, `nook::criu`).
 
+#[path = "../shared/helper.rs"]
+mod helper;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,7 +17,6 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use nook::checkpoint::{self, CheckpointOptions, CriuFlags, RestoreOptions};
 use nook::criu::rpc::CgMode;
-use nook::logging::{Format, Logger};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,18 +27,8 @@ use nook::logging::{Format, Logger};
     args_override_self = true
 )]
 struct Cli {
-    /// Directory of container state (passed by nook: its --root)
-    #[arg(long, global = true, default_value = "/run/nook")]
-    root: PathBuf,
-    /// Write log lines to this file instead of stderr
-    #[arg(long, global = true)]
-    log: Option<PathBuf>,
-    /// Log format: text or json
-    #[arg(long, global = true, default_value = "text")]
-    log_format: String,
-    /// Log debug messages
-    #[arg(long, global = true)]
-    debug: bool,
+    #[command(flatten)]
+    global: helper::Global,
     /// Path to the criu binary (default: criu on PATH)
     #[arg(long, global = true)]
     criu: Option<PathBuf>,
@@ -148,45 +140,13 @@ struct RestoreArgs {
 
 /// `top` and `monitor` flags, parsed by nook-views (see `nook top --help`).
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    let format = if cli.log_format == "json" {
-        Format::Json
-    } else {
-        Format::Text
-    };
-    let log_file = cli.log.is_some();
-    match Logger::open(cli.log.as_deref(), format, cli.debug) {
-        Ok(logger) => nook::logging::install(logger),
-        Err(e) => {
-            eprintln!("open log file: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    let result = match &cli.command {
-        Command::Checkpoint(args) => checkpoint(&cli.root, args, &cli),
-        Command::Restore(args) => restore(&cli.root, args, &cli),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            let msg = format!("{err:#}");
-            if log_file {
-                nook::logging::log(nook::logging::Level::Error, &msg);
-            }
-            eprintln!("{msg}");
-            ExitCode::FAILURE
-        }
-    }
+    helper::run_main(
+        |cli: &Cli| &cli.global,
+        |cli| match &cli.command {
+            Command::Checkpoint(args) => checkpoint(&cli.global.root, args, cli),
+            Command::Restore(args) => restore(&cli.global.root, args, cli),
+        },
+    )
 }
 
 fn criu_path(global: &Cli) -> PathBuf {

@@ -7,12 +7,13 @@ mod monitor;
 mod top;
 mod usage;
 
-use std::path::PathBuf;
+#[path = "../shared/helper.rs"]
+mod helper;
+
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nook::logging::{Format, Logger};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,18 +23,8 @@ use nook::logging::{Format, Logger};
     disable_version_flag = true
 )]
 struct Cli {
-    /// Directory of container state (passed by nook: its --root)
-    #[arg(long, global = true, default_value = "/run/nook")]
-    root: PathBuf,
-    /// Write log lines to this file instead of stderr
-    #[arg(long, global = true)]
-    log: Option<PathBuf>,
-    /// Log format: text or json
-    #[arg(long, global = true, default_value = "text")]
-    log_format: String,
-    /// Log debug messages
-    #[arg(long, global = true)]
-    debug: bool,
+    #[command(flatten)]
+    global: helper::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -93,40 +84,13 @@ struct MonitorArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    let format = if cli.log_format == "json" {
-        Format::Json
-    } else {
-        Format::Text
-    };
-    match Logger::open(cli.log.as_deref(), format, cli.debug) {
-        Ok(logger) => nook::logging::install(logger),
-        Err(e) => {
-            eprintln!("open log file: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    let result = match &cli.command {
-        Command::Top(args) => top::run(&cli.root, args),
-        Command::Monitor(args) => monitor::run(&cli.root, args),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("{err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    helper::run_main(
+        |cli: &Cli| &cli.global,
+        |cli| match &cli.command {
+            Command::Top(args) => top::run(&cli.global.root, args),
+            Command::Monitor(args) => monitor::run(&cli.global.root, args),
+        },
+    )
 }
 
 /// The library error with all its causes, as one line.
