@@ -57,7 +57,8 @@ test_timeout=$((timeout_s - 150 - podman_timeout))
 #   hack/systemd/fake-systemd.py), which this root filesystem lacks; the fake manager's job is
 #   what the real one does here;
 # - rootless:: runs nook as an unprivileged user, whose --systemd-cgroup would need a user
-#   manager (systemd --user) with a session: not this lane's scope.
+#   manager (systemd --user) with a session: the payload runs rootless:: on its own after the
+#   suite, without --systemd-cgroup (a delegated cgroup2 subtree instead).
 skip=${NOOK_VM_SKIP-tty::,security::console_symlink,security::dev_pts_and_ptmx,exec::exec_with_a_process_file_applies_console_size,systemd::systemd_cgroup_scope_lifecycle_against_a_fake_manager,rootless::}
 
 # The payload drive: nook, the test binary (debug info stripped), the scripts and settings.

@@ -290,19 +290,41 @@ container_test! {
     }
 }
 
-/// A cgroup directory made by root in every hierarchy of a v1 (or hybrid) host and handed
-/// to the user, as an administrator delegates one; removed (with anything left below it) on
-/// drop. None on a cgroup v2-only host.
+/// A cgroup directory made by root and handed to the user, as an administrator delegates one
+/// (systemd's `Delegate=yes` on cgroup v2); removed (with anything left below it) on drop. On
+/// a v1 (or hybrid) host: one directory in every hierarchy, chowned. On a cgroup v2-only host:
+/// the directory and its cgroup.procs, cgroup.subtree_control and cgroup.threads, plus a leaf
+/// `runtime` where the user's commands start (`in_delegated`): a process moves between cgroups
+/// only with write access to their common ancestor's cgroup.procs, so the runtime must run
+/// inside the subtree to move the container's init into it.
 struct Delegated {
     name: String,
     dirs: Vec<PathBuf>,
+    /// cgroup v2: the leaf the user's commands run in.
+    leaf: Option<PathBuf>,
 }
 
-fn delegate(name: &str) -> Option<Delegated> {
-    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        return None;
-    }
+fn delegate(name: &str) -> Delegated {
     let u = user();
+    let own = |p: &Path| std::os::unix::fs::chown(p, Some(u.uid), Some(u.gid)).unwrap();
+    let v2_root = Path::new("/sys/fs/cgroup");
+    if v2_root.join("cgroup.controllers").exists() {
+        let dir = v2_root.join(name);
+        fs::create_dir(&dir).unwrap();
+        for file in ["cgroup.procs", "cgroup.subtree_control", "cgroup.threads"] {
+            own(&dir.join(file));
+        }
+        own(&dir);
+        let leaf = dir.join("runtime");
+        fs::create_dir(&leaf).unwrap();
+        own(&leaf.join("cgroup.procs"));
+        own(&leaf);
+        return Delegated {
+            name: name.to_string(),
+            dirs: vec![dir],
+            leaf: Some(leaf),
+        };
+    }
     let mut dirs = Vec::new();
     for entry in fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
         let mount = entry.path();
@@ -316,16 +338,41 @@ fn delegate(name: &str) -> Option<Delegated> {
                 fs::write(dir.join(file), fs::read(mount.join(file)).unwrap()).unwrap();
             }
         }
-        std::os::unix::fs::chown(&dir, Some(u.uid), Some(u.gid)).unwrap();
+        own(&dir);
         for file in fs::read_dir(&dir).unwrap().flatten() {
             let _ = std::os::unix::fs::chown(file.path(), Some(u.uid), Some(u.gid));
         }
         dirs.push(dir);
     }
-    Some(Delegated {
+    Delegated {
         name: name.to_string(),
         dirs,
-    })
+        leaf: None,
+    }
+}
+
+impl Delegated {
+    /// `cmd` (the user's runtime command), started in the delegated leaf on cgroup v2: root
+    /// moves the shell there, which then execs the command.
+    fn in_delegated(&self, cmd: Command) -> Command {
+        let Some(leaf) = &self.leaf else {
+            return cmd;
+        };
+        let mut wrapped = Command::new("sh");
+        wrapped
+            .arg("-c")
+            .arg(r#"echo $$ > "$0/cgroup.procs" && exec "$@""#)
+            .arg(leaf)
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(v) => wrapped.env(key, v),
+                None => wrapped.env_remove(key),
+            };
+        }
+        wrapped
+    }
 }
 
 impl Drop for Delegated {
@@ -344,14 +391,8 @@ impl Drop for Delegated {
 container_test! {
     fn rootless_delegated_cgroup_takes_a_memory_limit(f) {
         make_rootless(&mut f);
-        let Some(deleg) = delegate(&format!("nook-deleg-{}", std::process::id())) else {
-            crate::support::skip(
-                "rootless_delegated_cgroup_takes_a_memory_limit",
-                "cgroup-v1",
-                "the test delegates v1 hierarchies; a cgroup v2-only host delegates through systemd",
-            );
-            return;
-        };
+        let deleg = delegate(&format!("nook-deleg-{}", std::process::id()));
+        let v2 = deleg.leaf.is_some();
         let path = format!("/{}/{}", deleg.name, f.id);
         f.config["linux"]["cgroupsPath"] = json!(path);
         f.config["linux"]["resources"] = json!({"memory": {"limit": 33554432}});
@@ -359,24 +400,33 @@ container_test! {
         f.write_config();
         f.remember(&f.id);
         let bundle = f.bundle();
-        as_user(&f, &["create", "--bundle", bundle.to_str().unwrap(), &f.id]).ok();
+        let user = |args: &[&str]| f.exec(deleg.in_delegated(user_cmd(&f, true, args)));
+        user(&["create", "--bundle", bundle.to_str().unwrap(), &f.id]).ok();
         let pid = f.state(&f.id)["pid"].as_i64().unwrap();
-        let memory = Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/'));
-        let limit = fs::read_to_string(memory.join("memory.limit_in_bytes")).unwrap();
+        let (memory, limit_file, cgroup_line) = if v2 {
+            let dir = Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+            (dir, "memory.max", format!("0::{path}"))
+        } else {
+            let dir = Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/'));
+            (dir, "memory.limit_in_bytes", format!(":memory:{path}"))
+        };
+        let limit = fs::read_to_string(memory.join(limit_file)).unwrap();
         assert_eq!(limit.trim(), "33554432");
         let procs = fs::read_to_string(memory.join("cgroup.procs")).unwrap();
         assert!(words(&procs).contains(&pid.to_string()), "{procs}");
-        as_user(&f, &["start", &f.id]).ok();
+        user(&["start", &f.id]).ok();
         // An exec'd process joins the same cgroup.
-        let out = as_user(&f, &["exec", &f.id, "cat", "/proc/self/cgroup"]).ok();
-        let line = out.stdout.lines().find(|l| l.contains(":memory:")).unwrap_or("");
-        assert!(line.ends_with(&path), "{out}");
+        let out = user(&["exec", &f.id, "cat", "/proc/self/cgroup"]).ok();
+        assert!(
+            out.stdout.lines().any(|l| l.ends_with(&cgroup_line)),
+            "want a line ending {cgroup_line}: {out}"
+        );
         // The delegated freezer pauses and resumes it.
-        as_user(&f, &["pause", &f.id]).ok();
+        user(&["pause", &f.id]).ok();
         assert_eq!(f.state(&f.id)["status"], "paused");
-        as_user(&f, &["resume", &f.id]).ok();
+        user(&["resume", &f.id]).ok();
         assert_eq!(f.state(&f.id)["status"], "running");
-        as_user(&f, &["delete", "--force", &f.id]).ok();
+        user(&["delete", "--force", &f.id]).ok();
         assert!(!memory.exists(), "delete left {}", memory.display());
         assert_nothing_left(&f, &f.id);
     }

@@ -96,6 +96,31 @@ if [ -x "$here/oci-integration" ]; then
     say "integration tests took $(($(date +%s) - t1)) s"
 fi
 
+# Rootless: nook run by an unprivileged user (the tests make one, with subordinate ids for
+# newuidmap), here with a delegated cgroup2 subtree (rootless_delegated_cgroup_takes_a_memory_limit).
+# Without --systemd-cgroup: a user's own systemd cgroups would need a user manager.
+if [ -x "$here/oci-integration" ] && { [ -z "$filter" ] || [ "${filter#rootless}" != "$filter" ]; }; then
+    t3=$(date +%s)
+    echo "systemd-lane: === rootless integration tests (rootless::, cgroupfs driver) ==="
+    rc=0
+    mkdir -p /tmp/it
+    (cd /tmp/it && NOOK_RUNTIME=/usr/local/bin/nook RUST_BACKTRACE=0 \
+        NOOK_SKIP_LOG=/tmp/rootless.skips timeout 300 \
+        "$here/oci-integration" --test-threads=2 rootless:: 2>&1) | tee /tmp/rootless.log || rc=$?
+    if [ -s /tmp/rootless.skips ]; then
+        say "$(wc -l </tmp/rootless.skips) rootless tests skipped (checked less than they could):"
+        sed 's/^/  /' /tmp/rootless.skips | tee "$results"
+    fi
+    sed -nE 's/^test (.*) \.\.\. (ok|FAILED)$/\2 \1/p' /tmp/rootless.log >/tmp/rootless.results
+    while read -r status name; do
+        if [ "$status" = ok ]; then result PASS "it::$name"; else result FAIL "it::$name"; fi
+    done </tmp/rootless.results
+    if ! grep -q '^test result: ' /tmp/rootless.log; then
+        result FAIL "it::rootless-harness-finished (exit $rc)"
+    fi
+    say "rootless tests took $(($(date +%s) - t3)) s"
+fi
+
 # podman with its systemd cgroup manager (the default where systemd is PID 1) driving nook:
 # hack/clients/podman.sh's scenarios; conmon and each container get scopes of their own.
 if [ "${podman:-0}" = 1 ]; then
