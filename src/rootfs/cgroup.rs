@@ -176,11 +176,21 @@ pub fn mount_cgroup2(ctx: &Ctx, dest: &Path, opts: &MountOptions) -> Result<(), 
         Err(Errno::EPERM | Errno::EBUSY) => {
             let mounts = mountinfo::parse_mountinfo(&mountinfo::read("/proc/self/mountinfo")?);
             let cgroups = crate::cgroups::parse_proc_cgroup(&mountinfo::read("/proc/self/cgroup")?);
-            let source =
-                own_cgroup2_dir(&mounts, &cgroups).ok_or_else(|| RootfsError::CgroupPath {
-                    destination: dest.into(),
-                    hierarchy: "cgroup2".into(),
-                })?;
+            let Some(source) = own_cgroup2_dir(&mounts, &cgroups) else {
+                // Inside a cgroup namespace (a rootless container's whose /sys is the host's,
+                // where the kernel refuses the same filesystem over itself: EBUSY) this
+                // process's cgroup has no path under the host's mount to bind. As runc does
+                // then, an empty read-only tmpfs covers the destination: the container sees
+                // no cgroup files rather than the host's.
+                let attr = mount_api::MOUNT_ATTR_RDONLY
+                    | mount_api::MOUNT_ATTR_NOSUID
+                    | mount_api::MOUNT_ATTR_NODEV
+                    | mount_api::MOUNT_ATTR_NOEXEC;
+                let cover = mount_api::new_detached_fs(c"tmpfs", attr)
+                    .and_then(|cover| mount_api::move_mount_fd(&cover, &dir));
+                cover.map_err(|e| mount_error("tmpfs", dest, opts, e))?;
+                return Ok(());
+            };
             let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
             mount(
                 Some(&source),
