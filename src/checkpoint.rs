@@ -686,6 +686,7 @@ pub fn restore(root: &Path, id: &str, bundle: &Path, opts: &RestoreOptions) -> R
                 why: "the checkpoint joined a network namespace, and this config names none".into(),
             });
         };
+        // Without O_CLOEXEC on purpose: criu swrk, exec'd by this process, inherits it.
         let fd = open(&path, OFlag::O_RDONLY, Mode::empty()).map_err(sys("open", &path))?;
         req_opts.inherit_fd.push(rpc::InheritFd {
             key: EXT_NET_NS.into(),
